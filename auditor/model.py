@@ -1,0 +1,262 @@
+"""Frozen data shared by every stage: what sources collect, what checks emit.
+
+Sources fill an Inventory; checks read it and emit CheckResults; the engine turns those
+into Findings; reporters render a Report. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Status(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    WAIVED = "WAIVED"
+    SKIPPED = "SKIPPED"
+
+
+class Origin(str, Enum):
+    """Where a table definition came from."""
+
+    TEMPLATE = "template"
+    SQL_DOC = "sql_doc"
+
+
+# BigQuery's legacy type names and their standard SQL equivalents.
+LEGACY_TYPE_ALIASES: Mapping[str, str] = {
+    "INTEGER": "INT64",
+    "FLOAT": "FLOAT64",
+    "BOOLEAN": "BOOL",
+    "RECORD": "STRUCT",
+}
+
+
+def canonical_type(type_name: str) -> str:
+    """Upper-case standard SQL name of a BigQuery type (INTEGER -> INT64, RECORD -> STRUCT)."""
+    upper = type_name.upper()
+    return LEGACY_TYPE_ALIASES.get(upper, upper)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a file: path relative to the scanned root, 1-based line."""
+
+    path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a table schema; RECORD/STRUCT columns carry their sub-fields."""
+
+    name: str
+    type: str
+    mode: str = "NULLABLE"
+    description: str | None = None
+    fields: tuple[Field, ...] = ()
+    policy_tags: tuple[str, ...] = ()
+    line: int | None = None
+
+    @property
+    def canonical_type(self) -> str:
+        return canonical_type(self.type)
+
+    @property
+    def is_record(self) -> bool:
+        return self.canonical_type == "STRUCT"
+
+
+def walk_fields(fields: tuple[Field, ...], prefix: str = "") -> Iterator[tuple[str, Field]]:
+    """Yield (dotted path, field) for every field, parents before their children."""
+    for f in fields:
+        path = f"{prefix}.{f.name}" if prefix else f.name
+        yield path, f
+        if f.fields:
+            yield from walk_fields(f.fields, path)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table definition: a JSON template or a CREATE TABLE in a SQL doc.
+
+    `dataset` is the dataset as written in a SQL doc (e.g. "{tenant_id}" or "customers");
+    templates carry None (their folder says which dataset kind they serve).
+    """
+
+    name: str
+    fields: tuple[Field, ...]
+    origin: Origin
+    location: Location
+    dataset: str | None = None
+
+    def columns(self) -> Iterator[tuple[str, Field]]:
+        return walk_fields(self.fields)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something invalid in an input file, found while loading it."""
+
+    path: str
+    message: str
+    line: int | None = None
+    column: str | None = None  # dotted column path, when the problem is about one column
+
+    @property
+    def location(self) -> Location:
+        return Location(self.path, self.line)
+
+    def __str__(self) -> str:
+        where = f"{self.location}"
+        col = f" [{self.column}]" if self.column else ""
+        return f"{where}{col}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    """Part of the estate the audit could not examine, and why. Makes the run incomplete."""
+
+    scope: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input the audit read, for the evidence manifest."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything the sources collected. Checks read only this."""
+
+    root: str
+    templates: tuple[TableSchema, ...] = ()
+    sql_tables: tuple[TableSchema, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    gaps: tuple[CoverageGap, ...] = ()
+    inputs: tuple[InputFile, ...] = ()
+
+    @property
+    def tables(self) -> tuple[TableSchema, ...]:
+        return self.templates + self.sql_tables
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a check says about one resource; the engine adds the rule's metadata."""
+
+    status: Status
+    resource: str
+    message: str
+    column: str | None = None
+    principal: str | None = None
+    location: Location | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WaiverRef:
+    """The waiver that applied to (or expired on) a finding."""
+
+    reason: str
+    owner: str
+    expires: str  # ISO date
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    rule_name: str
+    status: Status
+    severity: Severity
+    resource: str
+    message: str
+    column: str | None = None
+    principal: str | None = None
+    location: Location | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: str | None = None
+    waiver: WaiverRef | None = None
+    in_baseline: bool = False  # present in the baseline: does not block a pull request
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id: the same problem keeps it when lines move or messages are reworded."""
+        return fingerprint(self.rule_id, self.resource, self.column, self.principal)
+
+
+def fingerprint(rule_id: str, resource: str, column: str | None, principal: str | None) -> str:
+    key = "\x1f".join((rule_id, resource, column or "", principal or ""))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """The metadata of a rule that reporters need (SARIF rules, JUnit suites, HTML controls)."""
+
+    id: str
+    name: str
+    title: str
+    severity: Severity
+    rationale: str
+    remediation: str
+    references: tuple[str, ...] = ()
+    frameworks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    started_at: datetime
+    finished_at: datetime
+    root: str
+    command: str
+    coverage: tuple[CoverageGap, ...] = ()
+    errors: tuple[str, ...] = ()
+    inputs: tuple[InputFile, ...] = ()
+    tool_version: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return not self.coverage and not self.errors
+
+
+@dataclass(frozen=True)
+class Report:
+    run: RunInfo
+    rules: tuple[RuleInfo, ...]
+    findings: tuple[Finding, ...]

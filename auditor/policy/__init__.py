@@ -1,0 +1,1 @@
+"""Policy rules: loading (schema-validated YAML), the check-kind registry, the engine."""
