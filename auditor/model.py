@@ -10,11 +10,11 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
@@ -35,15 +35,15 @@ _SEVERITY_RANK = {
 }
 
 
-class Status(str, Enum):
-    PASS = "PASS"
+class Status(StrEnum):
+    PASS = "PASS"  # noqa: S105  (a status, not a password)
     FAIL = "FAIL"
     ERROR = "ERROR"
     WAIVED = "WAIVED"
     SKIPPED = "SKIPPED"
 
 
-class Origin(str, Enum):
+class Origin(StrEnum):
     """Where a table definition came from."""
 
     TEMPLATE = "template"
@@ -132,6 +132,8 @@ class Problem:
     message: str
     line: int | None = None
     column: str | None = None  # dotted column path, when the problem is about one column
+    # True when part of the file could not be read at all, so its contents went unchecked.
+    unread: bool = False
 
     @property
     def location(self) -> Location:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.model import Location, RuleInfo, Severity, TableSchema
 
 
-class Target(str, Enum):
+class Target(StrEnum):
     """Which kind of dataset a rule is about."""
 
     TENANT = "tenant"

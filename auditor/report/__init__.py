@@ -1,0 +1,27 @@
+"""Reporters: each takes a finished Report and returns text. Nothing here writes files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from auditor.model import Report
+from auditor.report import console, junit, sarif
+from auditor.report import json as json_report
+
+Renderer = Callable[[Report], str]
+
+FORMATS: Mapping[str, Renderer] = MappingProxyType(
+    {
+        "json": json_report.render,
+        "sarif": sarif.render,
+        "junit": junit.render,
+        "console": console.render,
+    }
+)
+
+EXTENSIONS: Mapping[str, str] = MappingProxyType(
+    {"json": ".json", "sarif": ".sarif", "junit": ".xml", "console": ".txt"}
+)
+
+__all__ = ["EXTENSIONS", "FORMATS", "Renderer"]

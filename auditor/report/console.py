@@ -1,0 +1,195 @@
+"""The human-readable terminal report (rich).
+
+Header (incomplete runs say so first, with their gaps), a table of the findings someone
+must act on (FAIL, ERROR; WAIVED dimmed), then a one-line summary.
+
+Every input-derived string (names, paths, messages) is hostile until proven otherwise:
+terminal control characters are stripped, and values reach rich only as `Text` objects,
+which rich never parses for markup, so `[bold]` in a table name prints as `[bold]`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditor.model import Finding, Report, Severity, Status
+from auditor.report.summary import SEVERITIES_DESC, iso_utc, ordered, summarize
+
+SHOWN = (Status.FAIL, Status.ERROR, Status.WAIVED)
+
+SEVERITY_STYLE: Mapping[Severity, str] = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "blue",
+}
+STATUS_STYLE: Mapping[Status, str] = {
+    Status.FAIL: "bold",
+    Status.ERROR: "bold magenta",
+    Status.WAIVED: "dim",
+}
+
+# C0 controls except tab and newline, DEL, C1 controls (ESC, CSI... can rewrite the screen),
+# and Unicode bidi overrides (can make a name read as something else).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+# Table padding at the end of a line (among style codes): noise in logs and diffs.
+_TRAILING_BLANKS = re.compile(r"(?:[ ]|\x1b\[[0-9;]*m)+$", re.MULTILINE)
+_STYLE_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _trim(m: re.Match[str]) -> str:
+    return "".join(_STYLE_CODE.findall(m.group()))
+
+
+def clean(value: str) -> str:
+    """The string without characters that can drive or deceive a terminal."""
+    return _CONTROL.sub("", value)
+
+
+def _text(value: str, style: str = "") -> Text:
+    return Text(clean(value), style=style)
+
+
+def _header(report: Report) -> list[Text]:
+    run = report.run
+    version = f" {run.tool_version}" if run.tool_version else ""
+    lines = [
+        Text("auditor" + version, style="bold"),
+        Text.assemble("root:    ", _text(run.root)),
+        Text.assemble("command: ", _text(run.command)),
+        Text(f"run:     {iso_utc(run.started_at)} -> {iso_utc(run.finished_at)}"),
+    ]
+    if run.complete:
+        lines.append(Text("complete: every input in scope was examined", style="green"))
+        return lines
+    lines.append(
+        Text(
+            "INCOMPLETE: part of the estate could not be examined; "
+            "this audit cannot vouch for it",
+            style="bold red",
+        )
+    )
+    for gap in run.coverage:
+        lines.append(
+            Text.assemble("  coverage gap: ", _text(gap.scope, "bold"), ": ", _text(gap.reason))
+        )
+    for error in run.errors:
+        lines.append(Text.assemble("  error: ", _text(error)))
+    return lines
+
+
+def _severity_cell(f: Finding) -> Text:
+    text = Text()
+    text.append(f.severity.value, style=SEVERITY_STYLE[f.severity])
+    text.append("\n")
+    text.append(f.status.value, style=STATUS_STYLE.get(f.status, ""))
+    if f.in_baseline:
+        text.append("\nbaseline", style="dim")
+    return text
+
+
+def _resource_cell(f: Finding) -> Text:
+    text = _text(f.resource)
+    if f.principal is not None:
+        text.append("\nprincipal: ")
+        text.append(clean(f.principal))
+    return text
+
+
+def _location_cell(f: Finding) -> Text:
+    if f.location is None:
+        return Text("")
+    if f.location.path == f.resource and f.location.line is not None:
+        return Text(f"line {f.location.line}")  # the resource column already names the file
+    return _text(str(f.location))
+
+
+def _table(findings: list[Finding]) -> Table:
+    table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Rule", overflow="fold", ratio=2)
+    table.add_column("Resource", overflow="fold", ratio=4)
+    table.add_column("Column", overflow="fold", ratio=2)
+    table.add_column("Location", overflow="fold", ratio=2)
+    table.add_column("Message", overflow="fold", ratio=4)
+    for f in findings:
+        table.add_row(
+            _severity_cell(f),
+            _text(f.rule_name),
+            _resource_cell(f),
+            _text(f.column or ""),
+            _location_cell(f),
+            _text(f.message),
+            style="dim" if f.status is Status.WAIVED else None,
+        )
+    return table
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _summary(report: Report) -> Text:
+    s = summarize(report)
+    by_status = s["by_status"]
+    parts = [
+        f"{s['fail_by_severity'][sev.value]} {sev.value}"
+        for sev in SEVERITIES_DESC
+        if s["fail_by_severity"][sev.value]
+    ]
+    parts.append(f"{sum(s['new_fail_by_severity'].values())} new")
+    text = Text("Summary: ", style="bold")
+    text.append(f"{by_status['FAIL']} failed", style="bold red" if by_status["FAIL"] else "")
+    text.append(f" ({', '.join(parts)}), ")
+    text.append(_plural(by_status["ERROR"], "error"), style="bold" if by_status["ERROR"] else "")
+    text.append(
+        f", {by_status['WAIVED']} waived, {by_status['PASS']} passed, "
+        f"{by_status['SKIPPED']} skipped; {_plural(s['rules_evaluated'], 'rule')}"
+    )
+    if not s["complete"]:
+        gaps = _plural(s["coverage_gaps"], "coverage gap")
+        errors = _plural(s["errors"], "run error")
+        text.append(f"; INCOMPLETE ({gaps}, {errors})", style="bold red")
+    text.append(".")
+    return text
+
+
+def render(report: Report, *, color: bool = False, width: int = 100) -> str:
+    """The console report as text; ANSI styles only when `color` is true.
+
+    The environment is not consulted (no NO_COLOR, COLUMNS, TERM): the caller decides.
+    """
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        width=width,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+        soft_wrap=False,
+        _environ={},
+    )
+    for line in _header(report):
+        console.print(line, overflow="fold")
+    console.print()
+    shown = [f for f in ordered(report.findings) if f.status in SHOWN]
+    if shown:
+        console.print(_table(shown))
+    else:
+        console.print("No FAIL, ERROR or WAIVED findings.")
+    console.print()
+    console.print(_summary(report), overflow="fold")
+    return _TRAILING_BLANKS.sub(_trim, out.getvalue())

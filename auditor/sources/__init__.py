@@ -1,0 +1,1 @@
+"""Sources: read templates, SQL docs and the live estate into the Inventory."""

@@ -1,0 +1,222 @@
+"""Each check kind on hand-built inventories: exact failing and passing resources."""
+
+from __future__ import annotations
+
+from auditor.model import (
+    Field,
+    InputFile,
+    Inventory,
+    Location,
+    Origin,
+    Problem,
+    Severity,
+    Status,
+    TableSchema,
+)
+from auditor.policy.checks import REGISTRY, load_all
+from auditor.policy.engine import evaluate
+from auditor.policy.rule import Rule, Scope, Target
+
+TENANT = Scope(Target.TENANT, template_paths=("tenant/*.json",), datasets=("{tenant_id}",))
+ANY = Scope()
+CUSTOMERS = Scope(Target.CUSTOMERS, template_paths=("customers/*.json",), datasets=("customers",))
+
+
+def rule(kind: str, scope: Scope = ANY, params: dict[str, object] | None = None) -> Rule:
+    return Rule(
+        id="AUD-900",
+        name=f"test-{kind}",
+        title="t",
+        severity=Severity.HIGH,
+        rationale="r",
+        remediation="fix it",
+        check=kind,
+        params=params or {},
+        scope=scope,
+    )
+
+
+def template(path: str, *fields: Field) -> TableSchema:
+    name = path.rsplit("/", 1)[-1].removesuffix(".json")
+    return TableSchema(name, fields, Origin.TEMPLATE, Location(path, 1))
+
+
+def sql_table(dataset: str, name: str, *fields: Field, path: str = "docs/t.sql") -> TableSchema:
+    return TableSchema(name, fields, Origin.SQL_DOC, Location(path, 10), dataset=dataset)
+
+
+def run(
+    kind: str, inventory: Inventory, scope: Scope = ANY
+) -> set[tuple[str, str, str | None]]:
+    load_all()
+    findings = evaluate(inventory, [rule(kind, scope)], REGISTRY)
+    return {(f.status.value, f.resource, f.column) for f in findings}
+
+
+def test_credential_columns_nested_and_decoys() -> None:
+    runs = template(
+        "tenant/x_meta_pipeline_runs.json",
+        Field("run_id", "STRING", line=3),
+        Field("token_count", "INTEGER", line=4),
+        Field(
+            "run_config",
+            "RECORD",
+            fields=(
+                Field(
+                    "source", "RECORD", fields=(Field("access_token", "STRING", line=9),), line=8
+                ),
+            ),
+            line=7,
+        ),
+    )
+    clean = template(
+        "tenant/x_meta_dq_results.json", Field("passed", "BOOLEAN"), Field("pass_rate", "FLOAT")
+    )
+    outside = template("customers/customer_api_keys.json", Field("encrypted_api_key", "BYTES"))
+    doc = sql_table("{tenant_id}", "x_meta_step_logs", Field("api_key", "STRING", line=12))
+    inventory = Inventory(root=".", templates=(runs, clean, outside), sql_tables=(doc,))
+    assert run("no-credential-columns", inventory, TENANT) == {
+        ("FAIL", "tenant/x_meta_pipeline_runs.json", "run_config.source.access_token"),
+        ("PASS", "tenant/x_meta_dq_results.json", None),
+        ("FAIL", "docs/t.sql#x_meta_step_logs", "api_key"),
+    }
+
+
+def test_credential_column_finding_points_at_the_field_line() -> None:
+    load_all()
+    tpl = template("tenant/t.json", Field("api_key", "STRING", line=42))
+    findings = evaluate(
+        Inventory(root=".", templates=(tpl,)), [rule("no-credential-columns", TENANT)], REGISTRY
+    )
+    assert [(f.location, f.severity, f.remediation) for f in findings] == [
+        (Location("tenant/t.json", 42), Severity.HIGH, "fix it")
+    ]
+
+
+def test_credential_templates_by_table_name() -> None:
+    inventory = Inventory(
+        root=".",
+        templates=(
+            template("tenant/x_meta_api_keys.json", Field("id", "STRING")),
+            template("tenant/x_meta_cloud_credentials.json", Field("id", "STRING")),
+            template("tenant/x_meta_step_logs.json", Field("id", "STRING")),
+            template("tenant/x_meta_keyword_stats.json", Field("id", "STRING")),
+            template("customers/customer_api_keys.json", Field("id", "STRING")),
+        ),
+    )
+    assert run("no-credential-tables", inventory, TENANT) == {
+        ("FAIL", "tenant/x_meta_api_keys.json", None),
+        ("FAIL", "tenant/x_meta_cloud_credentials.json", None),
+        ("PASS", "tenant/x_meta_step_logs.json", None),
+        ("PASS", "tenant/x_meta_keyword_stats.json", None),
+    }
+
+
+def test_secrets_encrypted_bytes() -> None:
+    keys = template(
+        "customers/customer_api_keys.json",
+        Field("encrypted_api_key", "BYTES"),
+        Field("api_key_hash", "STRING"),
+    )
+    creds = sql_table(
+        "customers",
+        "customer_cloud_credentials",
+        Field("encrypted_credentials", "BYTES"),
+        Field(
+            "service_account_json",
+            "STRING",
+            description="Service account key JSON, kept during the migration",
+            line=30,
+        ),
+    )
+    tenant = template("tenant/x.json", Field("password", "STRING"))
+    inventory = Inventory(root=".", templates=(keys, tenant), sql_tables=(creds,))
+    assert run("secrets-encrypted-bytes", inventory, CUSTOMERS) == {
+        ("PASS", "customers/customer_api_keys.json", None),
+        ("FAIL", "docs/t.sql#customer_cloud_credentials", "service_account_json"),
+    }
+
+
+def test_sql_doc_drift_reports_missing_extra_and_mismatched_columns() -> None:
+    tpl = template(
+        "templates/x_meta_step_logs.json",
+        Field("step_id", "STRING", mode="REQUIRED", line=3),
+        Field("duration_ms", "INTEGER", line=8),
+        Field("bytes_processed", "INTEGER", line=12),
+        Field("metrics", "RECORD", fields=(Field("rows", "INTEGER", line=15),), line=14),
+    )
+    doc = sql_table(
+        "{tenant_id}",
+        "x_meta_step_logs",
+        Field("step_id", "STRING", mode="REQUIRED", line=21),
+        Field("duration_ms", "FLOAT64", line=22),
+        Field("worker_hostname", "STRING", line=23),
+        Field("metrics", "STRUCT", fields=(Field("rows", "INT64", line=24),), line=24),
+    )
+    same = sql_table("{tenant_id}", "x_meta_runs", Field("run_id", "STRING"))
+    same_tpl = template("templates/x_meta_runs.json", Field("run_id", "STRING"))
+    orphan = sql_table("{tenant_id}", "x_meta_orphan", Field("a", "STRING"))
+    customers = sql_table("customers", "customer_profiles", Field("a", "STRING"))
+    inventory = Inventory(
+        root=".", templates=(tpl, same_tpl), sql_tables=(doc, same, orphan, customers)
+    )
+    scope = Scope(Target.TENANT, datasets=("{tenant_id}",))
+    assert run("sql-doc-drift", inventory, scope) == {
+        ("FAIL", "docs/t.sql#x_meta_step_logs", "duration_ms"),
+        ("FAIL", "docs/t.sql#x_meta_step_logs", "bytes_processed"),
+        ("FAIL", "docs/t.sql#x_meta_step_logs", "worker_hostname"),
+        ("PASS", "docs/t.sql#x_meta_runs", None),
+        ("FAIL", "docs/t.sql#x_meta_orphan", None),
+    }
+
+
+def test_sql_doc_drift_message_names_both_types_and_template_line() -> None:
+    load_all()
+    tpl = template("templates/t.json", Field("duration_ms", "INTEGER", line=8))
+    doc = sql_table("{tenant_id}", "t", Field("duration_ms", "FLOAT64", line=22))
+    (finding,) = evaluate(
+        Inventory(root=".", templates=(tpl,), sql_tables=(doc,)), [rule("sql-doc-drift")], REGISTRY
+    )
+    assert finding.message == (
+        "column 'duration_ms' is FLOAT64 NULLABLE in the SQL doc but INT64 NULLABLE in "
+        "template templates/t.json:8"
+    )
+    assert finding.location == Location("docs/t.sql", 22)
+
+
+def test_schema_valid_fails_files_with_problems_and_passes_the_rest() -> None:
+    inventory = Inventory(
+        root=".",
+        problems=(Problem("a.json", "unknown type 'STRNG'", line=4, column="x.y"),),
+        inputs=(InputFile("a.json", "00"), InputFile("b.json", "11")),
+    )
+    assert run("schema-valid", inventory) == {
+        ("FAIL", "a.json", "x.y"),
+        ("PASS", "b.json", None),
+    }
+
+
+def test_a_crashing_check_is_an_error_finding_not_a_crash() -> None:
+    load_all()
+
+    def boom(inventory: Inventory, rule: Rule) -> list[object]:
+        raise RuntimeError("kaboom")
+
+    from auditor.policy.checks import CheckKind
+
+    registry = {"boom": CheckKind("boom", "d", {}, boom)}  # type: ignore[arg-type]
+    (finding,) = evaluate(Inventory(root="."), [rule("boom")], registry)
+    assert (finding.status, finding.rule_id, finding.message) == (
+        Status.ERROR,
+        "AUD-900",
+        "check 'boom' failed: RuntimeError: kaboom",
+    )
+
+
+def test_every_check_kind_declares_a_parameter_schema_and_description() -> None:
+    from jsonschema import Draft202012Validator
+
+    for name, kind in load_all().items():
+        assert kind.description, name
+        Draft202012Validator.check_schema(dict(kind.params_schema))
+        assert kind.params_schema.get("additionalProperties") is False, name
