@@ -48,6 +48,7 @@ class Origin(StrEnum):
 
     TEMPLATE = "template"
     SQL_DOC = "sql_doc"
+    LIVE = "live"
 
 
 # BigQuery's legacy type names and their standard SQL equivalents.
@@ -161,6 +162,111 @@ class InputFile:
     sha256: str
 
 
+BIGQUERY_RESOURCE_PREFIX = "//bigquery.googleapis.com/"
+
+
+def dataset_resource(project: str, dataset_id: str) -> str:
+    return f"{BIGQUERY_RESOURCE_PREFIX}projects/{project}/datasets/{dataset_id}"
+
+
+def table_resource_name(project: str, dataset_id: str, table_id: str) -> str:
+    return f"{dataset_resource(project, dataset_id)}/tables/{table_id}"
+
+
+class GranteeKind(StrEnum):
+    """The grantee field of a dataset access entry, named as in the BigQuery REST API."""
+
+    USER = "userByEmail"
+    GROUP = "groupByEmail"
+    DOMAIN = "domain"
+    SPECIAL_GROUP = "specialGroup"
+    IAM_MEMBER = "iamMember"
+    VIEW = "view"
+    ROUTINE = "routine"
+    DATASET = "dataset"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An IAM condition (CEL expression), kept as written."""
+
+    expression: str
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One dataset access entry.
+
+    `entity` is what the API names: an email, a domain, a special group (projectReaders,
+    allAuthenticatedUsers), an IAM member (allUsers), or for view/routine/dataset entries the
+    authorized object as `projects/P/datasets/D[/tables/T | /routines/R]`.
+    `role` is normalised to the IAM name (READER -> roles/bigquery.dataViewer); None for
+    view/routine/dataset entries, which carry no role.
+    """
+
+    kind: GranteeKind
+    entity: str
+    role: str | None = None
+    target_types: tuple[str, ...] = ()
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class IamBinding:
+    role: str
+    members: tuple[str, ...]
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    project: str
+    dataset_id: str
+    location: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    access: tuple[AccessEntry, ...] = ()
+    default_kms_key: str | None = None
+    etag: str | None = None
+
+    @property
+    def resource(self) -> str:
+        return dataset_resource(self.project, self.dataset_id)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A live table or view."""
+
+    project: str
+    dataset_id: str
+    table_id: str
+    type: str = "TABLE"  # TABLE, VIEW, MATERIALIZED_VIEW, EXTERNAL, SNAPSHOT
+    fields: tuple[Field, ...] = ()
+    view_query: str | None = None
+    kms_key: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    # Table-level IAM; None when it was not read (then a coverage gap says why).
+    iam: tuple[IamBinding, ...] | None = None
+
+    @property
+    def resource(self) -> str:
+        return table_resource_name(self.project, self.dataset_id, self.table_id)
+
+    @property
+    def schema(self) -> TableSchema:
+        return TableSchema(
+            name=self.table_id,
+            fields=self.fields,
+            origin=Origin.LIVE,
+            location=Location(self.resource),
+            dataset=self.dataset_id,
+        )
+
+
 @dataclass(frozen=True)
 class Inventory:
     """Everything the sources collected. Checks read only this."""
@@ -171,10 +277,14 @@ class Inventory:
     problems: tuple[Problem, ...] = ()
     gaps: tuple[CoverageGap, ...] = ()
     inputs: tuple[InputFile, ...] = ()
+    project: str | None = None
+    datasets: tuple[Dataset, ...] = ()
+    live_tables: tuple[Table, ...] = ()
 
     @property
     def tables(self) -> tuple[TableSchema, ...]:
-        return self.templates + self.sql_tables
+        """Every table definition: templates, SQL-doc tables and live tables."""
+        return self.templates + self.sql_tables + tuple(t.schema for t in self.live_tables)
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,7 @@ def _rule(doc: Positioned, path: Path) -> Rule:
             target=Target(scope["target"]),
             template_paths=tuple(scope.get("template_paths", ())),
             datasets=tuple(scope.get("datasets", ())),
+            dataset_labels=dict(scope.get("dataset_labels", {})),
         ),
         references=tuple(value["references"]),
         frameworks={k: tuple(v) for k, v in value["frameworks"].items()},

@@ -23,27 +23,41 @@ class Target(StrEnum):
 class Scope:
     """Which template paths and dataset names count as the rule's target.
 
-    Patterns are fnmatch globs (case-sensitive; `*` also matches `/`). An empty scope
-    matches everything.
+    Patterns are fnmatch globs (case-sensitive; `*` also matches `/`). A live dataset is in
+    scope when its name matches a glob or when it carries every label of `dataset_labels`.
+    An empty scope matches everything.
     """
 
     target: Target = Target.ANY
     template_paths: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
+    dataset_labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.template_paths or self.datasets or self.dataset_labels)
 
     def matches_template_path(self, path: str) -> bool:
         return any(fnmatchcase(path, p) for p in self.template_paths)
 
-    def matches_dataset(self, dataset: str) -> bool:
-        return any(fnmatchcase(dataset, p) for p in self.datasets)
+    def matches_dataset(self, dataset: str, labels: Mapping[str, str] | None = None) -> bool:
+        if any(fnmatchcase(dataset, p) for p in self.datasets):
+            return True
+        wanted = self.dataset_labels
+        return (
+            bool(wanted)
+            and labels is not None
+            and all(labels.get(k) == v for k, v in wanted.items())
+        )
 
-    def matches_table(self, table: TableSchema) -> bool:
-        """Whether a template (by its path) or a SQL-doc table (by its dataset) is in scope."""
-        if not self.template_paths and not self.datasets:
+    def matches_table(self, table: TableSchema, labels: Mapping[str, str] | None = None) -> bool:
+        """Whether a template (by its path) or a SQL-doc/live table (by its dataset's name and
+        labels) is in scope."""
+        if self.is_empty:
             return True
         if table.dataset is None:
             return self.matches_template_path(table.location.path)
-        return self.matches_dataset(table.dataset)
+        return self.matches_dataset(table.dataset, labels)
 
 
 @dataclass(frozen=True)

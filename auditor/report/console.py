@@ -1,6 +1,6 @@
 """The human-readable terminal report (rich).
 
-Header (incomplete runs say so first, with their gaps), a table of the findings someone
+Header (incomplete runs say so first, with their gaps), one short block per finding someone
 must act on (FAIL, ERROR; WAIVED dimmed), then a one-line summary.
 
 Every input-derived string (names, paths, messages) is hostile until proven otherwise:
@@ -14,9 +14,7 @@ import io
 import re
 from collections.abc import Mapping
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from auditor.model import Finding, Report, Severity, Status
@@ -87,51 +85,36 @@ def _header(report: Report) -> list[Text]:
     return lines
 
 
-def _severity_cell(f: Finding) -> Text:
-    text = Text()
-    text.append(f.severity.value, style=SEVERITY_STYLE[f.severity])
-    text.append("\n")
-    text.append(f.status.value, style=STATUS_STYLE.get(f.status, ""))
-    if f.in_baseline:
-        text.append("\nbaseline", style="dim")
-    return text
-
-
-def _resource_cell(f: Finding) -> Text:
-    text = _text(f.resource)
-    if f.principal is not None:
-        text.append("\nprincipal: ")
-        text.append(clean(f.principal))
-    return text
-
-
-def _location_cell(f: Finding) -> Text:
+def _where(f: Finding) -> str:
     if f.location is None:
-        return Text("")
-    if f.location.path == f.resource and f.location.line is not None:
-        return Text(f"line {f.location.line}")  # the resource column already names the file
-    return _text(str(f.location))
+        return f.resource
+    return str(f.location)
 
 
-def _table(findings: list[Finding]) -> Table:
-    table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("Severity", no_wrap=True)
-    table.add_column("Rule", overflow="fold", ratio=2)
-    table.add_column("Resource", overflow="fold", ratio=4)
-    table.add_column("Column", overflow="fold", ratio=2)
-    table.add_column("Location", overflow="fold", ratio=2)
-    table.add_column("Message", overflow="fold", ratio=4)
-    for f in findings:
-        table.add_row(
-            _severity_cell(f),
-            _text(f.rule_name),
-            _resource_cell(f),
-            _text(f.column or ""),
-            _location_cell(f),
-            _text(f.message),
-            style="dim" if f.status is Status.WAIVED else None,
-        )
-    return table
+def _block(f: Finding) -> Text:
+    """One finding as a few short lines: readable in a CI log at any width."""
+    style = "dim" if f.status is Status.WAIVED else ""
+    text = Text(style=style)
+    text.append(f"{f.severity.value.upper():<8} ", style=SEVERITY_STYLE[f.severity])
+    text.append(f"{f.status.value:<6} ", style=STATUS_STYLE.get(f.status, ""))
+    text.append(f"{f.rule_id} ")
+    text.append(clean(f.rule_name), style="bold")
+    if f.in_baseline:
+        text.append("  (in baseline)", style="dim")
+    text.append("\n  at:        ")
+    text.append(clean(_where(f)))
+    if f.location is not None and f.location.path != f.resource:
+        text.append("\n  resource:  ")
+        text.append(clean(f.resource))
+    if f.column is not None:
+        text.append("\n  column:    ")
+        text.append(clean(f.column))
+    if f.principal is not None:
+        text.append("\n  principal: ")
+        text.append(clean(f.principal))
+    text.append("\n  ")
+    text.append(clean(f.message))
+    return text
 
 
 def _plural(count: int, noun: str) -> str:
@@ -187,7 +170,9 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
     console.print()
     shown = [f for f in ordered(report.findings) if f.status in SHOWN]
     if shown:
-        console.print(_table(shown))
+        for finding in shown:
+            console.print(_block(finding), overflow="fold")
+            console.print()
     else:
         console.print("No FAIL, ERROR or WAIVED findings.")
     console.print()
