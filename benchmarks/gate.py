@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.gate import run_gate  # noqa: E402
+from auditor.audit import run_gate  # noqa: E402
 from auditor.model import Status  # noqa: E402
 from auditor.policy.checks import load_all  # noqa: E402
 from auditor.policy.loader import load_policies  # noqa: E402

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from auditor.detect.names import classify_column
 from auditor.model import CheckResult, Inventory, Location, Origin, Status
 from auditor.policy.checks import register
-from auditor.policy.checks.common import column_location, describe, table_resource, tables_in_scope
+from auditor.policy.checks.common import (
+    column_location,
+    describe,
+    table_location,
+    table_resource,
+    tables_in_scope,
+)
 from auditor.policy.rule import Rule
 
 
@@ -18,7 +24,7 @@ from auditor.policy.rule import Rule
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
 )
 def no_credential_columns(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
-    for table in tables_in_scope(inventory.tables, rule):
+    for table in tables_in_scope(inventory.tables, rule, inventory):
         resource = table_resource(table)
         hits = 0
         for path, field in table.columns():
@@ -46,7 +52,7 @@ def no_credential_columns(inventory: Inventory, rule: Rule) -> Iterator[CheckRes
             yield CheckResult(
                 status=Status.PASS,
                 resource=resource,
-                location=table.location,
+                location=table_location(table),
                 message=f"{describe(table)}: none of its {count} columns looks like a credential",
             )
 

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from auditor.detect.names import classify_column
 from auditor.model import CheckResult, Inventory, Status
 from auditor.policy.checks import register
-from auditor.policy.checks.common import column_location, describe, table_resource, tables_in_scope
+from auditor.policy.checks.common import (
+    column_location,
+    describe,
+    table_location,
+    table_resource,
+    tables_in_scope,
+)
 from auditor.policy.rule import Rule
 
 
@@ -17,7 +23,7 @@ from auditor.policy.rule import Rule
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
 )
 def secrets_encrypted_bytes(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
-    for table in tables_in_scope(inventory.tables, rule):
+    for table in tables_in_scope(inventory.tables, rule, inventory):
         resource = table_resource(table)
         secret_columns = 0
         failed = False
@@ -47,7 +53,7 @@ def secrets_encrypted_bytes(inventory: Inventory, rule: Rule) -> Iterator[CheckR
             yield CheckResult(
                 status=Status.PASS,
                 resource=resource,
-                location=table.location,
+                location=table_location(table),
                 message=(
                     f"{describe(table)}: {secret_columns} secret column(s), all encrypted BYTES"
                 ),

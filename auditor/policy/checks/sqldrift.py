@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-from auditor.model import CheckResult, Field, Inventory, Location, Status, TableSchema
+from auditor.model import CheckResult, Inventory, Location, Status, TableSchema
 from auditor.policy.checks import register
 from auditor.policy.checks.common import column_location, table_resource, tables_in_scope
+from auditor.policy.checks.schemadiff import ColumnDiff, DiffKind, diff_columns
 from auditor.policy.rule import Rule
-
-
-def _columns(table: TableSchema) -> dict[str, Field]:
-    # Names are case-insensitive in BigQuery.
-    return {path.lower(): field for path, field in table.columns()}
-
-
-def _display(table: TableSchema) -> dict[str, str]:
-    return {path.lower(): path for path, _ in table.columns()}
 
 
 @register(
@@ -60,66 +52,59 @@ def sql_doc_drift(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
 
 
 def _compare(doc: TableSchema, template: TableSchema, resource: str) -> Iterator[CheckResult]:
-    doc_cols, tpl_cols = _columns(doc), _columns(template)
-    doc_names, tpl_names = _display(doc), _display(template)
-    where_tpl = f"{template.location.path}"
-    drifted = False
-    for key, field in tpl_cols.items():
-        if key in doc_cols:
-            continue
-        drifted = True
-        yield CheckResult(
-            status=Status.FAIL,
-            resource=resource,
-            column=tpl_names[key],
-            location=doc.location,
-            message=(
-                f"column '{tpl_names[key]}' ({field.canonical_type}) is in template {where_tpl}"
-                f":{field.line} but missing from the SQL doc"
-            ),
-            evidence={"template": str(Location(where_tpl, field.line)), "drift": "missing"},
-        )
-    for key, field in doc_cols.items():
-        if key not in tpl_cols:
-            drifted = True
+    where_tpl = template.location.path
+    diffs = diff_columns(doc.fields, template.fields)
+    for diff in diffs:
+        if diff.kind is DiffKind.MISSING:
+            assert diff.expected is not None
             yield CheckResult(
                 status=Status.FAIL,
                 resource=resource,
-                column=doc_names[key],
-                location=column_location(doc, field.line),
+                column=diff.path,
+                location=doc.location,
                 message=(
-                    f"column '{doc_names[key]}' ({field.canonical_type}) is in the SQL doc but "
+                    f"column '{diff.path}' ({diff.expected.canonical_type}) is in template "
+                    f"{where_tpl}:{diff.expected.line} but missing from the SQL doc"
+                ),
+                evidence={
+                    "template": str(Location(where_tpl, diff.expected.line)),
+                    "drift": "missing",
+                },
+            )
+        elif diff.kind is DiffKind.EXTRA:
+            assert diff.actual is not None
+            yield CheckResult(
+                status=Status.FAIL,
+                resource=resource,
+                column=diff.path,
+                location=column_location(doc, diff.actual.line),
+                message=(
+                    f"column '{diff.path}' ({diff.actual.canonical_type}) is in the SQL doc but "
                     f"not in template {where_tpl}"
                 ),
                 evidence={"template": where_tpl, "drift": "extra"},
             )
-            continue
-        expected = tpl_cols[key]
-        mismatch = _mismatch(field, expected)
-        if mismatch:
-            drifted = True
+        else:
+            assert diff.actual is not None and diff.expected is not None
             yield CheckResult(
                 status=Status.FAIL,
                 resource=resource,
-                column=doc_names[key],
-                location=column_location(doc, field.line),
+                column=diff.path,
+                location=column_location(doc, diff.actual.line),
                 message=(
-                    f"column '{doc_names[key]}' is {mismatch[0]} in the SQL doc but {mismatch[1]} "
-                    f"in template {where_tpl}:{expected.line}"
+                    f"column '{diff.path}' is {ColumnDiff.spell(diff.actual)} in the SQL doc but "
+                    f"{ColumnDiff.spell(diff.expected)} in template {where_tpl}:"
+                    f"{diff.expected.line}"
                 ),
-                evidence={"template": str(Location(where_tpl, expected.line)), "drift": "type"},
+                evidence={
+                    "template": str(Location(where_tpl, diff.expected.line)),
+                    "drift": "type",
+                },
             )
-    if not drifted:
+    if not diffs:
         yield CheckResult(
             status=Status.PASS,
             resource=resource,
             location=doc.location,
             message=f"SQL doc table '{doc.name}' matches template {where_tpl}",
         )
-
-
-def _mismatch(doc: Field, template: Field) -> tuple[str, str] | None:
-    doc_mode, tpl_mode = doc.mode.upper(), template.mode.upper()
-    if doc.canonical_type != template.canonical_type or doc_mode != tpl_mode:
-        return f"{doc.canonical_type} {doc_mode}", f"{template.canonical_type} {tpl_mode}"
-    return None

@@ -1,4 +1,8 @@
-"""The pre-merge gate: a platform repo's templates and SQL docs, judged by the policy pack."""
+"""One audit run: an inventory judged by the policy pack, waived, baselined, reported.
+
+The gate collects a platform repo; the scan collects templates plus the live estate (or
+replays a snapshot). Both end here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from auditor import __version__
-from auditor.model import Finding, Report, RunInfo, Status
+from auditor.model import Finding, Inventory, Report, RunInfo, Status
 from auditor.policy.baseline import mark_baseline
 from auditor.policy.checks import CheckKind
 from auditor.policy.engine import evaluate
@@ -21,7 +25,7 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
-class GateResult:
+class AuditResult:
     report: Report
     notes: tuple[str, ...]  # waiver notes: expired, unused
 
@@ -36,9 +40,34 @@ def run_gate(
     baseline: Collection[str] = frozenset(),
     template_globs: Sequence[str] = DEFAULT_TEMPLATE_GLOBS,
     command: str = "gate",
-) -> GateResult:
+) -> AuditResult:
+    """The pre-merge gate: a platform repo's templates and SQL docs."""
     started = clock()
     inventory = collect_repo(root, template_globs)
+    return audit(
+        inventory,
+        rules,
+        registry,
+        clock,
+        started=started,
+        waivers=waivers,
+        baseline=baseline,
+        command=command,
+    )
+
+
+def audit(
+    inventory: Inventory,
+    rules: Sequence[Rule],
+    registry: Mapping[str, CheckKind],
+    clock: Clock,
+    *,
+    started: datetime | None = None,
+    waivers: Sequence[Waiver] = (),
+    baseline: Collection[str] = frozenset(),
+    command: str = "audit",
+) -> AuditResult:
+    started = started or clock()
     findings = evaluate(inventory, rules, registry)
     findings, notes = apply_waivers(findings, waivers, started.date())
     if baseline:
@@ -51,7 +80,7 @@ def run_gate(
     run = RunInfo(
         started_at=started,
         finished_at=clock(),
-        root=str(root),
+        root=inventory.root,
         command=command,
         coverage=inventory.gaps,
         errors=errors,
@@ -59,7 +88,7 @@ def run_gate(
         tool_version=__version__,
     )
     report = Report(run=run, rules=tuple(r.info for r in rules), findings=findings)
-    return GateResult(report, notes)
+    return AuditResult(report, notes)
 
 
 def failing_fingerprints(findings: Sequence[Finding]) -> frozenset[str]:

@@ -1,0 +1,236 @@
+"""`auditor scan` and `auditor snapshot`: the live estate, from BigQuery or a snapshot file."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from auditor import __version__
+from auditor.audit import audit
+from auditor.cli.common import AuditOptions, audit_options, exit_on_errors, now
+from auditor.model import InputFile, Inventory
+from auditor.resources import SCHEMAS_DIR
+from auditor.sources.repo import collect_repo
+from auditor.sources.snapshot import dump_snapshot, read_snapshot
+
+DEFAULT_PROJECT = "gac-prod-471220"
+# The shipped templates: what tenant and customers tables must look like.
+SHIPPED_TEMPLATE_GLOBS = ("tenant/*.json", "customers/*.json")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    project: str
+    endpoint: str | None
+    templates: Path
+    template_globs: tuple[str, ...]
+    datasets: tuple[str, ...]
+    region: str
+    workers: int
+    fast_path: bool
+    table_iam: bool
+
+    def collect(self, progress: Callable[[str], None]) -> Inventory:
+        """Templates (the expected state) plus the live estate, as one inventory."""
+        # Imported here: the Google client is slow to import and the gate never needs it.
+        from auditor.sources.bigquery import CollectOptions, collect, make_client
+
+        progress(f"loading templates from {self.templates}")
+        expected = collect_repo(self.templates, self.template_globs)
+        progress(
+            f"reading BigQuery project {self.project}"
+            + (f" at {self.endpoint}" if self.endpoint else "")
+        )
+        client = make_client(self.project, self.endpoint)
+        live = collect(
+            client,
+            self.project,
+            CollectOptions(
+                workers=self.workers,
+                fast_path=self.fast_path,
+                region=self.region,
+                table_iam=self.table_iam,
+                datasets=self.datasets,
+            ),
+        )
+        progress(
+            f"collected {len(live.datasets)} datasets, {len(live.tables)} tables, "
+            f"{len(live.gaps)} coverage gaps in {live.stats.seconds:.1f} s "
+            f"({live.stats.api_calls} API calls, {live.stats.queries} queries)"
+        )
+        return dataclasses.replace(
+            expected,
+            root=self.endpoint or f"bigquery:{self.project}",
+            project=self.project,
+            datasets=live.datasets,
+            live_tables=live.tables,
+            gaps=expected.gaps + live.gaps,
+        )
+
+
+def live_options(function: F) -> F:
+    options = [
+        click.option(
+            "--project",
+            default=DEFAULT_PROJECT,
+            show_default=True,
+            help="The Google Cloud project holding the datasets.",
+        ),
+        click.option(
+            "--endpoint",
+            envvar="AUDITOR_BIGQUERY_ENDPOINT",
+            help="BigQuery API endpoint, e.g. a local emulator's http://127.0.0.1:PORT "
+            "(default: Google's API with application default credentials).",
+        ),
+        click.option(
+            "--templates",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=SCHEMAS_DIR,
+            show_default=True,
+            help="Folder of the expected table templates and SQL docs.",
+        ),
+        click.option(
+            "--template-glob",
+            "template_globs",
+            multiple=True,
+            help="Which JSON files under --templates are templates.",
+        ),
+        click.option(
+            "--dataset",
+            "datasets",
+            multiple=True,
+            help="Only datasets matching this glob; repeatable (default: all).",
+        ),
+        click.option(
+            "--region",
+            default="us",
+            show_default=True,
+            help="Region of the INFORMATION_SCHEMA fast path.",
+        ),
+        click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64)),
+        click.option(
+            "--fast-path/--no-fast-path",
+            default=True,
+            show_default=True,
+            help="Read schemas region-wide through INFORMATION_SCHEMA.",
+        ),
+        click.option(
+            "--table-iam/--no-table-iam",
+            default=True,
+            show_default=True,
+            help="Read each table's IAM policy.",
+        ),
+    ]
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["template_globs"] = kwargs["template_globs"] or SHIPPED_TEMPLATE_GLOBS
+        fields = LiveOptions.__dataclass_fields__
+        live = LiveOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
+        return function(live, *args, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_display() -> Iterator[Callable[[str], None]]:
+    """A spinner with the current step in a terminal; plain lines on stderr otherwise."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda message: click.echo(f"... {message}", err=True)
+        return
+    with console.status("starting") as status:
+
+        def show(message: str) -> None:
+            console.log(message, highlight=False, markup=False)
+            status.update(message)
+
+        yield show
+
+
+@click.command()
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Replay the audit offline from a snapshot file instead of reading BigQuery.",
+)
+@live_options
+@audit_options
+def scan(opts: AuditOptions, live: LiveOptions, snapshot_path: Path | None) -> None:
+    """Audit the live BigQuery estate against the templates and the policy pack.
+
+    Exit codes: 0 clean, 1 findings at/above --fail-on, 2 usage/config/policy error,
+    3 incomplete audit (coverage gaps: objects that could not be read).
+    """
+    with exit_on_errors():
+        rules, registry = opts.load_rules()
+        waivers, baseline = opts.load_waivers(), opts.baseline()
+        started = now()
+        with progress_display() as progress:
+            if snapshot_path is not None:
+                progress(f"replaying snapshot {snapshot_path}")
+                inventory = read_snapshot(snapshot_path)
+                inventory = dataclasses.replace(
+                    inventory, inputs=(*inventory.inputs, _input(snapshot_path))
+                )
+            else:
+                inventory = live.collect(progress)
+            progress(f"evaluating {len(rules)} rules")
+            result = audit(
+                inventory,
+                rules,
+                registry,
+                now,
+                started=started,
+                waivers=waivers,
+                baseline=baseline,
+                command=" ".join(["auditor", *sys.argv[1:]]),
+            )
+    opts.finish(result, "scan")
+
+
+@click.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where to write the snapshot (JSON).",
+)
+@live_options
+def snapshot(live: LiveOptions, output: Path) -> None:
+    """Collect the estate (templates + live BigQuery) into a snapshot file for offline replay.
+
+    Exit 3 when part of the estate could not be read (the gaps are in the snapshot too).
+    """
+    with exit_on_errors():
+        with progress_display() as progress:
+            inventory = live.collect(progress)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(
+            dump_snapshot(inventory, created_at=now(), tool_version=__version__), encoding="utf-8"
+        )
+    click.echo(f"wrote {output}", err=True)
+    for gap in inventory.gaps:
+        click.echo(f"coverage gap: {gap.scope}: {gap.reason}", err=True)
+    sys.exit(3 if inventory.gaps else 0)
+
+
+def _input(path: Path) -> InputFile:
+    import hashlib
+
+    return InputFile(str(path), hashlib.sha256(path.read_bytes()).hexdigest())
