@@ -51,6 +51,7 @@ from auditor.model import (
 )
 from auditor.resources import format_schema
 from auditor.sources.jsonpos import Pointer, Positioned, parse_json
+from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 
 SNAPSHOT_VERSION = 1
 SCHEMA_NAME = "snapshot"
@@ -67,15 +68,6 @@ MAX_FIELD_DEPTH = (MAX_JSON_DEPTH - _TABLE_DEPTH - 1) // 2  # 125; BigQuery allo
 
 _TABLE_LISTS = ("templates", "sql_tables", "live_tables")
 _FIELD_HOLDERS = ("tableSchema", "table", "field")  # schema $defs with a `fields` list
-_JSON_TYPES = (
-    (bool, "boolean"),
-    (int, "integer"),
-    (float, "number"),
-    (str, "string"),
-    (list, "array"),
-    (dict, "object"),
-)
-_ARTICLES = {"array": "an array", "object": "an object", "integer": "an integer", "null": "null"}
 
 
 # ---------------------------------------------------------------------------- public API
@@ -363,7 +355,7 @@ def _explain(error: ValidationError, pointer: Pointer, doc: Positioned) -> Itera
         known = list(schema.get("properties", {}))
         for key in instance:
             if key not in known:
-                message = f"{where}: unknown key {key!r}{_did_you_mean(key, known)}"
+                message = f"{where}: unknown key {key!r}{did_you_mean(key, known)}"
                 yield _SchemaProblem(doc.line_of((*pointer, key)) or line, message)
     elif error.validator == "required" and isinstance(instance, dict):
         misspelt = _misspelt(instance, schema)
@@ -372,7 +364,7 @@ def _explain(error: ValidationError, pointer: Pointer, doc: Positioned) -> Itera
                 yield _SchemaProblem(line, f"{where}: missing required key {key!r}")
     elif error.validator == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
-        wanted = " or ".join(_a(name) for name in names)
+        wanted = " or ".join(with_article(name) for name in names)
         yield _SchemaProblem(line, f"{where}: expected {wanted}, got {_shown(instance)}")
     elif error.validator == "enum":
         allowed = ", ".join(map(str, expected))
@@ -401,34 +393,16 @@ def _misspelt(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> set[str
     return {m for key in unknown for m in difflib.get_close_matches(key, known, n=1, cutoff=0.6)}
 
 
-def _did_you_mean(key: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    for kind, name in _JSON_TYPES:
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__  # pragma: no cover - parse_json yields JSON types only
-
-
-def _a(json_type: str) -> str:
-    return _ARTICLES.get(json_type, f"a {json_type}")
-
-
 def _shown(value: Any) -> str:
     """A JSON value for a message: scalars shown (shortened), containers only named."""
     if isinstance(value, list | dict) or value is None:
-        return _a(_json_type(value))
+        return with_article(json_type(value))
     if isinstance(value, bool):
         return f"boolean {'true' if value else 'false'}"
     text = repr(value) if isinstance(value, str) else str(value)
     if len(text) > 40:
         text = text[:37] + "..."
-    return f"{_json_type(value)} {text}"
+    return f"{json_type(value)} {text}"
 
 
 # ---------------------------------------------------------------------------- building

@@ -8,7 +8,6 @@ nothing here raises on bad input, and a bad statement never hides the good ones.
 from __future__ import annotations
 
 import bisect
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,14 +17,13 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
-from auditor.errors import InputError
 from auditor.model import Field, Location, Origin, Problem, TableSchema
+from auditor.sources.files import UnreadableFile, read_text_bounded, relative, walk_files
 
 MAX_DOC_BYTES = 5 * 1024 * 1024
 # BigQuery's own limit on STRUCT/ARRAY nesting; also keeps recursion bounded on hostile input.
 MAX_NESTING = 15
 
-_SKIPPED_DIRS = frozenset({"node_modules", ".venv"})
 
 # sqlglot's BigQuery dialect reads the standard SQL names as generic types; map them back.
 # Note the trap: BigQuery TIMESTAMP is sqlglot TIMESTAMPTZ, and DATETIME is sqlglot TIMESTAMP.
@@ -453,62 +451,18 @@ def parse_sql_doc(text: str, rel_path: str) -> SqlDocLoad:
 
 def load_sql_doc(path: Path, root: Path) -> SqlDocLoad:
     """Read and parse one SQL doc file; an unreadable file is a Problem, never an exception."""
+    rel_path = relative(path, root)
     try:
-        rel_path = path.relative_to(root).as_posix()
-    except ValueError:
-        rel_path = path.as_posix()
-
-    def failed(message: str, line: int | None = None) -> SqlDocLoad:
-        return SqlDocLoad(rel_path, (), (Problem(rel_path, message, line, unread=True),))
-
-    try:
-        regular = path.is_file()
-    except (OSError, ValueError):  # e.g. EACCES on stat, or a NUL in the name
-        regular = False
-    if not regular:
-        return failed("not a readable regular file")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_DOC_BYTES + 1)  # bounded even if the file grows meanwhile
-    except OSError as exc:
-        return failed(f"cannot read file: {exc.strerror or type(exc).__name__}")
-    if len(data) > MAX_DOC_BYTES:
-        return failed(f"SQL doc is larger than {MAX_DOC_BYTES} bytes; not read")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return failed("file is not valid UTF-8", data[: exc.start].count(b"\n") + 1)
+        text = read_text_bounded(path, MAX_DOC_BYTES, "SQL doc")
+    except UnreadableFile as exc:
+        problem = Problem(rel_path, exc.message, exc.line, unread=True)
+        return SqlDocLoad(rel_path, (), (problem,))
     return parse_sql_doc(text, rel_path)
 
 
 def discover_sql_docs(root: Path) -> list[Path]:
-    """Every *.sql file under root, sorted; hidden folders, node_modules and .venv skipped.
+    """Every *.sql file under root, sorted; hidden and tooling folders skipped.
 
-    Raises InputError when root or a folder under it cannot be listed: a silently skipped
-    folder would look like a folder without docs.
+    Raises InputError when root or a folder under it cannot be listed.
     """
-    if not root.is_dir():
-        raise InputError(root.as_posix(), "not a directory")
-
-    def unreadable(exc: OSError) -> None:
-        where = Path(exc.filename) if exc.filename else root
-        shown = where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)
-        raise InputError(shown, f"cannot list folder: {exc.strerror or type(exc).__name__}")
-
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS]
-        folder = Path(dirpath)
-        for name in filenames:
-            candidate = folder / name
-            if name.lower().endswith(".sql") and _maybe_regular(candidate):
-                found.append(candidate)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
-
-
-def _maybe_regular(path: Path) -> bool:
-    """False for FIFOs, sockets and broken links; True when unsure, so loading reports it."""
-    try:
-        return path.is_file()
-    except OSError:
-        return True
+    return walk_files(root, lambda rel: rel.lower().endswith(".sql"))

@@ -11,9 +11,7 @@ its valid columns.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,25 +28,17 @@ from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.resources import format_schema
 from auditor.sources import bqschema
 from auditor.sources.bqschema import FieldNode
+from auditor.sources.files import UnreadableFile, read_text_bounded, relative, walk_files
 from auditor.sources.jsonpos import DEFAULT_MAX_BYTES, Pointer, Positioned, parse_json
+from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 
 DEFAULT_TEMPLATE_GLOBS = ("*templates/*.json", "*schemas/*.json")
 FIELD_SCHEMA = "bigquery-table-schema"
 
-_SKIPPED_DIRS = frozenset({"node_modules", ".venv"})
 _FORMS_HINT = (
     'expected a JSON array of fields, an object with "fields", or a table resource with '
     '"schema": {"fields": [...]}'
 )
-_JSON_TYPES = (
-    (bool, "boolean"),
-    (int, "integer"),
-    (float, "number"),
-    (str, "string"),
-    (list, "array"),
-    (dict, "object"),
-)
-_ARTICLES = {"array": "an array", "object": "an object", "integer": "an integer"}
 
 
 class TemplateForm(StrEnum):
@@ -96,56 +86,25 @@ def parse_template(text: str, rel_path: str) -> TemplateLoad:
 
 def load_template(path: Path, root: Path) -> TemplateLoad:
     """Read and parse one template file; an unreadable file is a Problem, never an exception."""
+    rel_path = relative(path, root)
     try:
-        rel_path = path.relative_to(root).as_posix()
-    except ValueError:
-        rel_path = path.as_posix()
-
-    def failed(message: str, line: int | None = None) -> TemplateLoad:
-        return TemplateLoad(rel_path, None, None, (Problem(rel_path, message, line, unread=True),))
-
-    if not path.is_file():
-        return failed("not a readable regular file")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(DEFAULT_MAX_BYTES + 1)  # bounded even if the file is huge
-    except OSError as exc:
-        return failed(f"cannot read file: {exc.strerror or type(exc).__name__}")
-    if len(data) > DEFAULT_MAX_BYTES:
-        return failed(f"file is larger than {DEFAULT_MAX_BYTES // (1024 * 1024)} MiB; not read")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return failed("file is not valid UTF-8", data[: exc.start].count(b"\n") + 1)
+        text = read_text_bounded(path, DEFAULT_MAX_BYTES)
+    except UnreadableFile as exc:
+        problem = Problem(rel_path, exc.message, exc.line, unread=True)
+        return TemplateLoad(rel_path, None, None, (problem,))
     return parse_template(text, rel_path)
 
 
 def discover_templates(root: Path, globs: Sequence[str] = DEFAULT_TEMPLATE_GLOBS) -> list[Path]:
     """Files under root whose root-relative posix path matches one of globs (fnmatch), sorted.
 
-    Hidden folders, node_modules, .venv and JSON Schemas (*.schema.json) are skipped.
-    Raises InputError when root or a folder under it cannot be listed: a silently skipped
-    folder would look like a folder without templates.
+    Hidden and tooling folders and JSON Schemas (*.schema.json) are skipped. Raises InputError
+    when root or a folder under it cannot be listed.
     """
-    if not root.is_dir():
-        raise InputError(root.as_posix(), "not a directory")
-
-    def unreadable(exc: OSError) -> None:
-        where = Path(exc.filename).as_posix() if exc.filename else root.as_posix()
-        raise InputError(where, f"cannot list folder: {exc.strerror or type(exc).__name__}")
-
-    found: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS]
-        folder = Path(dirpath)
-        for name in filenames:
-            if name.endswith(".schema.json"):
-                continue
-            candidate = folder / name
-            rel = candidate.relative_to(root).as_posix()
-            if any(fnmatchcase(rel, glob) for glob in globs) and candidate.is_file():
-                found.append((rel, candidate))
-    return [path for _, path in sorted(found)]
+    return walk_files(
+        root,
+        lambda rel: not rel.endswith(".schema.json") and any(fnmatchcase(rel, g) for g in globs),
+    )
 
 
 # ---------------------------------------------------------------------------- the three forms
@@ -157,23 +116,23 @@ def _locate_fields(doc: Positioned) -> tuple[TemplateForm | None, Pointer, str |
     if isinstance(value, list):
         return TemplateForm.ARRAY, (), None
     if not isinstance(value, dict):
-        return None, (), f"{_FORMS_HINT}; got {_a(_json_type(value))}"
+        return None, (), f"{_FORMS_HINT}; got {with_article(json_type(value))}"
     if "fields" in value:
         fields = value["fields"]
         if isinstance(fields, list):
             return TemplateForm.FIELDS_OBJECT, ("fields",), None
-        got = _a(_json_type(fields))
+        got = with_article(json_type(fields))
         return TemplateForm.FIELDS_OBJECT, ("fields",), f"'fields' must be an array, got {got}"
     if "schema" in value:
         schema = value["schema"]
         if not isinstance(schema, dict):
-            got = _a(_json_type(schema))
+            got = with_article(json_type(schema))
             message = f"'schema' must be an object with a 'fields' array, got {got}"
             return TemplateForm.TABLE_RESOURCE, ("schema",), message
         if "fields" not in schema:
             return TemplateForm.TABLE_RESOURCE, ("schema",), "'schema' has no 'fields' array"
         if not isinstance(schema["fields"], list):
-            got = _a(_json_type(schema["fields"]))
+            got = with_article(json_type(schema["fields"]))
             message = f"'schema.fields' must be an array, got {got}"
             return TemplateForm.TABLE_RESOURCE, ("schema", "fields"), message
         return TemplateForm.TABLE_RESOURCE, ("schema", "fields"), None
@@ -277,7 +236,7 @@ def _explain(error: ValidationError, node: FieldNode) -> Iterator[tuple[Pointer,
         inside = f" in {what}" if rel else ""
         for key in instance:
             if key not in known:
-                message = f"unknown key {key!r}{inside}{_did_you_mean(key, known)}"
+                message = f"unknown key {key!r}{inside}{did_you_mean(key, known, ignore_case=True)}"
                 yield (*here, key), which + message, False
     elif error.validator == "required" and isinstance(instance, dict):
         inside = f" in {what}" if rel else ""
@@ -285,7 +244,11 @@ def _explain(error: ValidationError, node: FieldNode) -> Iterator[tuple[Pointer,
             if key not in instance:
                 yield here, f"{which}missing required key {key!r}{inside}{skipped}", skips
     elif error.validator == "type":
-        wanted = " or ".join(map(_a, expected)) if isinstance(expected, list) else _a(expected)
+        wanted = (
+            " or ".join(map(with_article, expected))
+            if isinstance(expected, list)
+            else with_article(expected)
+        )
         if not rel:
             yield here, f"field at index {node.index} must be {wanted}, got {got}{skipped}", skips
         else:
@@ -307,30 +270,11 @@ def _key_name(rel: Pointer) -> str:
     return repr(text) if text else "field"
 
 
-def _did_you_mean(key: str, known: Sequence[str]) -> str:
-    by_lower: Mapping[str, str] = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    for kind, name in _JSON_TYPES:
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__  # pragma: no cover - parse_json yields JSON types only
-
-
-def _a(json_type: str) -> str:
-    return _ARTICLES.get(json_type, f"a {json_type}" if json_type != "null" else "null")
-
-
 def _shown(value: Any) -> str:
     """A JSON value for a message: scalars shown (shortened), containers only named."""
-    kind = _json_type(value)
+    kind = json_type(value)
     if isinstance(value, (list, dict)) or value is None:
-        return _a(kind)
+        return with_article(kind)
     if isinstance(value, bool):
         return f"boolean {'true' if value else 'false'}"
     text = repr(value) if isinstance(value, str) else str(value)

@@ -1,0 +1,90 @@
+"""Reading input files safely: bounded, decoded, and walked without silent skips."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from auditor.errors import InputError
+
+# Folders that never hold the platform's schemas, only tooling.
+SKIPPED_DIRS = frozenset({"node_modules", ".venv", "venv", "__pycache__"})
+
+
+class UnreadableFile(Exception):
+    """A file that cannot be read as text; `line` is set when the bad byte's line is known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def read_text_bounded(path: Path, max_bytes: int, what: str = "file") -> str:
+    """The file as UTF-8 text (a BOM is dropped); UnreadableFile when it is not a regular file,
+    cannot be read, is larger than max_bytes, or is not UTF-8."""
+    try:
+        regular = path.is_file()
+    except (OSError, ValueError):  # e.g. EACCES on stat, or a NUL in the name
+        regular = False
+    if not regular:
+        raise UnreadableFile("not a readable regular file")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # bounded even if the file grows meanwhile
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > max_bytes:
+        raise UnreadableFile(f"{what} is larger than {_size(max_bytes)}; not read")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            "file is not valid UTF-8", data[: exc.start].count(b"\n") + 1
+        ) from None
+
+
+def _size(count: int) -> str:
+    mib = 1024 * 1024
+    return f"{count // mib} MiB" if count % mib == 0 else f"{count} bytes"
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def walk_files(root: Path, keep: Callable[[str], bool]) -> list[Path]:
+    """Regular files under root whose root-relative posix path `keep` accepts, sorted by that
+    path. Hidden folders and tooling folders are skipped; an unlistable folder raises
+    InputError, since a silently skipped folder would look like a folder without inputs."""
+    if not root.is_dir():
+        raise InputError(root.as_posix(), "not a directory")
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        raise InputError(
+            relative(where, root), f"cannot list folder: {exc.strerror or type(exc).__name__}"
+        )
+
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS]
+        folder = Path(dirpath)
+        for name in filenames:
+            candidate = folder / name
+            rel = candidate.relative_to(root).as_posix()
+            if keep(rel) and _maybe_regular(candidate):
+                found.append((rel, candidate))
+    return [path for _, path in sorted(found)]
+
+
+def _maybe_regular(path: Path) -> bool:
+    """False for FIFOs, sockets and broken links; True when unsure, so loading reports it."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
