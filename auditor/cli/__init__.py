@@ -9,6 +9,7 @@ import click
 from auditor import __version__
 from auditor.cli.gate import gate
 from auditor.cli.local import demo, local
+from auditor.cli.report import report
 from auditor.cli.rules import rules
 from auditor.cli.scan import scan, snapshot
 
@@ -21,7 +22,7 @@ def main() -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-for command in (gate, scan, snapshot, rules, local, demo):
+for command in (gate, scan, snapshot, report, rules, local, demo):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -113,7 +113,7 @@ def demo(
             endpoint=state.endpoint,
             project=DEFAULT_PROJECT,
             table_iam=chosen is Engine.FAITHFUL,
-            formats=("console", "json", "sarif", "junit"),
+            formats=("console", "json", "sarif", "junit", "html"),
             output_dir=output_dir,
         )
     finally:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from auditor.model import Report
-from auditor.report import console, junit, sarif
+from auditor.report import console, html, junit, sarif
 from auditor.report import json as json_report
 
 Renderer = Callable[[Report], str]
@@ -17,11 +17,12 @@ FORMATS: Mapping[str, Renderer] = MappingProxyType(
         "sarif": sarif.render,
         "junit": junit.render,
         "console": console.render,
+        "html": html.render,
     }
 )
 
 EXTENSIONS: Mapping[str, str] = MappingProxyType(
-    {"json": ".json", "sarif": ".sarif", "junit": ".xml", "console": ".txt"}
+    {"json": ".json", "sarif": ".sarif", "junit": ".xml", "console": ".txt", "html": ".html"}
 )
 
 __all__ = ["EXTENSIONS", "FORMATS", "Renderer"]
