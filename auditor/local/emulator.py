@@ -79,9 +79,15 @@ class _RunInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "engine": self.engine.value, "pid": self.pid, "port": self.port,
-            "grpc_port": self.grpc_port, "endpoint": self.endpoint, "project": self.project,
-            "data_dir": str(self.data_dir), "log": str(self.log), "started_at": self.started_at,
+            "engine": self.engine.value,
+            "pid": self.pid,
+            "port": self.port,
+            "grpc_port": self.grpc_port,
+            "endpoint": self.endpoint,
+            "project": self.project,
+            "data_dir": str(self.data_dir),
+            "log": str(self.log),
+            "started_at": self.started_at,
         }
 
 
@@ -180,9 +186,7 @@ def _wanted_stamp(engine: Engine) -> dict[str, Any]:
 
 def _extensions_present(engine: Engine) -> bool:
     root = _home(engine) / ".duckdb" / "extensions"
-    return all(
-        any(root.glob(f"*/*/{name}.duckdb_extension")) for name in spec(engine).extensions
-    )
+    return all(any(root.glob(f"*/*/{name}.duckdb_extension")) for name in spec(engine).extensions)
 
 
 def is_installed(engine: Engine) -> bool:
@@ -206,8 +210,13 @@ def _run_step(argv: list[str], log: Path, env: dict[str, str], what: str) -> Non
         out.flush()
         try:
             done = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=env, timeout=INSTALL_TIMEOUT, check=False,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                timeout=INSTALL_TIMEOUT,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise EmulatorError(
@@ -256,11 +265,15 @@ def ensure_installed(engine: Engine) -> Path:
         _run_step([str(python), "-m", "venv", str(venv)], log, _child_env(None), "creating venv")
         _run_step(
             [vpython, "-m", "pip", "install", *data.packages],
-            log, _child_env(None), f"installing {engine.value} engine packages",
+            log,
+            _child_env(None),
+            f"installing {engine.value} engine packages",
         )
         _run_step(
             [vpython, "-c", _IMPORT_EXTENSIONS, *data.extensions],
-            log, _child_env(_home(engine)), "installing DuckDB extensions",
+            log,
+            _child_env(_home(engine)),
+            "installing DuckDB extensions",
         )
         tmp = root / "installed.json.tmp"
         tmp.write_text(json.dumps(_wanted_stamp(engine), indent=2) + "\n", encoding="utf-8")
@@ -283,9 +296,14 @@ def _read_run(engine: Engine) -> _RunInfo | None:
         raise EmulatorError(f"{path}: unreadable run file ({exc}); delete it") from exc
     try:
         info = _RunInfo(
-            engine=Engine(raw["engine"]), pid=int(raw["pid"]), port=int(raw["port"]),
-            grpc_port=int(raw["grpc_port"]), endpoint=str(raw["endpoint"]),
-            project=str(raw["project"]), data_dir=Path(raw["data_dir"]), log=Path(raw["log"]),
+            engine=Engine(raw["engine"]),
+            pid=int(raw["pid"]),
+            port=int(raw["port"]),
+            grpc_port=int(raw["grpc_port"]),
+            endpoint=str(raw["endpoint"]),
+            project=str(raw["project"]),
+            data_dir=Path(raw["data_dir"]),
+            log=Path(raw["log"]),
             started_at=str(raw["started_at"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -421,9 +439,7 @@ def _answers(endpoint: str, project: str) -> bool:
         return False
 
 
-def _wait_healthy(
-    info: _RunInfo, alive: Callable[[], bool], timeout: float
-) -> None:
+def _wait_healthy(info: _RunInfo, alive: Callable[[], bool], timeout: float) -> None:
     url = f"{info.endpoint}/bigquery/v2/projects/{info.project}/datasets"
     deadline = time.monotonic() + timeout
     while not _answers(info.endpoint, info.project):
@@ -496,14 +512,18 @@ def start(
     data_dir: Path | None = None,
     fresh: bool = False,
     timeout: float = START_TIMEOUT,
+    in_memory: bool = False,
 ) -> EmulatorStatus:
     """Start the engine on 127.0.0.1 (installing it on first use) and wait until it answers.
 
     Idempotent: if it already runs with the same settings, returns its status. `fresh=True`
-    stops it if running and wipes its data dir first. The process is detached (own session),
-    so it outlives the caller until `stop()`.
+    stops it if running and wipes its data dir first. `in_memory=True` (fast engine only)
+    keeps no data on disk, about three times faster for scale benchmarks. The process is
+    detached (own session), so it outlives the caller until `stop()`.
     """
     engine = Engine(engine)
+    if in_memory and engine is not Engine.FAST:
+        raise EmulatorError("only the fast engine can run in memory")
     if not _PROJECT_RE.match(project):
         raise EmulatorError(f"not a BigQuery project id: {project!r}")
     if port is not None and not 0 < port < 65536:
@@ -520,12 +540,18 @@ def start(
                 return _status_of(engine, current)
             _terminate(current.pid, engine)
         _remove_run(engine)
-        return _launch(engine, venv, project, port, wanted_dir, fresh, timeout)
+        return _launch(engine, venv, project, port, wanted_dir, fresh, timeout, in_memory)
 
 
 def _launch(
-    engine: Engine, venv: Path, project: str, port: int | None,
-    data_dir: Path | None, fresh: bool, timeout: float,
+    engine: Engine,
+    venv: Path,
+    project: str,
+    port: int | None,
+    data_dir: Path | None,
+    fresh: bool,
+    timeout: float,
+    in_memory: bool = False,
 ) -> EmulatorStatus:
     data = spec(engine)
     directory = data_dir if data_dir is not None else _default_data_dir(engine)
@@ -538,7 +564,7 @@ def _launch(
     else:
         (grpc_port,) = _free_ports(1, {port})
     argv = data.build_argv(
-        ServeArgs(venv / "bin" / data.script, port, grpc_port, project, directory)
+        ServeArgs(venv / "bin" / data.script, port, grpc_port, project, directory, in_memory)
     )
     log = _log_file(engine)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -547,15 +573,26 @@ def _launch(
         out.flush()
         try:
             proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=str(directory), env=_child_env(_home(engine)), start_new_session=True,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=str(directory),
+                env=_child_env(_home(engine)),
+                start_new_session=True,
             )
         except OSError as exc:
             raise EmulatorError(f"cannot start {argv[0]}: {exc}") from exc
     _children[proc.pid] = proc
     info = _RunInfo(
-        engine=engine, pid=proc.pid, port=port, grpc_port=grpc_port,
-        endpoint=f"http://{LOOPBACK}:{port}", project=project, data_dir=directory, log=log,
+        engine=engine,
+        pid=proc.pid,
+        port=port,
+        grpc_port=grpc_port,
+        endpoint=f"http://{LOOPBACK}:{port}",
+        project=project,
+        data_dir=directory,
+        log=log,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     _write_run(info)

@@ -43,6 +43,7 @@ class ServeArgs:
     grpc_port: int
     project: str
     data_dir: Path
+    in_memory: bool = False  # only the fast engine can; used by scale benchmarks
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,10 @@ def _python_version(executable: Path) -> tuple[tuple[int, int], Path] | None:
     try:
         done = subprocess.run(
             [str(executable), "-c", code],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -134,26 +138,40 @@ def current_python() -> Path:
 def _faithful_argv(args: ServeArgs) -> list[str]:
     # local-bigquery binds 0.0.0.0 and writes to /data unless told otherwise.
     return [
-        str(args.script), "serve",
-        "--host", LOOPBACK,
-        "--port", str(args.port),
-        "--grpc-port", str(args.grpc_port),
-        "--project", args.project,
-        "--data-dir", str(args.data_dir),
+        str(args.script),
+        "serve",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(args.port),
+        "--grpc-port",
+        str(args.grpc_port),
+        "--project",
+        args.project,
+        "--data-dir",
+        str(args.data_dir),
     ]
 
 
 def _fast_argv(args: ServeArgs) -> list[str]:
     # bqemulator runs in memory unless given a data dir; --persistent says so explicitly.
+    storage = (
+        ["--ephemeral"] if args.in_memory else ["--persistent", "--data-dir", str(args.data_dir)]
+    )
     return [
-        str(args.script), "start",
-        "--rest-host", LOOPBACK,
-        "--rest-port", str(args.port),
-        "--grpc-host", LOOPBACK,
-        "--grpc-port", str(args.grpc_port),
-        "--project", args.project,
-        "--persistent",
-        "--data-dir", str(args.data_dir),
+        str(args.script),
+        "start",
+        "--rest-host",
+        LOOPBACK,
+        "--rest-port",
+        str(args.port),
+        "--grpc-host",
+        LOOPBACK,
+        "--grpc-port",
+        str(args.grpc_port),
+        "--project",
+        args.project,
+        *storage,
     ]
 
 
