@@ -24,7 +24,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/classifier.py
+	$(BIN)/python benchmarks/values.py
 	$(BIN)/python benchmarks/gate.py
+	$(BIN)/python benchmarks/html_report.py
+	$(BIN)/python benchmarks/live_scan.py
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'

@@ -40,6 +40,7 @@ class LiveOptions:
     workers: int
     fast_path: bool
     table_iam: bool
+    policy_tags: bool
 
     def collect(self, progress: Callable[[str], None]) -> Inventory:
         """Templates (the expected state) plus the live estate, as one inventory."""
@@ -61,6 +62,7 @@ class LiveOptions:
                 fast_path=self.fast_path,
                 region=self.region,
                 table_iam=self.table_iam,
+                policy_tags=self.policy_tags,
                 datasets=self.datasets,
             ),
         )
@@ -124,6 +126,13 @@ def live_options(function: F) -> F:
             default=True,
             show_default=True,
             help="Read schemas region-wide through INFORMATION_SCHEMA.",
+        ),
+        click.option(
+            "--policy-tags/--no-policy-tags",
+            default=True,
+            show_default=True,
+            help="Read column policy tags (without them the fast path also works where "
+            "INFORMATION_SCHEMA lacks them).",
         ),
         click.option(
             "--table-iam/--no-table-iam",

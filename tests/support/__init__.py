@@ -1,0 +1,1 @@
+"""Test helpers shared by test modules (real HTTP, no mocked client methods)."""
