@@ -268,6 +268,48 @@ class Table:
 
 
 @dataclass(frozen=True)
+class ResourcePolicy:
+    """The IAM allow policy of one resource: `projects/P`, `folders/N`, `organizations/N`,
+    or a service account `projects/P/serviceAccounts/EMAIL` (who may impersonate it)."""
+
+    resource: str
+    bindings: tuple[IamBinding, ...]
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class DenyRule:
+    """One rule of an IAM deny policy; principals in the IAM v2 form
+    (principal://goog/subject/..., principalSet://goog/group/...), permissions as
+    `bigquery.googleapis.com/tables.getData`."""
+
+    denied_principals: tuple[str, ...]
+    denied_permissions: tuple[str, ...]
+    exception_principals: tuple[str, ...] = ()
+    exception_permissions: tuple[str, ...] = ()
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class DenyPolicy:
+    attachment: str  # e.g. cloudresourcemanager.googleapis.com/projects/gac-prod-471220
+    name: str
+    rules: tuple[DenyRule, ...]
+
+
+@dataclass(frozen=True)
+class GroupMembership:
+    group: str  # the group's email
+    member: str  # an IAM member string: user:..., serviceAccount:..., group:...
+
+
+@dataclass(frozen=True)
+class CustomRole:
+    name: str  # projects/P/roles/R or organizations/N/roles/R
+    permissions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Inventory:
     """Everything the sources collected. Checks read only this."""
 
@@ -280,6 +322,12 @@ class Inventory:
     project: str | None = None
     datasets: tuple[Dataset, ...] = ()
     live_tables: tuple[Table, ...] = ()
+    # Resource hierarchy, nearest first: projects/P, folders/N..., organizations/N.
+    ancestry: tuple[str, ...] = ()
+    iam_policies: tuple[ResourcePolicy, ...] = ()
+    deny_policies: tuple[DenyPolicy, ...] = ()
+    group_memberships: tuple[GroupMembership, ...] = ()
+    custom_roles: tuple[CustomRole, ...] = ()
 
     @property
     def tables(self) -> tuple[TableSchema, ...]:

@@ -273,8 +273,10 @@ def test_exit_code(
 
 
 def test_formats_and_extensions() -> None:
-    assert set(FORMATS) == set(EXTENSIONS) == {"json", "sarif", "junit", "console"}
-    assert EXTENSIONS == {"json": ".json", "sarif": ".sarif", "junit": ".xml", "console": ".txt"}
+    assert set(FORMATS) == set(EXTENSIONS) == {"json", "sarif", "junit", "console", "html"}
+    assert EXTENSIONS == {
+        "json": ".json", "sarif": ".sarif", "junit": ".xml", "console": ".txt", "html": ".html",
+    }  # fmt: skip
     for render in FORMATS.values():
         text = render(REPORT)
         assert text == render(REPORT)

@@ -19,15 +19,20 @@ from auditor.model import (
     AccessEntry,
     Condition,
     CoverageGap,
+    CustomRole,
     Dataset,
+    DenyPolicy,
+    DenyRule,
     Field,
     GranteeKind,
+    GroupMembership,
     IamBinding,
     InputFile,
     Inventory,
     Location,
     Origin,
     Problem,
+    ResourcePolicy,
     Table,
     TableSchema,
 )
@@ -80,6 +85,55 @@ ACCESS = (
     AccessEntry(GranteeKind.ROUTINE, "projects/p/datasets/udfs/routines/mask"),
     AccessEntry(GranteeKind.DATASET, "projects/p/datasets/shared", target_types=("VIEWS",)),
     AccessEntry(GranteeKind.DOMAIN, "example.com", "roles/bigquery.dataViewer"),
+)
+
+
+ANCESTRY = ("projects/p", "folders/111", "organizations/222")
+IAM_POLICIES = (
+    ResourcePolicy(
+        "projects/p",
+        (
+            IamBinding("roles/viewer", ("group:analysts@example.com",)),
+            IamBinding("roles/bigquery.dataViewer", ("user:a@example.com",), CONDITION),
+        ),
+        "BwYAAA==",
+    ),
+    ResourcePolicy("folders/111", ()),
+    ResourcePolicy(
+        "projects/p/serviceAccounts/etl@p.iam.gserviceaccount.com",
+        (IamBinding("roles/iam.serviceAccountUser", ("group:ops@example.com",)),),
+        "BwYBBB==",
+    ),
+)
+DENY_POLICIES = (
+    DenyPolicy(
+        attachment="cloudresourcemanager.googleapis.com/projects/p",
+        name="policies/cloudresourcemanager.googleapis.com%2Fprojects%2F123/denypolicies/no-genai",
+        rules=(
+            DenyRule(
+                denied_principals=("principalSet://goog/public:all",),
+                denied_permissions=("bigquery.googleapis.com/tables.getData",),
+                exception_principals=("principalSet://goog/group/admins@example.com",),
+                exception_permissions=("bigquery.googleapis.com/tables.get",),
+                condition=Condition("resource.matchTag('123/env', 'prod')", "prod only"),
+            ),
+            DenyRule(
+                ("principal://goog/subject/x@example.com",), ("iam.googleapis.com/roles.list",)
+            ),
+        ),
+    ),
+    DenyPolicy(
+        "cloudresourcemanager.googleapis.com/organizations/222", "policies/o/denypolicies/e", ()
+    ),
+)
+GROUP_MEMBERSHIPS = (
+    GroupMembership("analysts@example.com", "user:a@example.com"),
+    GroupMembership("analysts@example.com", "group:ops@example.com"),
+    GroupMembership("ops@example.com", "serviceAccount:etl@p.iam.gserviceaccount.com"),
+)
+CUSTOM_ROLES = (
+    CustomRole("projects/p/roles/reader", ("bigquery.tables.get", "bigquery.tables.getData")),
+    CustomRole("organizations/222/roles/empty", ()),
 )
 
 
@@ -158,6 +212,11 @@ def realistic() -> Inventory:
         project="p",
         datasets=(tenant, customers),
         live_tables=(runs, view, no_bindings),
+        ancestry=ANCESTRY,
+        iam_policies=IAM_POLICIES,
+        deny_policies=DENY_POLICIES,
+        group_memberships=GROUP_MEMBERSHIPS,
+        custom_roles=CUSTOM_ROLES,
     )
 
 
@@ -208,7 +267,7 @@ def test_output_format() -> None:
     assert text.startswith('{\n "created_at": "2025-01-31T02:00:00Z",\n "inventory": {\n')
     doc = json.loads(text)
     assert list(doc) == ["created_at", "inventory", "snapshot_version", "tool"]
-    assert doc["snapshot_version"] == SNAPSHOT_VERSION == 1
+    assert doc["snapshot_version"] == SNAPSHOT_VERSION == 2
     assert doc["tool"] == {"name": "auditor", "version": "0.1.0"}
     inv = doc["inventory"]
     assert list(inv) == sorted(f.name for f in dataclasses.fields(Inventory))
@@ -255,6 +314,26 @@ def test_output_format() -> None:
         "path": "schemas/tenant/broken.json",
         "unread": True,
     }
+    assert inv["ancestry"] == ["projects/p", "folders/111", "organizations/222"]  # order kept
+    assert inv["iam_policies"][1] == {"bindings": [], "etag": None, "resource": "folders/111"}
+    assert inv["iam_policies"][0]["bindings"][1]["condition"]["title"] == "expires"
+    assert inv["deny_policies"][0]["rules"][0] == {
+        "condition": {
+            "description": None,
+            "expression": "resource.matchTag('123/env', 'prod')",
+            "title": "prod only",
+        },
+        "denied_permissions": ["bigquery.googleapis.com/tables.getData"],
+        "denied_principals": ["principalSet://goog/public:all"],
+        "exception_permissions": ["bigquery.googleapis.com/tables.get"],
+        "exception_principals": ["principalSet://goog/group/admins@example.com"],
+    }
+    assert inv["deny_policies"][1]["rules"] == []
+    assert inv["group_memberships"][1] == {
+        "group": "analysts@example.com",
+        "member": "group:ops@example.com",
+    }
+    assert inv["custom_roles"][1] == {"name": "organizations/222/roles/empty", "permissions": []}
 
 
 def test_created_at_is_written_in_utc_naive_taken_as_utc() -> None:
@@ -316,6 +395,11 @@ SCHEMA_DEFS: dict[str, type[Any]] = {
     "condition": Condition,
     "iamBinding": IamBinding,
     "table": Table,
+    "resourcePolicy": ResourcePolicy,
+    "denyRule": DenyRule,
+    "denyPolicy": DenyPolicy,
+    "groupMembership": GroupMembership,
+    "customRole": CustomRole,
 }
 
 
@@ -440,6 +524,37 @@ def test_first_problem_in_the_file_is_reported() -> None:
             "tool.name: expected string 'auditor', got string 'other'",
         ),
         (
+            '"folders/111",',
+            "111,",
+            " 111,",
+            "inventory.ancestry[1]: expected a string, got integer 111",
+        ),
+        (
+            '"resource": "folders/111"',
+            '"resource": null',
+            '"resource": null',
+            "inventory.iam_policies[1].resource: expected a string, got null",
+        ),
+        (
+            '"exception_principals": [',
+            '"exception_principal": [',
+            '"exception_principal"',
+            "inventory.deny_policies[0].rules[0]: unknown key 'exception_principal'"
+            " (did you mean 'exception_principals'?)",
+        ),
+        (
+            '"member": "group:ops@example.com"',
+            '"member": ["group:ops@example.com"]',
+            '"member": [',
+            "inventory.group_memberships[1].member: expected a string, got an array",
+        ),
+        (
+            '"permissions": []',
+            '"permissions": [7]',
+            '"permissions": [7]',
+            "inventory.custom_roles[1].permissions[0]: expected a string, got integer 7",
+        ),
+        (
             '"created_at": "2025-01-31T02:00:00Z"',
             '"created_at": "2025-01-31 02:00"',
             '"created_at"',
@@ -497,20 +612,21 @@ def test_missing_keys_are_named() -> None:
 @pytest.mark.parametrize(
     ("version", "shown"),
     [
-        ("2", "integer 2"),
-        ('"1"', "string '1'"),
-        ("1.0", "number 1.0"),
+        ("1", "integer 1"),  # the format before the IAM parts: no silent empty IAM
+        ("3", "integer 3"),
+        ('"2"', "string '2'"),
+        ("2.0", "number 2.0"),
         ("true", "boolean true"),
         ("null", "null"),
         ("0", "integer 0"),
     ],
 )
 def test_unknown_snapshot_version(version: str, shown: str) -> None:
-    text = dumped().replace('"snapshot_version": 1', f'"snapshot_version": {version}')
+    text = dumped().replace('"snapshot_version": 2', f'"snapshot_version": {version}')
     text = text.replace('"inventory": {', '"inventory": {"future": true,', 1)  # not reached
     error = load_error(text)
     assert error.detail == (
-        f"unsupported snapshot_version {shown}; this auditor reads snapshot_version 1"
+        f"unsupported snapshot_version {shown}; this auditor reads snapshot_version 2"
         " (take a new snapshot with this version)"
     )
     assert error.line == line_of(text, '"snapshot_version"')
@@ -521,7 +637,7 @@ def test_unknown_snapshot_version(version: str, shown: str) -> None:
     [
         ("[]", 1, "(top level): expected an object, got an array"),
         (
-            '{"snapshot_version": 1}',
+            '{"snapshot_version": 2}',
             1,
             "(top level): missing required key 'tool' (and 2 more problems)",
         ),
@@ -747,6 +863,41 @@ TABLES = st.builds(
     description=OPT_TEXT,
     iam=st.none() | st.lists(BINDINGS, max_size=3).map(tuple),
 )
+DENY_RULES = st.builds(
+    DenyRule,
+    denied_principals=STRINGS,
+    denied_permissions=STRINGS,
+    exception_principals=STRINGS,
+    exception_permissions=STRINGS,
+    condition=CONDITIONS,
+)
+IAM_PARTS = {
+    "ancestry": STRINGS,
+    "iam_policies": st.lists(
+        st.builds(
+            ResourcePolicy,
+            resource=TEXT,
+            bindings=st.lists(BINDINGS, max_size=3).map(tuple),
+            etag=OPT_TEXT,
+        ),
+        max_size=3,
+    ).map(tuple),
+    "deny_policies": st.lists(
+        st.builds(
+            DenyPolicy,
+            attachment=TEXT,
+            name=TEXT,
+            rules=st.lists(DENY_RULES, max_size=3).map(tuple),
+        ),
+        max_size=2,
+    ).map(tuple),
+    "group_memberships": st.lists(
+        st.builds(GroupMembership, group=TEXT, member=TEXT), max_size=3
+    ).map(tuple),
+    "custom_roles": st.lists(st.builds(CustomRole, name=TEXT, permissions=STRINGS), max_size=2).map(
+        tuple
+    ),
+}
 INVENTORIES = st.builds(
     Inventory,
     root=TEXT,
@@ -763,6 +914,7 @@ INVENTORIES = st.builds(
     project=OPT_TEXT,
     datasets=st.lists(DATASETS, max_size=3).map(tuple),
     live_tables=st.lists(TABLES, max_size=3).map(tuple),
+    **IAM_PARTS,
 )
 
 

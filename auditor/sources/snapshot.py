@@ -37,15 +37,20 @@ from auditor.model import (
     AccessEntry,
     Condition,
     CoverageGap,
+    CustomRole,
     Dataset,
+    DenyPolicy,
+    DenyRule,
     Field,
     GranteeKind,
+    GroupMembership,
     IamBinding,
     InputFile,
     Inventory,
     Location,
     Origin,
     Problem,
+    ResourcePolicy,
     Table,
     TableSchema,
 )
@@ -53,7 +58,8 @@ from auditor.resources import format_schema
 from auditor.sources.jsonpos import Pointer, Positioned, parse_json
 from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 
-SNAPSHOT_VERSION = 1
+# 2: the IAM parts of the inventory (ancestry, IAM and deny policies, groups, custom roles).
+SNAPSHOT_VERSION = 2
 SCHEMA_NAME = "snapshot"
 TOOL_NAME = "auditor"
 
@@ -143,6 +149,15 @@ def _inventory_json(inv: Inventory) -> dict[str, Any]:
         "project": inv.project,
         "datasets": [_dataset_json(d) for d in inv.datasets],
         "live_tables": [_table_json(t) for t in inv.live_tables],
+        "ancestry": list(inv.ancestry),
+        "iam_policies": [_resource_policy_json(p) for p in inv.iam_policies],
+        "deny_policies": [_deny_policy_json(p) for p in inv.deny_policies],
+        "group_memberships": [
+            {"group": m.group, "member": m.member} for m in inv.group_memberships
+        ],
+        "custom_roles": [
+            {"name": r.name, "permissions": list(r.permissions)} for r in inv.custom_roles
+        ],
     }
 
 
@@ -207,13 +222,37 @@ def _dataset_json(d: Dataset) -> dict[str, Any]:
     }
 
 
+def _binding_json(b: IamBinding) -> dict[str, Any]:
+    return {"role": b.role, "members": list(b.members), "condition": _condition_json(b.condition)}
+
+
+def _resource_policy_json(p: ResourcePolicy) -> dict[str, Any]:
+    return {
+        "resource": p.resource,
+        "bindings": [_binding_json(b) for b in p.bindings],
+        "etag": p.etag,
+    }
+
+
+def _deny_policy_json(p: DenyPolicy) -> dict[str, Any]:
+    return {
+        "attachment": p.attachment,
+        "name": p.name,
+        "rules": [
+            {
+                "denied_principals": list(r.denied_principals),
+                "denied_permissions": list(r.denied_permissions),
+                "exception_principals": list(r.exception_principals),
+                "exception_permissions": list(r.exception_permissions),
+                "condition": _condition_json(r.condition),
+            }
+            for r in p.rules
+        ],
+    }
+
+
 def _table_json(t: Table) -> dict[str, Any]:
-    iam = None
-    if t.iam is not None:
-        iam = [
-            {"role": b.role, "members": list(b.members), "condition": _condition_json(b.condition)}
-            for b in t.iam
-        ]
+    iam = None if t.iam is None else [_binding_json(b) for b in t.iam]
     return {
         "project": t.project,
         "dataset_id": t.dataset_id,
@@ -420,6 +459,15 @@ def _inventory(data: Mapping[str, Any]) -> Inventory:
         project=data["project"],
         datasets=tuple(_dataset(d) for d in data["datasets"]),
         live_tables=tuple(_table(t) for t in data["live_tables"]),
+        ancestry=tuple(data["ancestry"]),
+        iam_policies=tuple(_resource_policy(p) for p in data["iam_policies"]),
+        deny_policies=tuple(_deny_policy(p) for p in data["deny_policies"]),
+        group_memberships=tuple(
+            GroupMembership(m["group"], m["member"]) for m in data["group_memberships"]
+        ),
+        custom_roles=tuple(
+            CustomRole(r["name"], tuple(r["permissions"])) for r in data["custom_roles"]
+        ),
     )
 
 
@@ -493,6 +541,35 @@ def _dataset(data: Mapping[str, Any]) -> Dataset:
     )
 
 
+def _binding(data: Mapping[str, Any]) -> IamBinding:
+    return IamBinding(data["role"], tuple(data["members"]), _condition(data["condition"]))
+
+
+def _resource_policy(data: Mapping[str, Any]) -> ResourcePolicy:
+    return ResourcePolicy(
+        resource=data["resource"],
+        bindings=tuple(_binding(b) for b in data["bindings"]),
+        etag=data["etag"],
+    )
+
+
+def _deny_policy(data: Mapping[str, Any]) -> DenyPolicy:
+    return DenyPolicy(
+        attachment=data["attachment"],
+        name=data["name"],
+        rules=tuple(
+            DenyRule(
+                denied_principals=tuple(r["denied_principals"]),
+                denied_permissions=tuple(r["denied_permissions"]),
+                exception_principals=tuple(r["exception_principals"]),
+                exception_permissions=tuple(r["exception_permissions"]),
+                condition=_condition(r["condition"]),
+            )
+            for r in data["rules"]
+        ),
+    )
+
+
 def _table(data: Mapping[str, Any]) -> Table:
     iam = data["iam"]
     return Table(
@@ -505,9 +582,5 @@ def _table(data: Mapping[str, Any]) -> Table:
         kms_key=data["kms_key"],
         labels=dict(data["labels"]),
         description=data["description"],
-        iam=None
-        if iam is None
-        else tuple(
-            IamBinding(b["role"], tuple(b["members"]), _condition(b["condition"])) for b in iam
-        ),
+        iam=None if iam is None else tuple(_binding(b) for b in iam),
     )
