@@ -310,6 +310,29 @@ class CustomRole:
 
 
 @dataclass(frozen=True)
+class ValueHit:
+    """Credential-like values found in a table's contents. Never holds a value: the detector,
+    where, how many sampled rows matched, a short redacted prefix and a hash of one match."""
+
+    table: str  # full resource name
+    column: str  # dotted column path
+    detector: str  # detector id from the catalog
+    rows: int
+    prefix: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ContentScan:
+    """One table whose contents were scanned, and how."""
+
+    table: str  # full resource name
+    mode: str  # local | pushdown | dlp
+    rows_scanned: int
+    columns: tuple[str, ...]  # dotted paths of the columns examined
+
+
+@dataclass(frozen=True)
 class Inventory:
     """Everything the sources collected. Checks read only this."""
 
@@ -328,6 +351,8 @@ class Inventory:
     deny_policies: tuple[DenyPolicy, ...] = ()
     group_memberships: tuple[GroupMembership, ...] = ()
     custom_roles: tuple[CustomRole, ...] = ()
+    content_scans: tuple[ContentScan, ...] = ()
+    value_hits: tuple[ValueHit, ...] = ()
 
     @property
     def tables(self) -> tuple[TableSchema, ...]:
