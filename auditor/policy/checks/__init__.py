@@ -48,6 +48,7 @@ def register(
 def load_all() -> Mapping[str, CheckKind]:
     """Import every check module (each registers its kinds) and return the registry."""
     from auditor.policy.checks import (  # noqa: F401  (imported for registration)
+        access,
         cmek,
         credentials,
         encryption,

@@ -1,0 +1,273 @@
+"""Checks on who can reach the protected datasets, by any path (the access graph).
+
+Only the protected datasets (`protected_datasets` globs, default `customers`) are examined:
+GenAI access to tenant datasets is allowed and never reported, except where a tenant dataset
+is itself a way into a protected one (an authorized view). Checks have no clock: IAM
+conditions bounded in time are decided against `evaluation_time` when the rule gives one,
+and are otherwise left undecided (the path is reported, marked conditional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from auditor.access.explain import cuts
+from auditor.access.graph import AccessGraph
+from auditor.access.paths import AccessGap, AccessPath, Capability, GapKind, Hop, HopKind
+from auditor.access.principals import ALL_USERS, PUBLIC, canonical, genai_domain, is_genai
+from auditor.model import CheckResult, Dataset, Inventory, Status
+from auditor.policy.checks import register
+from auditor.policy.rule import Rule
+
+DEFAULT_PROTECTED = ("customers",)
+# A broad binding to a big group has a path per member: the evidence keeps the first few.
+_BROAD_EXAMPLES = 20
+_PERMISSIONS = (
+    "bigquery.datasets.get",
+    "bigquery.tables.list",
+    "bigquery.tables.getIamPolicy",
+    "resourcemanager.projects.getIamPolicy",
+    "resourcemanager.folders.getIamPolicy",
+    "resourcemanager.organizations.getIamPolicy",
+    "resourcemanager.projects.get",
+    "iam.serviceAccounts.getIamPolicy",
+    "iam.denypolicies.list",
+    "iam.roles.list",
+)
+
+_GLOBS = {"type": "array", "uniqueItems": True, "items": {"type": "string", "minLength": 1}}
+_COMMON: Mapping[str, Any] = {
+    "protected_datasets": {
+        **_GLOBS,
+        "description": "fnmatch globs on dataset ids of the protected datasets.",
+        "default": list(DEFAULT_PROTECTED),
+    },
+    "evaluation_time": {
+        "description": "ISO 8601 instant against which time-bound IAM conditions are decided; "
+        "without it they count as conditional.",
+        "type": "string",
+        "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$",
+    },
+}
+
+
+def _schema(**extra: Any) -> Mapping[str, Any]:
+    return {"type": "object", "additionalProperties": False, "properties": {**_COMMON, **extra}}
+
+
+@register(
+    "genai-cannot-reach",
+    description=(
+        "No GenAI principal (Google's AI service agents, BigQuery connection accounts, the "
+        "platform's AI accounts) can read a protected dataset by any path."
+    ),
+    params_schema=_schema(
+        genai_members={
+            **_GLOBS,
+            "description": "fnmatch patterns on IAM member strings of the platform's own AI "
+            "accounts, e.g. serviceAccount:genai-*@PROJECT.iam.gserviceaccount.com.",
+        }
+    ),
+    permissions=_PERMISSIONS,
+)
+def genai_cannot_reach(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+    patterns = tuple(rule.params.get("genai_members", ()))
+    graph = _graph(inventory, rule)
+    for ds in _protected(inventory, rule):
+        answer = graph.readers(ds.resource)
+        reached = False
+        for principal, paths in answer.by_principal().items():
+            reason = _genai(principal, patterns)
+            if reason is None:
+                continue
+            reached = True
+            for target, group in _by_target(paths).items():
+                yield _reach_result(principal, target, group, f"GenAI principal: {reason}")
+        yield from _outcome(ds, answer.gaps, reached, "no GenAI principal can read it", _all_gaps)
+
+
+@register(
+    "protected-not-public",
+    description="allUsers and allAuthenticatedUsers cannot read a protected dataset by any path.",
+    params_schema=_schema(),
+    permissions=_PERMISSIONS,
+)
+def protected_not_public(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+    graph = _graph(inventory, rule)
+    for ds in _protected(inventory, rule):
+        answer = graph.readers(ds.resource)
+        public = {p: paths for p, paths in answer.by_principal().items() if p in PUBLIC}
+        for principal, paths in public.items():
+            who = "anyone" if principal == ALL_USERS else "anyone with a Google account"
+            for target, group in _by_target(paths).items():
+                yield _reach_result(principal, target, group, f"public: {who}")
+        # A public principal is never hidden inside a group.
+        yield from _outcome(
+            ds, answer.gaps, bool(public), "it is not public by any path", _not_group_gaps
+        )
+
+
+@register(
+    "no-broad-project-data-roles",
+    description=(
+        "No project, folder or organization binding of a role that reads table data (directly, "
+        "or through the projectReaders/Writers/Owners entries of the access list) reaches a "
+        "protected dataset, except for the allowed platform admin members."
+    ),
+    params_schema=_schema(
+        allowed_members={
+            **_GLOBS,
+            "description": "fnmatch patterns on IAM members whose broad bindings are expected "
+            "(platform admin groups).",
+        }
+    ),
+    permissions=_PERMISSIONS,
+)
+def no_broad_project_data_roles(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+    allowed = [canonical(p) for p in rule.params.get("allowed_members", ())]
+    graph = _graph(inventory, rule)
+    for ds in _protected(inventory, rule):
+        answer = graph.readers(ds.resource)
+        broad: dict[str, dict[tuple[str, str], list[AccessPath]]] = {}
+        for path in answer.paths:
+            for hop in _broad_hops(path):
+                if not any(fnmatchcase(hop.member, p) for p in allowed):
+                    where = hop.policy or hop.subject
+                    broad.setdefault(hop.member, {}).setdefault((where, hop.detail), []).append(
+                        path
+                    )
+        for member, bindings in sorted(broad.items()):
+            listed = ", ".join(f"{role} on {where}" for where, role in sorted(bindings))
+            paths = sorted({p for ps in bindings.values() for p in ps}, key=AccessPath.sort_key)
+            yield CheckResult(
+                status=Status.FAIL,
+                resource=ds.resource,
+                principal=member,
+                message=(
+                    f"{member} reads dataset {ds.dataset_id} through a project-wide binding "
+                    f"({listed}), not a grant on the dataset"
+                ),
+                evidence={
+                    "bindings": [{"resource": w, "role": r} for w, r in sorted(bindings)],
+                    "paths_total": len(paths),
+                    **_path_evidence(paths[:_BROAD_EXAMPLES]),
+                },
+            )
+        yield from _outcome(
+            ds, answer.gaps, bool(broad), "no broad project-level data role reaches it", _iam_gaps
+        )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _graph(inventory: Inventory, rule: Rule) -> AccessGraph:
+    when = rule.params.get("evaluation_time")
+    now = datetime.fromisoformat(when) if isinstance(when, str) else None
+    return AccessGraph.build(inventory, now=now)
+
+
+def _protected(inventory: Inventory, rule: Rule) -> list[Dataset]:
+    globs = rule.params.get("protected_datasets", DEFAULT_PROTECTED)
+    return [d for d in inventory.datasets if any(fnmatchcase(d.dataset_id, g) for g in globs)]
+
+
+def _genai(principal: str, patterns: Sequence[str]) -> str | None:
+    """Why a path's principal is (or includes) a GenAI principal; None when it is not."""
+    if principal in PUBLIC:
+        return "includes every GenAI principal"
+    match = is_genai(principal, patterns) or genai_domain(principal, patterns)
+    return match.reason if match is not None else None
+
+
+def _by_target(paths: Sequence[AccessPath]) -> dict[str, list[AccessPath]]:
+    grouped: dict[str, list[AccessPath]] = {}
+    for path in paths:
+        grouped.setdefault(path.target, []).append(path)
+    return grouped
+
+
+def _reach_result(
+    principal: str, target: str, paths: Sequence[AccessPath], who: str
+) -> CheckResult:
+    level = "table" if paths[0].table_level else "dataset"
+    name = target.rsplit("/", 1)[-1]
+    conditional = all(p.conditional for p in paths)
+    grant = (
+        " (can grant itself read)"
+        if all(p.capability is Capability.SELF_GRANT for p in paths)
+        else ""
+    )
+    return CheckResult(
+        status=Status.FAIL,
+        resource=target,
+        principal=principal,
+        message=(
+            f"{principal} ({who}) can read {level} {name}{grant} by {len(paths)} path(s)"
+            f"{', each under a condition' if conditional else ''}: {_summary(paths[0])}"
+        ),
+        evidence=_path_evidence(paths),
+    )
+
+
+def _path_evidence(paths: Sequence[AccessPath]) -> dict[str, Any]:
+    return {
+        "paths": [[h.to_dict() for h in p.hops] for p in paths],
+        "conditional": [p.conditional for p in paths],
+        "cuts": [cuts(p) for p in paths],
+    }
+
+
+def _summary(path: AccessPath) -> str:
+    return " > ".join(f"{h.kind.value} {h.subject} ({h.detail})" for h in path.hops)
+
+
+def _broad_hops(path: AccessPath) -> list[Hop]:
+    """The project/folder/organization bindings on a read path: a role with getData, or a
+    basic role whose special group the access list lets read."""
+    if path.capability is not Capability.READ:
+        return []
+    return [h for h in path.hops if h.kind in (HopKind.RESOURCE_IAM, HopKind.BASIC_ROLE)]
+
+
+GapFilter = Callable[[AccessGap], bool]
+
+
+def _all_gaps(gap: AccessGap) -> bool:
+    return True
+
+
+def _not_group_gaps(gap: AccessGap) -> bool:
+    return gap.kind is not GapKind.UNEXPANDED_GROUP
+
+
+def _iam_gaps(gap: AccessGap) -> bool:
+    return gap.kind in (GapKind.MISSING_POLICY, GapKind.UNKNOWN_ANCESTRY) or (
+        gap.kind is GapKind.UNKNOWN_ROLE
+        and gap.scope.startswith(("projects/", "folders/", "organizations/"))
+    )
+
+
+def _outcome(
+    ds: Dataset, gaps: Sequence[AccessGap], failed: bool, good: str, relevant: GapFilter
+) -> Iterator[CheckResult]:
+    """An ERROR when gaps leave the answer incomplete; a PASS when nothing failed and the
+    answer is complete."""
+    kept = [g for g in gaps if relevant(g)]
+    if kept:
+        yield CheckResult(
+            status=Status.ERROR,
+            resource=ds.resource,
+            message=(
+                f"who can reach dataset {ds.dataset_id} is not fully known: {len(kept)} "
+                f"coverage gap(s), e.g. {kept[0].reason}"
+            ),
+            evidence={"gaps": [g.to_dict() for g in kept]},
+        )
+    elif not failed:
+        yield CheckResult(
+            status=Status.PASS, resource=ds.resource, message=f"dataset {ds.dataset_id}: {good}"
+        )
