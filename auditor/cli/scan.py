@@ -16,10 +16,9 @@ from rich.console import Console
 
 from auditor import __version__
 from auditor.audit import audit
-from auditor.cli.common import AuditOptions, audit_options, exit_on_errors, now
+from auditor.cli.common import AuditOptions, CommandError, audit_options, exit_on_errors, now
 from auditor.model import InputFile, Inventory
 from auditor.resources import SCHEMAS_DIR
-from auditor.sources.repo import collect_repo
 from auditor.sources.snapshot import dump_snapshot, read_snapshot
 
 DEFAULT_PROJECT = "gac-prod-471220"
@@ -33,6 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class LiveOptions:
     project: str
     endpoint: str | None
+    iam_endpoint: str | None
+    iam_exports: Path | None
     templates: Path
     template_globs: tuple[str, ...]
     datasets: tuple[str, ...]
@@ -43,21 +44,17 @@ class LiveOptions:
     policy_tags: bool
 
     def collect(self, progress: Callable[[str], None]) -> Inventory:
-        """Templates (the expected state) plus the live estate, as one inventory."""
-        # Imported here: the Google client is slow to import and the gate never needs it.
-        from auditor.sources.bigquery import CollectOptions, collect, make_client
+        """Templates (the expected state) plus the live estate and its IAM, as one inventory."""
+        # Imported here: the Google clients are slow to import and the gate never needs them.
+        from auditor.sources.bigquery import CollectOptions
+        from auditor.sources.estate import EstateSource, collect_estate
 
-        progress(f"loading templates from {self.templates}")
-        expected = collect_repo(self.templates, self.template_globs)
-        progress(
-            f"reading BigQuery project {self.project}"
-            + (f" at {self.endpoint}" if self.endpoint else "")
-        )
-        client = make_client(self.project, self.endpoint)
-        live = collect(
-            client,
-            self.project,
-            CollectOptions(
+        source = EstateSource(
+            project=self.project,
+            templates=self.templates,
+            template_globs=self.template_globs,
+            endpoint=self.endpoint,
+            bigquery=CollectOptions(
                 workers=self.workers,
                 fast_path=self.fast_path,
                 region=self.region,
@@ -65,20 +62,10 @@ class LiveOptions:
                 policy_tags=self.policy_tags,
                 datasets=self.datasets,
             ),
+            iam_endpoint=self.iam_endpoint,
+            iam_exports=self.iam_exports,
         )
-        progress(
-            f"collected {len(live.datasets)} datasets, {len(live.tables)} tables, "
-            f"{len(live.gaps)} coverage gaps in {live.stats.seconds:.1f} s "
-            f"({live.stats.api_calls} API calls, {live.stats.queries} queries)"
-        )
-        return dataclasses.replace(
-            expected,
-            root=self.endpoint or f"bigquery:{self.project}",
-            project=self.project,
-            datasets=live.datasets,
-            live_tables=live.tables,
-            gaps=expected.gaps + live.gaps,
-        )
+        return collect_estate(source, progress)
 
 
 def live_options(function: F) -> F:
@@ -94,6 +81,18 @@ def live_options(function: F) -> F:
             envvar="AUDITOR_BIGQUERY_ENDPOINT",
             help="BigQuery API endpoint, e.g. a local emulator's http://127.0.0.1:PORT "
             "(default: Google's API with application default credentials).",
+        ),
+        click.option(
+            "--iam-endpoint",
+            envvar="AUDITOR_IAM_ENDPOINT",
+            help="Base URL serving the Resource Manager, IAM and Cloud Identity APIs "
+            "(default: Google's, unless --endpoint points BigQuery elsewhere).",
+        ),
+        click.option(
+            "--iam-exports",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Take project/folder/org IAM, deny policies, custom roles and groups from "
+            "an offline export folder (docs/offline-exports.md).",
         ),
         click.option(
             "--templates",
@@ -177,20 +176,36 @@ def progress_display() -> Iterator[Callable[[str], None]]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Replay the audit offline from a snapshot file instead of reading BigQuery.",
 )
+@click.option(
+    "--exports",
+    "exports_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Audit offline from an export folder of bq/gcloud JSON (docs/offline-exports.md).",
+)
 @live_options
 @audit_options
-def scan(opts: AuditOptions, live: LiveOptions, snapshot_path: Path | None) -> None:
+def scan(
+    opts: AuditOptions, live: LiveOptions, snapshot_path: Path | None, exports_dir: Path | None
+) -> None:
     """Audit the live BigQuery estate against the templates and the policy pack.
 
     Exit codes: 0 clean, 1 findings at/above --fail-on, 2 usage/config/policy error,
     3 incomplete audit (coverage gaps: objects that could not be read).
     """
     with exit_on_errors():
+        if snapshot_path is not None and exports_dir is not None:
+            raise CommandError("--snapshot and --exports are two different sources; pick one")
         rules, registry = opts.load_rules()
         waivers, baseline = opts.load_waivers(), opts.baseline()
         started = now()
         with progress_display() as progress:
-            if snapshot_path is not None:
+            if exports_dir is not None:
+                from auditor.sources.estate import collect_from_exports
+
+                inventory = collect_from_exports(
+                    exports_dir, live.templates, live.template_globs, progress
+                )
+            elif snapshot_path is not None:
                 progress(f"replaying snapshot {snapshot_path}")
                 inventory = read_snapshot(snapshot_path)
                 inventory = dataclasses.replace(

@@ -1,0 +1,122 @@
+"""The whole estate as one inventory: expected templates, live BigQuery, and IAM around it.
+
+Where IAM cannot be read (a local BigQuery has no IAM API), that is a coverage gap naming
+what is missing; the access rules then cannot vouch for anything, and the run says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditor.model import CoverageGap, Dataset, GranteeKind, Inventory, Table
+from auditor.sources.bigquery import CollectOptions, collect, make_client
+from auditor.sources.exports import ExportLoad, load_exports
+from auditor.sources.repo import collect_repo
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EstateSource:
+    project: str
+    templates: Path
+    template_globs: tuple[str, ...]
+    endpoint: str | None = None  # None: Google's BigQuery API
+    bigquery: CollectOptions = field(default_factory=CollectOptions)
+    iam_endpoint: str | None = None  # None: Google's APIs when `endpoint` is None too
+    iam_exports: Path | None = None  # IAM parts from an offline export folder instead
+
+    @property
+    def root(self) -> str:
+        return self.endpoint or f"bigquery:{self.project}"
+
+
+def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
+    progress(f"loading templates from {source.templates}")
+    inventory = collect_repo(source.templates, source.template_globs)
+    where = f" at {source.endpoint}" if source.endpoint else ""
+    progress(f"reading BigQuery project {source.project}{where}")
+    live = collect(make_client(source.project, source.endpoint), source.project, source.bigquery)
+    progress(
+        f"collected {len(live.datasets)} datasets, {len(live.tables)} tables, "
+        f"{len(live.gaps)} coverage gaps in {live.stats.seconds:.1f} s "
+        f"({live.stats.api_calls} API calls, {live.stats.queries} queries)"
+    )
+    inventory = dataclasses.replace(
+        inventory,
+        root=source.root,
+        project=source.project,
+        datasets=live.datasets,
+        live_tables=live.tables,
+        gaps=inventory.gaps + live.gaps,
+    )
+    return _with_iam(inventory, source, progress)
+
+
+def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) -> Inventory:
+    if source.iam_exports is not None:
+        progress(f"reading IAM exports from {source.iam_exports}")
+        return iam_parts(load_exports(source.iam_exports), inventory)
+    if source.iam_endpoint is None and source.endpoint is not None:
+        gap = CoverageGap(
+            f"//cloudresourcemanager.googleapis.com/projects/{source.project}",
+            "IAM not collected (project, folder and organization policies, deny policies, "
+            "groups): a custom BigQuery endpoint has no IAM API; pass --iam-endpoint or "
+            "--iam-exports",
+        )
+        return dataclasses.replace(inventory, gaps=(*inventory.gaps, gap))
+    from auditor.sources.iam import IamEndpoints, collect_iam
+
+    endpoints = IamEndpoints.local(source.iam_endpoint) if source.iam_endpoint else None
+    progress("reading IAM: ancestry, allow and deny policies, custom roles, groups")
+    iam = collect_iam(
+        source.project,
+        endpoints=endpoints,
+        groups=named_groups(inventory.datasets, inventory.live_tables),
+    )
+    return iam.into(inventory)
+
+
+def iam_parts(exports: ExportLoad, inventory: Inventory) -> Inventory:
+    """The IAM parts of an export folder on top of a live inventory (its datasets stay)."""
+    return dataclasses.replace(
+        inventory,
+        ancestry=exports.ancestry,
+        iam_policies=exports.iam_policies,
+        deny_policies=exports.deny_policies,
+        group_memberships=exports.group_memberships,
+        custom_roles=exports.custom_roles,
+        problems=inventory.problems + exports.problems,
+        gaps=inventory.gaps + exports.gaps,
+        inputs=inventory.inputs + exports.inputs,
+    )
+
+
+def collect_from_exports(
+    folder: Path, templates: Path, template_globs: tuple[str, ...], progress: Progress
+) -> Inventory:
+    """Everything from an offline export folder: datasets, tables and IAM."""
+    progress(f"loading templates from {templates}")
+    inventory = collect_repo(templates, template_globs)
+    progress(f"reading exports from {folder}")
+    exports = load_exports(folder)
+    return dataclasses.replace(exports.into(inventory), root=str(folder))
+
+
+def named_groups(datasets: Iterable[Dataset], tables: Iterable[Table]) -> tuple[str, ...]:
+    """Groups granted on datasets or tables: their members must be expanded too."""
+    groups = {
+        entry.entity
+        for dataset in datasets
+        for entry in dataset.access
+        if entry.kind is GranteeKind.GROUP
+    }
+    for table in tables:
+        for binding in table.iam or ():
+            groups.update(
+                m.removeprefix("group:") for m in binding.members if m.startswith("group:")
+            )
+    return tuple(sorted(groups))
