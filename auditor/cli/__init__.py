@@ -7,6 +7,7 @@ import logging
 import click
 
 from auditor import __version__
+from auditor.cli.access import access
 from auditor.cli.gate import gate
 from auditor.cli.local import demo, local
 from auditor.cli.report import report
@@ -22,7 +23,7 @@ def main() -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-for command in (gate, scan, snapshot, report, rules, local, demo):
+for command in (gate, scan, snapshot, report, access, rules, local, demo):
     main.add_command(command)
 
 __all__ = ["main"]

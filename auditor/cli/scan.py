@@ -69,6 +69,15 @@ class LiveOptions:
 
 
 def live_options(function: F) -> F:
+    return _live_options(function, dataset_filter=True)
+
+
+def live_options_whole_estate(function: F) -> F:
+    """The live options without the dataset filter (for commands that must see every path)."""
+    return _live_options(function, dataset_filter=False)
+
+
+def _live_options(function: F, *, dataset_filter: bool) -> F:
     options = [
         click.option(
             "--project",
@@ -107,7 +116,7 @@ def live_options(function: F) -> F:
             multiple=True,
             help="Which JSON files under --templates are templates.",
         ),
-        click.option(
+        dataset_option := click.option(
             "--dataset",
             "datasets",
             multiple=True,
@@ -141,9 +150,13 @@ def live_options(function: F) -> F:
         ),
     ]
 
+    if not dataset_filter:
+        options = [o for o in options if o is not dataset_option]
+
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         kwargs["template_globs"] = kwargs["template_globs"] or SHIPPED_TEMPLATE_GLOBS
+        kwargs.setdefault("datasets", ())
         fields = LiveOptions.__dataclass_fields__
         live = LiveOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
         return function(live, *args, **kwargs)

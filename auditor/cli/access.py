@@ -1,0 +1,94 @@
+"""`auditor access explain`: who can read a dataset, by which path, and what would cut it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from auditor.cli.common import CommandError, exit_on_errors, now
+from auditor.cli.scan import LiveOptions, live_options_whole_estate, progress_display
+from auditor.model import Inventory
+from auditor.sources.snapshot import read_snapshot
+
+
+@click.group()
+def access() -> None:
+    """Effective access: every path by which a principal can read a dataset."""
+
+
+@access.command("explain")
+@click.option("--dataset", required=True, help="Dataset id (or P.D / full resource name).")
+@click.option(
+    "--principal", help="Only this member, e.g. serviceAccount:x@p.iam.gserviceaccount.com."
+)
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Answer from a snapshot file instead of reading the estate.",
+)
+@click.option(
+    "--exports",
+    "exports_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Answer from an offline export folder (docs/offline-exports.md).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option(
+    "--evaluation-time",
+    type=click.DateTime(),
+    default=None,
+    help="Evaluate time-bound IAM conditions at this UTC time (default: now).",
+)
+@live_options_whole_estate
+def explain_command(
+    live: LiveOptions,
+    dataset: str,
+    principal: str | None,
+    snapshot_path: Path | None,
+    exports_dir: Path | None,
+    as_json: bool,
+    evaluation_time: datetime | None,
+) -> None:
+    """Every principal that can read DATASET, hop by hop, and the change that would cut
+    each path. Exit 1 when any path exists, 3 when coverage gaps make the answer incomplete,
+    0 when nobody (of those asked about) can read it."""
+    from auditor.access import AccessGraph
+    from auditor.access.explain import explain, to_json
+
+    with exit_on_errors():
+        inventory = _inventory(live, snapshot_path, exports_dir)
+        when = now() if evaluation_time is None else _utc(evaluation_time)
+        graph = AccessGraph.build(inventory, now=when)
+        answer = graph.paths_for(principal, dataset) if principal else graph.readers(dataset)
+    if as_json:
+        click.echo(json.dumps(to_json(answer), indent=2, sort_keys=True))
+    else:
+        click.echo(explain(answer, principal=principal), nl=False)
+    gaps = inventory.gaps
+    for gap in gaps:
+        click.echo(f"coverage gap: {gap.scope}: {gap.reason}", err=True)
+    if gaps or answer.gaps:
+        sys.exit(3)
+    sys.exit(1 if answer.paths else 0)
+
+
+def _inventory(live: LiveOptions, snapshot: Path | None, exports: Path | None) -> Inventory:
+    if snapshot is not None and exports is not None:
+        raise CommandError("--snapshot and --exports are two different sources; pick one")
+    with progress_display() as progress:
+        if snapshot is not None:
+            return read_snapshot(snapshot)
+        if exports is not None:
+            from auditor.sources.estate import collect_from_exports
+
+            return collect_from_exports(exports, live.templates, live.template_globs, progress)
+        return live.collect(progress)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
