@@ -3,7 +3,10 @@
 The demo estate (auditor/demo/estate.py) plants a credential column (globex), a public
 dataset (initech), a drifted table and a dataset without default CMEK (umbrella) and an
 unclassified dataset (scratch_analytics); the faithful engine adds its own `local` dataset,
-which nobody classified either. The scan must report exactly those.
+which nobody classified either. With the demo IAM (examples/demo-iam, an offline export
+folder) it also plants two GenAI paths to customers (an authorized view from acme_corp for
+the Vertex AI agent, group ml-engineers for the RAG indexer) and a project-level dataViewer
+binding for bi-analysts. The scan must report exactly those.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from click.testing import CliRunner
 from auditor.cli import main
 from auditor.demo.seed import SeedOptions, seed
 from auditor.local import Engine
+from auditor.resources import PROJECT_DIR
 from auditor.sources.bigquery import make_client
 from tests.conftest import LocalBigQuery
 from tests.support.faultproxy import FaultProxy, google_error
@@ -35,6 +39,10 @@ TENANT_TABLES = (
     "x_meta_step_logs",
 )
 ONLY_ESTATE = [arg for d in ESTATE for arg in ("--dataset", d)]
+# A local BigQuery has no IAM API: the demo estate's IAM comes from an offline export folder.
+IAM = ("--iam-exports", str(PROJECT_DIR / "examples" / "demo-iam"))
+VERTEX_AGENT = "serviceAccount:service-123456789012@gcp-sa-aiplatform.iam.gserviceaccount.com"
+RAG_INDEXER = f"serviceAccount:rag-indexer@{P}.iam.gserviceaccount.com"
 
 EXPECTED = {
     ("tenant-no-credential-columns", f"{BQ}/globex/tables/x_meta_step_logs", "api_token", None),
@@ -48,6 +56,10 @@ EXPECTED = {
      None),
     ("datasets-classified", f"{BQ}/scratch_analytics", None, None),
     ("datasets-classified", f"{BQ}/local", None, None),
+    ("genai-cannot-reach-customers", f"{BQ}/customers", None, VERTEX_AGENT),
+    ("genai-cannot-reach-customers", f"{BQ}/customers", None, RAG_INDEXER),
+    ("no-broad-project-data-roles", f"{BQ}/customers", None,
+     "group:bi-analysts@convergence.example"),
 }  # fmt: skip
 
 
@@ -74,7 +86,7 @@ def failing(report: dict[str, Any]) -> set[tuple[str, str, str | None, str | Non
 
 
 def test_scan_reports_exactly_the_planted_violations(estate: LocalBigQuery, tmp_path: Path) -> None:
-    code, report, _ = scan(tmp_path, "--endpoint", estate.endpoint, *ONLY_ESTATE)
+    code, report, _ = scan(tmp_path, "--endpoint", estate.endpoint, *IAM, *ONLY_ESTATE)
     assert failing(report) == EXPECTED
     assert report["run"]["complete"] is True, report["run"]["coverage"]
     assert code == 1
@@ -90,14 +102,16 @@ def test_scan_reports_exactly_the_planted_violations(estate: LocalBigQuery, tmp_
 def test_the_api_path_finds_the_same_as_the_fast_path(
     estate: LocalBigQuery, tmp_path: Path
 ) -> None:
-    _, report, _ = scan(tmp_path, "--endpoint", estate.endpoint, "--no-fast-path", *ONLY_ESTATE)
+    _, report, _ = scan(
+        tmp_path, "--endpoint", estate.endpoint, "--no-fast-path", *IAM, *ONLY_ESTATE
+    )
     assert failing(report) == EXPECTED
 
 
 def test_snapshot_replays_the_same_audit_offline(estate: LocalBigQuery, tmp_path: Path) -> None:
     snap = tmp_path / "estate.json"
     result = CliRunner().invoke(
-        main, ["snapshot", "--endpoint", estate.endpoint, *ONLY_ESTATE, "-o", str(snap)]
+        main, ["snapshot", "--endpoint", estate.endpoint, *IAM, *ONLY_ESTATE, "-o", str(snap)]
     )
     assert result.exit_code == 0, result.output
     code, report, _ = scan(tmp_path, "--snapshot", str(snap))
@@ -116,7 +130,7 @@ def test_an_unreadable_dataset_is_a_coverage_gap_and_exit_3(
             403,
             google_error(403, "Access Denied: Dataset initech", "accessDenied"),
         )
-        code, report, output = scan(tmp_path, "--endpoint", proxy.url, *ONLY_ESTATE)
+        code, report, output = scan(tmp_path, "--endpoint", proxy.url, *IAM, *ONLY_ESTATE)
     assert code == 3
     assert report["run"]["complete"] is False
     assert [gap["scope"] for gap in report["run"]["coverage"]] == [f"{BQ}/initech"]
@@ -131,14 +145,14 @@ def test_allow_partial_turns_the_gap_into_the_findings_exit_code(
 ) -> None:
     with FaultProxy(estate.endpoint) as proxy:
         proxy.fail("GET", r"/datasets/initech$", 403, google_error(403, "Access Denied"))
-        code, _, _ = scan(tmp_path, "--endpoint", proxy.url, "--allow-partial", *ONLY_ESTATE)
+        code, _, _ = scan(tmp_path, "--endpoint", proxy.url, "--allow-partial", *IAM, *ONLY_ESTATE)
     assert code == 1
 
 
 def test_fast_engine_without_table_iam_says_so(fast_bq: LocalBigQuery, tmp_path: Path) -> None:
     seed(make_client(P, fast_bq.endpoint), SeedOptions(tenants=2, faithful=False))
     assert fast_bq.engine is Engine.FAST
-    code, report, _ = scan(tmp_path, "--endpoint", fast_bq.endpoint, "--dataset", "acme_corp")
+    code, report, _ = scan(tmp_path, "--endpoint", fast_bq.endpoint, *IAM, "--dataset", "acme_corp")
     gaps = {gap["scope"] for gap in report["run"]["coverage"]}
     # bqemulator answers 405 to tables.getIamPolicy: every table is a gap, never a silent pass.
     assert gaps == {
@@ -153,7 +167,7 @@ def test_fast_engine_without_table_iam_says_so(fast_bq: LocalBigQuery, tmp_path:
     }
     assert code == 3
     code, report, _ = scan(
-        tmp_path, "--endpoint", fast_bq.endpoint, "--dataset", "acme_corp", "--no-table-iam"
+        tmp_path, "--endpoint", fast_bq.endpoint, *IAM, "--dataset", "acme_corp", "--no-table-iam"
     )
     assert report["run"]["complete"] is True
     # bqemulator drops encryption configurations (the seeder sets them), so on this engine the

@@ -18,8 +18,10 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from auditor.demo.estate import (
+    CUSTOMER_LOOKUP_VIEW,
     DEFAULT_PLANTED,
     GENAI_AGENT,
+    ML_ENGINEERS,
     PLATFORM_ADMINS,
     CellValue,
     DatasetKind,
@@ -74,6 +76,17 @@ EXPECTED_PLANTED = {
         ViolationKind.MISSING_DEFAULT_CMEK, "umbrella", None, None,
         "no default KMS key (CIS GCP 7.3); its tables keep their CMEK",
     ),
+    PlantedViolation(
+        ViolationKind.GENAI_PATH, "acme_corp", "customer_lookup", None,
+        "view customer_lookup over customers.customer_profiles, authorized on customers: "
+        f"serviceAccount:{GENAI_AGENT} (READER on every tenant) reads customers through it",
+    ),
+    PlantedViolation(
+        ViolationKind.GENAI_PATH, "customers", None, None,
+        "groupByEmail:ml-engineers@convergence.example READER; its members "
+        "(examples/demo-iam) include serviceAccount:rag-indexer@<project>.iam.gserviceaccount.com,"
+        " a platform AI account (AUD-011 genai_members), and a nested group",
+    ),
 }  # fmt: skip
 
 
@@ -107,11 +120,22 @@ def test_planted_violations_follow_tenants_and_engine() -> None:
     assert {(p.kind, p.dataset, p.detail) for p in small_fast} == {
         (ViolationKind.CREDENTIAL_COLUMN, "globex", EXPECTED_DETAIL_API_TOKEN),
         (ViolationKind.PUBLIC_DATASET, "initech", "specialGroup:allAuthenticatedUsers READER"),
+        (ViolationKind.GENAI_PATH, "customers", EXPECTED_DETAIL_ML_ENGINEERS),
     }
-    assert planted_violations(SeedOptions(tenants=1)) == ()
+    # acme_corp alone: only the GenAI paths (the view is faithful-only).
+    assert {(p.kind, p.dataset) for p in planted_violations(SeedOptions(tenants=1))} == {
+        (ViolationKind.GENAI_PATH, "acme_corp"),
+        (ViolationKind.GENAI_PATH, "customers"),
+    }
+    assert {
+        (p.kind, p.dataset) for p in planted_violations(SeedOptions(tenants=1, faithful=False))
+    } == {(ViolationKind.GENAI_PATH, "customers")}
 
 
 EXPECTED_DETAIL_API_TOKEN = "extra column api_token STRING in a tenant table (values left NULL)"
+EXPECTED_DETAIL_ML_ENGINEERS = next(
+    p.detail for p in EXPECTED_PLANTED if p.kind is ViolationKind.GENAI_PATH and p.table is None
+)
 
 
 def test_estate_applies_plants_to_the_baseline() -> None:
@@ -249,6 +273,9 @@ def _snapshot(client: bigquery.Client, project: str) -> Iterator[tuple[str, Any]
         for item in client.list_tables(dataset):
             table = client.get_table(item)
             shape = _shape([f.to_api_repr() for f in table.schema])
+            if table.table_type == "VIEW":  # no rows to list (tabledata.list refuses views)
+                yield f"{dataset_id}.{table.table_id}", (shape, table.view_query)
+                continue
             yield f"{dataset_id}.{table.table_id}", (shape, _table_rows(client, table))
 
 
@@ -260,7 +287,7 @@ def test_default_estate_on_the_faithful_engine(faithful_bq: LocalBigQuery) -> No
 
     assert summary.datasets == DEFAULT_DATASETS
     assert set(summary.planted) == EXPECTED_PLANTED
-    assert (summary.tables, summary.rows) == (26, 4 * 5 * 20 + 5 * 4 + 20)
+    assert (summary.tables, summary.rows, summary.views) == (26, 4 * 5 * 20 + 5 * 4 + 20, 1)
     assert sum("dataset " in m for m in messages) == 6
 
     live = _seeded(client, PROJECT)
@@ -274,10 +301,16 @@ def test_default_estate_on_the_faithful_engine(faithful_bq: LocalBigQuery) -> No
             "seeded_by": "auditor-demo",
         }
     assert "dataset_role" not in live["scratch_analytics"].labels
-    # Minimal ACL on customers: no special groups at all.
-    assert _access(live["customers"]) == {
+    # Minimal ACL on customers: no special groups at all; the GenAI paths (5b) add the
+    # ml-engineers group and the view acme_corp.customer_lookup.
+    views = [e.entity_id for e in live["customers"].access_entries if e.entity_type == "view"]
+    assert views == [
+        {"projectId": PROJECT, "datasetId": "acme_corp", "tableId": CUSTOMER_LOOKUP_VIEW}
+    ]
+    assert {a for a in _access(live["customers"]) if a[1] != "view"} == {
         ("OWNER", "groupByEmail", PLATFORM_ADMINS),
         ("READER", "userByEmail", onboarding_account(PROJECT)),
+        ("READER", "groupByEmail", ML_ENGINEERS),
     }
     assert live["customers"].default_encryption_configuration.kms_key_name == CUSTOMERS_KEY
     tenant_acl = {
@@ -300,7 +333,7 @@ def test_default_estate_on_the_faithful_engine(faithful_bq: LocalBigQuery) -> No
     for spec in estate.datasets:
         assert {t.table_id for t in client.list_tables(spec.dataset_id)} == {
             t.table_id for t in spec.tables
-        }
+        } | {v.view_id for v in spec.views}
         for table_spec in spec.tables:
             table = client.get_table(f"{PROJECT}.{spec.dataset_id}.{table_spec.table_id}")
             tables[spec.dataset_id, table_spec.table_id] = table
@@ -346,7 +379,7 @@ def test_seeding_twice_gives_the_same_estate(faithful_bq: LocalBigQuery) -> None
     again = seed(client, options)
     assert dict(_snapshot(client, PROJECT)) == first
     assert again.rows == 2 * 5 * 5 + 5 * 2 + 5
-    assert len(first) == 4 + 16
+    assert len(first) == 4 + 16 + 1  # datasets, tables, the view acme_corp.customer_lookup
 
 
 @pytest.mark.emulator
@@ -378,6 +411,7 @@ def test_small_seed_on_the_fast_engine(fast_bq: LocalBigQuery) -> None:
     assert {(p.kind, p.dataset) for p in summary.planted} == {
         (ViolationKind.CREDENTIAL_COLUMN, "globex"),
         (ViolationKind.PUBLIC_DATASET, "initech"),
+        (ViolationKind.GENAI_PATH, "customers"),
     }
     assert (summary.tables, summary.rows) == (21, 3 * 5 * 5 + 5 * 3 + 5)
     live = _seeded(client, PROJECT)

@@ -9,6 +9,10 @@ import click
 
 from auditor.cli.common import exit_on_errors, fail
 from auditor.local import Engine, ensure_installed, is_installed, start, status, stop
+from auditor.resources import PROJECT_DIR
+
+# The IAM half of the demo estate, as an offline export folder (docs/offline-exports.md).
+DEMO_IAM_EXPORTS = PROJECT_DIR / "examples" / "demo-iam"
 
 ENGINE_OPTION = click.option(
     "--engine",
@@ -113,6 +117,9 @@ def demo(
             endpoint=state.endpoint,
             project=DEFAULT_PROJECT,
             table_iam=chosen is Engine.FAITHFUL,
+            # The demo estate's IAM (project/folder/org policies, groups, deny policies):
+            # a local BigQuery has no IAM API.
+            iam_exports=DEMO_IAM_EXPORTS,
             formats=("console", "json", "sarif", "junit", "html"),
             output_dir=output_dir,
         )

@@ -50,6 +50,11 @@ NAMED_TENANTS = ("acme_corp", "globex", "initech", "umbrella")
 PLATFORM_ADMINS = "platform-admins@convergence.example"
 DATA_ANALYSTS = "data-analysts@convergence.example"
 GENAI_AGENT = "service-123456789012@gcp-sa-aiplatform.iam.gserviceaccount.com"
+# GenAI path (b): a group granted on customers whose members (examples/demo-iam) include the
+# platform's RAG indexing account, a GenAI principal by AUD-011's genai_members pattern.
+ML_ENGINEERS = "ml-engineers@convergence.example"
+# GenAI path (a): a view in a tenant dataset, authorized on customers.
+CUSTOMER_LOOKUP_VIEW = "customer_lookup"
 
 TENANT_TABLES = (
     "x_meta_pipeline_runs",
@@ -87,6 +92,11 @@ def onboarding_account(project: str) -> str:
 
 def billing_account(project: str) -> str:
     return f"billing@{project}.iam.gserviceaccount.com"
+
+
+def rag_indexer_account(project: str) -> str:
+    """The platform's RAG indexing service account (a member of ML_ENGINEERS in the demo IAM)."""
+    return f"rag-indexer@{project}.iam.gserviceaccount.com"
 
 
 def secrets_policy_tag(project: str) -> str:
@@ -162,6 +172,14 @@ class CellValue:
 
 
 @dataclass(frozen=True)
+class ViewSpec:
+    """A logical view (standard SQL); the seeder creates views after every table exists."""
+
+    view_id: str
+    query: str
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     dataset_id: str
     kind: DatasetKind
@@ -171,6 +189,7 @@ class DatasetSpec:
     access: tuple[Grant, ...]
     tables: tuple[TableSpec, ...]
     cells: tuple[CellValue, ...] = ()
+    views: tuple[ViewSpec, ...] = ()
 
     def table(self, table_id: str) -> TableSpec:
         for table in self.tables:
@@ -185,7 +204,7 @@ class ViolationKind(StrEnum):
     SCHEMA_DRIFT = "schema-drift"
     MISSING_DEFAULT_CMEK = "missing-default-cmek"
     CONTENT_SECRET = "content-secret"  # noqa: S105  (a kind name; hook: no plant yet)
-    GENAI_PATH = "genai-path"  # hook: no plant yet
+    GENAI_PATH = "genai-path"  # GENAI_PATH_PLANTS
 
 
 @dataclass(frozen=True)
@@ -245,8 +264,26 @@ class AddTableIam:
     grant: TableGrant
 
 
+@dataclass(frozen=True)
+class AddView:
+    """A view named by the plant's `table` in the plant's dataset. `query` may say
+    `{project}` for the estate's project. With `authorize_on`, that dataset's access list
+    also gets a `view` entry for it (an authorized view: whoever can query the view reads
+    the authorizing dataset's data through it; faithful engine only)."""
+
+    query: str
+    authorize_on: str | None = None
+
+
 Change = (
-    AddColumn | RetypeColumn | DropColumn | AddAccess | DropDefaultKmsKey | SetCell | AddTableIam
+    AddColumn
+    | RetypeColumn
+    | DropColumn
+    | AddAccess
+    | DropDefaultKmsKey
+    | SetCell
+    | AddTableIam
+    | AddView
 )
 
 
@@ -356,10 +393,54 @@ Plant(PlantedViolation(CONTENT_SECRET, "acme_corp", "x_meta_step_logs", "error_m
 SetCell(row=3, column="error_message", value=<a fake, clearly synthetic secret>)).
 Row generation already applies SetCell; none is planted yet."""
 
-GENAI_PATH_PLANTS: tuple[Plant, ...] = ()
-"""Hook (5b): paths by which a GenAI principal reaches the customers dataset, e.g. an AddAccess
-of a dataset/view entry (faithful only) or an AddTableIam binding for a GenAI service agent.
-The seeder already applies both change kinds; none is planted yet."""
+GENAI_PATH_PLANTS: tuple[Plant, ...] = (
+    Plant(
+        PlantedViolation(
+            ViolationKind.GENAI_PATH,
+            "acme_corp",
+            CUSTOMER_LOOKUP_VIEW,
+            None,
+            "view customer_lookup over customers.customer_profiles, authorized on customers: "
+            f"serviceAccount:{GENAI_AGENT} (READER on every tenant) reads customers through it",
+        ),
+        AddView(
+            "SELECT customer_id, company_name FROM `{project}.customers.customer_profiles`",
+            authorize_on=CUSTOMERS_DATASET,
+        ),
+        faithful_only=True,
+    ),
+    Plant(
+        PlantedViolation(
+            ViolationKind.GENAI_PATH,
+            CUSTOMERS_DATASET,
+            None,
+            None,
+            f"groupByEmail:{ML_ENGINEERS} READER; its members (examples/demo-iam) include "
+            "serviceAccount:rag-indexer@<project>.iam.gserviceaccount.com, a platform AI "
+            "account (AUD-011 genai_members), and a nested group",
+        ),
+        AddAccess(Grant(GranteeKind.GROUP, ML_ENGINEERS, "READER")),
+    ),
+)
+"""The GenAI paths to customers (5b):
+
+a. Authorized view (faithful engine only): acme_corp gets the view customer_lookup
+   (SELECT customer_id, company_name FROM customers.customer_profiles), and customers an
+   access entry authorizing it. The Vertex AI service agent (GENAI_AGENT) is READER on every
+   tenant dataset, which the policy allows; through the view it reads customers. The demo IAM
+   gives the agent no project-level data role, so this is its only path.
+b. Group: customers gets group:ml-engineers READER. Its members, in the demo IAM, include the
+   platform's RAG indexing account rag-indexer@P (a GenAI principal by the
+   serviceAccount:rag-*@... pattern of AUD-011's genai_members) and a nested group.
+
+The IAM half of the estate (project -> folder -> organization policies, the groups' members,
+a deny policy, service accounts) is no BigQuery object: it lives in the offline export folder
+examples/demo-iam, which `auditor demo` passes to the scan as --iam-exports. Besides the
+members behind (b), it grants group:bi-analysts roles/bigquery.dataViewer on the project (a
+broad project-level data role that reaches customers: AUD-013) and denies
+bigquery.googleapis.com/tables.getData on the project to the contractors group (nested in
+bi-analysts: their paths are cut, the other analysts' remain).
+"""
 
 PLANTS: tuple[Plant, ...] = VIOLATION_PLANTS + CONTENT_SECRET_PLANTS + GENAI_PATH_PLANTS
 
@@ -376,9 +457,12 @@ def active_plants(options: SeedOptions) -> tuple[Plant, ...]:
 
 
 def _needs_faithful(change: Change) -> bool:
-    """Changes the fast engine cannot store: table IAM and dataset-kind access entries."""
+    """Changes the fast engine cannot store: table IAM, dataset-kind access entries and
+    authorized views."""
     if isinstance(change, AddTableIam):
         return True
+    if isinstance(change, AddView):
+        return change.authorize_on is not None
     return isinstance(change, AddAccess) and change.grant.kind is GranteeKind.DATASET
 
 
@@ -523,11 +607,25 @@ def build_estate(options: SeedOptions = DEFAULT_OPTIONS, root: Path = SCHEMAS_DI
     by_id = {s.dataset_id: s for s in specs}
     for plant in plants:
         target = by_id[plant.violation.dataset]
-        by_id[target.dataset_id] = apply_change(target, plant.violation.table, plant.change)
+        change = _in_project(plant.change, options.project)
+        by_id[target.dataset_id] = apply_change(target, plant.violation.table, change)
+        if isinstance(change, AddView) and change.authorize_on is not None:
+            ref = f"projects/{options.project}/datasets/{target.dataset_id}"
+            view = Grant(GranteeKind.VIEW, f"{ref}/tables/{_need(plant.violation.table)}")
+            by_id[change.authorize_on] = apply_change(
+                by_id[change.authorize_on], None, AddAccess(view)
+            )
     datasets = tuple(by_id[s.dataset_id] for s in specs)
     if not options.faithful:
         datasets = tuple(_for_fast_engine(s) for s in datasets)
     return Estate(options.project, datasets, tuple(p.violation for p in plants))
+
+
+def _in_project(change: Change, project: str) -> Change:
+    """`change` with `{project}` in a view query replaced by the estate's project."""
+    if isinstance(change, AddView):
+        return replace(change, query=change.query.replace("{project}", project))
+    return change
 
 
 def _for_fast_engine(spec: DatasetSpec) -> DatasetSpec:
@@ -560,6 +658,11 @@ def apply_change(spec: DatasetSpec, table: str | None, change: Change) -> Datase
             return replace(spec, cells=(*spec.cells, CellValue(_need(table), row, column, value)))
         case AddTableIam(grant=grant):
             return _with_table(spec, _need(table), lambda t: replace(t, iam=(*t.iam, grant)))
+        case AddView(query=query):
+            view_id = _need(table)
+            if view_id in {t.table_id for t in spec.tables} | {v.view_id for v in spec.views}:
+                raise ValueError(f"{spec.dataset_id} already has a table or view {view_id}")
+            return replace(spec, views=(*spec.views, ViewSpec(view_id, query)))
         case AddColumn(field=new):
             return _with_table(spec, _need(table), lambda t: replace(t, fields=(*t.fields, new)))
         case RetypeColumn(column=column, type=new_type):

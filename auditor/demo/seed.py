@@ -8,6 +8,9 @@ to touch a dataset it would create that exists without that label.
 Datasets are built concurrently (`options.workers` threads); each worker creates one dataset,
 its tables, table IAM, and inserts its rows with insertAll (`insert_rows_json`): load jobs
 are not an option, the fast engine rejects the client's multipart upload.
+Then, as BigQuery needs what they name to exist, the views are created, and last the
+authorized view/routine/dataset entries are added to the access lists (a dataset patch with
+its etag).
 Progress messages go to the optional callback, from the calling thread.
 """
 
@@ -55,6 +58,8 @@ _REF_RE = re.compile(
 
 __all__ = ["SeedError", "SeedOptions", "SeedSummary", "reset", "seed"]
 
+_AUTHORIZED = (GranteeKind.VIEW, GranteeKind.ROUTINE, GranteeKind.DATASET)
+
 
 class SeedError(AuditorError):
     """The estate could not be (completely) created or removed."""
@@ -67,6 +72,7 @@ class SeedSummary:
     rows: int
     planted: tuple[PlantedViolation, ...]
     seconds: float
+    views: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,12 +115,15 @@ def seed(
         ),
         "seed",
     )
+    views = _create_views(client, estate.datasets, options.project, progress)
+    _authorize(client, estate.datasets, options.project, progress)
     return SeedSummary(
         datasets=tuple(s.dataset_id for s in estate.datasets),
         tables=sum(b.tables for b in built),
         rows=sum(b.rows for b in built),
         planted=estate.planted,
         seconds=time.monotonic() - started,
+        views=views,
     )
 
 
@@ -241,7 +250,8 @@ def _build(client: bigquery.Client, spec: DatasetSpec, options: SeedOptions) -> 
     dataset.labels = dict(spec.labels)
     if spec.kms_key:
         dataset.default_encryption_configuration = bigquery.EncryptionConfiguration(spec.kms_key)
-    dataset.access_entries = [_access_entry(g) for g in spec.access]
+    # Authorized objects come last (_authorize): the views they name do not exist yet.
+    dataset.access_entries = [_access_entry(g) for g in spec.access if g.kind not in _AUTHORIZED]
     client.create_dataset(dataset, retry=RETRY, timeout=CALL_TIMEOUT)
     rows = dataset_rows(spec, project, options.rows_per_table, options.seed, options.tenants)
     inserted = 0
@@ -269,6 +279,59 @@ def _create_table(
         policy.bindings = [{"role": r, "members": m} for r, m in sorted(bindings.items())]
         client.set_iam_policy(ref, policy, retry=RETRY, timeout=CALL_TIMEOUT)
     return ref
+
+
+def _create_views(
+    client: bigquery.Client,
+    specs: Sequence[DatasetSpec],
+    project: str,
+    progress: Progress | None,
+) -> int:
+    """Create every view (after all tables exist: a view's query must resolve)."""
+    created = 0
+    for spec in specs:
+        for view in spec.views:
+            ref = bigquery.TableReference(
+                bigquery.DatasetReference(project, spec.dataset_id), view.view_id
+            )
+            table = bigquery.Table(ref)
+            table.view_query = view.query
+            try:
+                client.create_table(table, retry=RETRY, timeout=CALL_TIMEOUT)
+            except (GoogleAPIError, OSError) as exc:
+                where = f"{spec.dataset_id}.{view.view_id}"
+                raise SeedError(f"cannot create view {where}: {exc}") from exc
+            created += 1
+    if created:
+        _say(progress, f"created {created} view(s)")
+    return created
+
+
+def _authorize(
+    client: bigquery.Client,
+    specs: Sequence[DatasetSpec],
+    project: str,
+    progress: Progress | None,
+) -> None:
+    """Add the authorized view/routine/dataset entries, once the objects they name exist."""
+    for spec in specs:
+        grants = [g for g in spec.access if g.kind in _AUTHORIZED]
+        if not grants:
+            continue
+        try:
+            dataset = client.get_dataset(
+                bigquery.DatasetReference(project, spec.dataset_id),
+                retry=RETRY,
+                timeout=CALL_TIMEOUT,
+            )
+            dataset.access_entries = [
+                *dataset.access_entries,
+                *(_access_entry(g) for g in grants),
+            ]
+            client.update_dataset(dataset, ["access_entries"], retry=RETRY, timeout=CALL_TIMEOUT)
+        except (GoogleAPIError, OSError) as exc:
+            raise SeedError(f"cannot authorize objects on {spec.dataset_id}: {exc}") from exc
+        _say(progress, f"authorized {len(grants)} object(s) on {spec.dataset_id}")
 
 
 def _insert(client: bigquery.Client, ref: bigquery.TableReference, rows: Sequence[JsonRow]) -> int:
