@@ -10,6 +10,7 @@ from auditor import __version__
 from auditor.cli.access import access
 from auditor.cli.gate import gate
 from auditor.cli.local import demo, local
+from auditor.cli.nightly import nightly
 from auditor.cli.report import report
 from auditor.cli.rules import rules
 from auditor.cli.scan import scan, snapshot
@@ -23,7 +24,7 @@ def main() -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-for command in (gate, scan, snapshot, report, access, rules, local, demo):
+for command in (gate, scan, snapshot, report, access, rules, local, demo, nightly):
     main.add_command(command)
 
 __all__ = ["main"]

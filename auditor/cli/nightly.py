@@ -1,0 +1,527 @@
+"""`auditor nightly`: the scheduled compliance job. Scan, record, report, exit.
+
+1. Settings: command-line options over `auditor.toml` (auditor.config) over defaults.
+2. The history file is opened first, so a bad one stops the job before a long scan.
+3. The estate is collected with scan's own code (LiveOptions.collect) and audited.
+4. The run and its findings are recorded (auditor.history); the changes since the previous
+   run and the trend come from there.
+5. Reports: `<dir>/nightly-<run id>.{json,sarif,html,...}` and `nightly-latest.*` copies;
+   the HTML has the trend and the changes, and the SHA-256 of the JSON it was made from.
+6. Optionally the recorded rows are copied to a BigQuery dataset (auditor.history
+   .bigquery_sink).
+
+Exit codes: 0 nothing failing at or above --fail-on; 1 FAIL/ERROR findings at or above it,
+new or persisting alike (a nightly job must keep failing until a problem is fixed or
+waived); 2 usage or config error; 3 incomplete audit (coverage gaps) unless
+--allow-partial, or the run could not be written to the BigQuery sink.
+
+Logs: JSON lines for Cloud Logging on stderr with `--log-format json`, or when stderr is not
+a terminal; otherwise the terminal's progress display (auditor.logs says what a line may
+carry: ids and counts, never a finding's values or a secret).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from click.core import ParameterSource
+
+from auditor.audit import audit
+from auditor.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, load_rules, now, select
+from auditor.cli.scan import LiveOptions, live_options, progress_display
+from auditor.config import CONFIG_NAME, FAIL_ON_CHOICES, FILE_FORMATS, Config, load_config
+from auditor.errors import AuditorError, UsageError
+from auditor.history.store import HistoryError, HistoryStore, RunRecord, new_run_id
+from auditor.logs import JsonLog, Log, LogFormat, LogSeverity, TextLog, scrub
+from auditor.model import Finding, Report, Severity
+from auditor.policy.waivers import load_waivers
+from auditor.report import EXTENSIONS, FORMATS, html
+from auditor.report import json as json_report
+from auditor.report.html import ChangeSet
+from auditor.report.summary import blocking, exit_code
+
+if TYPE_CHECKING:  # the Google client is imported only when a sink is configured
+    from auditor.history.bigquery_sink import BigQuerySink
+
+DEFAULT_OUTPUT_DIR = Path("reports")
+HISTORY_NAME = "history.sqlite"
+DEFAULT_FORMATS = ("json", "sarif", "html")
+STEM = "nightly"
+LATEST = "latest"
+MAX_LISTED = 100  # new findings / coverage gaps logged one by one, then only counted
+
+# Config attribute -> the command's parameter it stands in for.
+_CONFIG_PARAMS = {
+    "project": "project",
+    "bigquery_endpoint": "endpoint",
+    "iam_endpoint": "iam_endpoint",
+    "iam_exports": "iam_exports",
+    "datasets": "datasets",
+    "output_dir": "output_dir",
+    "formats": "formats",
+    "history": "history_path",
+    "history_archive": "history_archive",
+    "bigquery_sink": "bigquery_sink",
+    "fail_on": "fail_on",
+    "allow_partial": "allow_partial",
+    "policies": "policy_paths",
+    "waivers": "waivers_path",
+}
+_LIVE_FIELDS = frozenset(f.name for f in dataclasses.fields(LiveOptions))
+
+
+@dataclass(frozen=True)
+class NightlySettings:
+    live: LiveOptions
+    config: Path | None
+    policy_paths: tuple[Path, ...]
+    only: tuple[str, ...]
+    waivers_path: Path | None
+    output_dir: Path
+    formats: tuple[str, ...]  # json always among them
+    history_path: Path
+    history_archive: Path | None
+    bigquery_sink: str | None
+    fail_on: Severity | None
+    allow_partial: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    report: Report
+    changes: ChangeSet
+    previous: RunRecord | None
+    files: tuple[Path, ...]
+    problems: tuple[str, ...]  # what went wrong after the audit (sink, archive): exit 3
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="AUDITOR_CONFIG",
+    help=f"Settings file (default: ./{CONFIG_NAME} when it exists). Options given here win.",
+)
+@live_options
+@click.option(
+    "--policies",
+    "-p",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Policy files or folders (default: the shipped policy pack).",
+)
+@click.option("--only", multiple=True, help="Run only these rules (id or name).")
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Waivers file (rule, resource pattern, reason, owner, expiry).",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Where the reports go.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "formats",
+    multiple=True,
+    type=click.Choice(FILE_FORMATS),
+    default=DEFAULT_FORMATS,
+    show_default=True,
+    help="Report formats; repeatable (json is always written).",
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"Run history (SQLite; default: OUTPUT_DIR/{HISTORY_NAME}).",
+)
+@click.option(
+    "--history-archive",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Durable copy of the history (e.g. on a Cloud Storage volume): copied to --history "
+    "before the run and back after it.",
+)
+@click.option(
+    "--bigquery-sink",
+    help="Also write the run's history rows to this BigQuery dataset (dataset or "
+    "project.dataset; tables runs and findings, created when missing).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a FAIL/ERROR finding, new or persisting, is at or above this severity.",
+)
+@click.option(
+    "--allow-partial/--no-allow-partial",
+    default=False,
+    help="Do not exit 3 when coverage is incomplete.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice([f.value for f in LogFormat]),
+    default=LogFormat.AUTO.value,
+    show_default=True,
+    help="json: one Cloud Logging object per line on stderr; auto: json unless a terminal.",
+)
+def nightly(live: LiveOptions, config_path: Path | None, log_format: str, **options: Any) -> None:
+    """The nightly compliance job: scan the live estate, record the run in the history,
+    write reports with the trend and the changes since the previous run.
+
+    Exit codes: 0 clean; 1 FAIL/ERROR findings at/above --fail-on, new or persisting;
+    2 usage/config error; 3 incomplete audit (unless --allow-partial), or the history
+    could not be archived or written to the BigQuery sink.
+    """
+    started = now()
+    run_id = new_run_id(started)
+    ctx = click.get_current_context()
+    with run_log(LogFormat(log_format), run_id) as log:
+        job = functools.partial(_nightly, ctx, log, run_id, started, live, config_path, options)
+        code = _guarded(log, job)
+    sys.exit(code)
+
+
+@contextmanager
+def run_log(chosen: LogFormat, run_id: str) -> Iterator[Log]:
+    """JSON lines (asked for, or stderr is not a terminal), else the progress display."""
+    as_json = chosen is LogFormat.JSON or (chosen is LogFormat.AUTO and not _stderr_is_terminal())
+    if as_json:
+        yield JsonLog(run_id=run_id, labels={"command": STEM}, producer="auditor-nightly")
+        return
+    with progress_display() as show:
+        yield TextLog(show)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _guarded(log: Log, job: Callable[[], int]) -> int:
+    """Run the job; the auditor's errors become exit 2, anything unexpected exit 3."""
+    try:
+        code = job()
+    except AuditorError as exc:
+        log.log(LogSeverity.ERROR, f"error: {exc}", exit_code=EXIT_USAGE)
+        return EXIT_USAGE
+    except Exception as exc:
+        if os.environ.get("AUDITOR_DEBUG"):
+            raise
+        log.log(
+            LogSeverity.CRITICAL,
+            f"internal error ({type(exc).__name__}): {exc}; set AUDITOR_DEBUG=1 to see where",
+            exit_code=EXIT_INCOMPLETE,
+        )
+        return EXIT_INCOMPLETE
+    return code
+
+
+def _nightly(
+    ctx: click.Context,
+    log: Log,
+    run_id: str,
+    started: datetime,
+    live: LiveOptions,
+    config_path: Path | None,
+    options: dict[str, Any],
+) -> int:
+    settings = resolve(ctx, live, config_path, options)
+    log.label("project", settings.live.project)
+    log.log(
+        LogSeverity.INFO,
+        f"nightly run {run_id} started for project {settings.live.project}",
+        project=settings.live.project,
+        config=str(settings.config) if settings.config else None,
+        history=str(settings.history_path),
+        output_dir=str(settings.output_dir),
+    )
+    rules, registry = load_rules(settings.policy_paths)
+    rules = select(rules, settings.only)
+    waivers = load_waivers(settings.waivers_path) if settings.waivers_path else ()
+    sink = _sink(settings)
+    _restore_history(settings, log)
+    store = HistoryStore.open(settings.history_path)
+    try:
+        with store:
+            inventory = settings.live.collect(log.progress)
+            log.progress(f"evaluating {len(rules)} rules")
+            result = audit(
+                inventory,
+                rules,
+                registry,
+                now,
+                started=started,
+                waivers=waivers,
+                command=scrub(" ".join(["auditor", *sys.argv[1:]])),
+            )
+            for note in result.notes:
+                log.log(LogSeverity.NOTICE, note)
+            outcome = _record_and_report(store, settings, run_id, result.report, sink, log)
+    finally:
+        # Whatever failed once the history was open, keep what it recorded.
+        archive_problem = _archive_history(settings, log)
+    if archive_problem is not None:
+        outcome = dataclasses.replace(outcome, problems=(*outcome.problems, archive_problem))
+    return _finish(settings, outcome, log)
+
+
+def resolve(
+    ctx: click.Context, live: LiveOptions, config_path: Path | None, options: dict[str, Any]
+) -> NightlySettings:
+    """The command's settings: options given on the command line (or by environment
+    variable) win over the config file, which wins over the options' defaults."""
+    config = _load_config(config_path)
+    values = {**{k: getattr(live, k) for k in _LIVE_FIELDS}, **options}
+    for attribute, value in config.given().items():
+        param = _CONFIG_PARAMS[attribute]
+        if ctx.get_parameter_source(param) in (None, ParameterSource.DEFAULT):
+            values[param] = value
+    output_dir = Path(values["output_dir"])
+    formats = tuple(dict.fromkeys(("json", *values["formats"])))
+    return NightlySettings(
+        live=LiveOptions(**{k: values[k] for k in _LIVE_FIELDS}),
+        config=config.path,
+        policy_paths=tuple(values["policy_paths"]),
+        only=tuple(values["only"]),
+        waivers_path=values["waivers_path"],
+        output_dir=output_dir,
+        formats=formats,
+        history_path=values["history_path"] or output_dir / HISTORY_NAME,
+        history_archive=values["history_archive"],
+        bigquery_sink=values["bigquery_sink"],
+        fail_on=None if values["fail_on"] == "none" else Severity(values["fail_on"]),
+        allow_partial=bool(values["allow_partial"]),
+    )
+
+
+def _load_config(config_path: Path | None) -> Config:
+    if config_path is not None:
+        return load_config(config_path)
+    default = Path(CONFIG_NAME)
+    return load_config(default) if default.is_file() else Config()
+
+
+def _sink(settings: NightlySettings) -> BigQuerySink | None:
+    """The BigQuery sink (built before the scan, so a bad dataset name fails early)."""
+    if settings.bigquery_sink is None:
+        return None
+    from auditor.history.bigquery_sink import BigQuerySink, parse_dataset
+    from auditor.sources.bigquery import make_client
+
+    live = settings.live
+    dataset = parse_dataset(settings.bigquery_sink, live.project)
+    return BigQuerySink(make_client(dataset.project, live.endpoint), dataset)
+
+
+def _record_and_report(
+    store: HistoryStore,
+    settings: NightlySettings,
+    run_id: str,
+    report: Report,
+    sink: BigQuerySink | None,
+    log: Log,
+) -> Outcome:
+    results = json_report.render(report).encode("utf-8")
+    digest = hashlib.sha256(results).hexdigest()
+    store.record(report, digest, run_id=run_id)
+    previous = store.previous(run_id)
+    changes = store.changes(run_id)
+    log.log(
+        LogSeverity.INFO,
+        f"recorded run {run_id} in {settings.history_path}",
+        history=str(settings.history_path),
+        results_sha256=digest,
+    )
+    files = _write_reports(
+        settings,
+        run_id,
+        report,
+        results,
+        digest,
+        trend=store.trend(html.TREND_RUNS),
+        # The first run has nothing to compare with: the page then shows no "since" block.
+        changes=changes if previous is not None else None,
+        log=log,
+    )
+    problems: list[str] = []
+    if sink is not None:
+        from auditor.history.bigquery_sink import SinkError
+
+        try:
+            rows = sink.write_run(store, run_id)
+        except SinkError as exc:
+            problems.append(f"history sink: {exc}")
+            log.log(LogSeverity.ERROR, f"history sink: {exc}", sink=sink.name)
+        else:
+            log.log(
+                LogSeverity.INFO,
+                f"wrote run {run_id} and {rows} finding rows to {sink.name}",
+                sink=sink.name,
+                rows=rows,
+            )
+    return Outcome(run_id, report, changes, previous, files, tuple(problems))
+
+
+def _write_reports(
+    settings: NightlySettings,
+    run_id: str,
+    report: Report,
+    results: bytes,
+    digest: str,
+    *,
+    trend: Sequence[html.TrendPoint],
+    changes: ChangeSet | None,
+    log: Log,
+) -> tuple[Path, ...]:
+    written = []
+    for fmt in settings.formats:
+        if fmt == "json":
+            data = results
+        elif fmt == "html":
+            page = html.render(report, history=trend, changes=changes, results_sha256=digest)
+            data = page.encode("utf-8")
+        else:
+            data = FORMATS[fmt](report).encode("utf-8")
+        ext = EXTENSIONS[fmt]
+        target = settings.output_dir / f"{STEM}-{run_id}{ext}"
+        for path in (target, settings.output_dir / f"{STEM}-{LATEST}{ext}"):
+            try:
+                _write(path, data)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        log.log(LogSeverity.INFO, f"wrote {target}", path=str(target), format=fmt)
+        written.append(target)
+    return tuple(written)
+
+
+def _restore_history(settings: NightlySettings, log: Log) -> None:
+    """Copy the archived history over the working one (the archive is the durable copy)."""
+    archive, working = settings.history_archive, settings.history_path
+    if archive is None:
+        return
+    if not archive.is_file():
+        log.log(LogSeverity.NOTICE, f"no history archive at {archive} yet: starting a new one")
+        return
+    try:
+        for stale in (_sidecar(working, "-wal"), _sidecar(working, "-shm")):
+            stale.unlink(missing_ok=True)
+        _write(working, archive.read_bytes())
+    except OSError as exc:
+        raise HistoryError(str(archive), f"cannot restore the history from it: {exc}") from None
+    log.log(LogSeverity.INFO, f"restored the history from {archive}", archive=str(archive))
+
+
+def _archive_history(settings: NightlySettings, log: Log) -> str | None:
+    """Copy the closed (checkpointed) working history to the archive; a problem or None."""
+    archive = settings.history_archive
+    if archive is None:
+        return None
+    try:
+        _write(archive, settings.history_path.read_bytes())
+    except OSError as exc:
+        problem = f"cannot archive the history to {archive}: {exc}"
+        log.log(LogSeverity.ERROR, problem, archive=str(archive))
+        return problem
+    log.log(LogSeverity.INFO, f"archived the history to {archive}", archive=str(archive))
+    return None
+
+
+def _sidecar(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write through a temporary file and rename: a reader never sees half a report."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+
+
+def _finish(settings: NightlySettings, outcome: Outcome, log: Log) -> int:
+    report, changes = outcome.report, outcome.changes
+    for i, gap in enumerate(report.run.coverage):
+        if i == MAX_LISTED:
+            log.log(LogSeverity.WARNING, f"... and {len(report.run.coverage) - i} more gaps")
+            break
+        log.log(LogSeverity.WARNING, f"coverage gap: {gap.scope}: {gap.reason}", scope=gap.scope)
+    if outcome.previous is not None:
+        log.log(
+            LogSeverity.NOTICE,
+            f"since run {outcome.previous.id}: {len(changes.new)} new, "
+            f"{len(changes.resolved)} resolved, {len(changes.persisting)} persisting",
+            previous_run_id=outcome.previous.id,
+            new=len(changes.new),
+            resolved=len(changes.resolved),
+            persisting=len(changes.persisting),
+        )
+        if not (outcome.previous.complete and report.run.complete):
+            log.log(
+                LogSeverity.WARNING,
+                "one of the compared runs is incomplete: a 'resolved' finding may only have "
+                "gone unread",
+            )
+    else:
+        log.log(LogSeverity.NOTICE, "first run in this history: nothing to compare with")
+    failing = blocking(report, settings.fail_on)
+    new = set(changes.new)
+    first = outcome.previous is None
+    # On the first run everything is "new"; say only what fails.
+    _log_new(log, [f for f in failing if f.fingerprint in new], "" if first else "new ")
+    code = exit_code(report, settings.fail_on, settings.allow_partial)
+    if outcome.problems:
+        code = EXIT_INCOMPLETE
+    new_count = len({f.fingerprint for f in failing} & new)
+    persisting_count = len({f.fingerprint for f in failing} - new)
+    threshold = settings.fail_on.value if settings.fail_on else "none"
+    log.log(
+        LogSeverity.INFO if code == 0 else LogSeverity.ERROR,
+        f"nightly run {outcome.run_id} finished: exit {code}; "
+        f"{len(failing)} failing at or above {threshold} ({new_count} new, "
+        f"{persisting_count} persisting); complete: {'yes' if report.run.complete else 'no'}",
+        exit_code=code,
+        failing=len(failing),
+        failing_new=new_count,
+        failing_persisting=persisting_count,
+        complete=report.run.complete,
+        report=str(outcome.files[0]) if outcome.files else None,
+    )
+    return code
+
+
+def _log_new(log: Log, findings: Sequence[Finding], word: str) -> None:
+    """One line per new failing finding: its ids only (the report has the rest)."""
+    for i, f in enumerate(findings):
+        if i == MAX_LISTED:
+            log.log(LogSeverity.WARNING, f"... and {len(findings) - i} more {word}findings")
+            return
+        log.log(
+            LogSeverity.WARNING,
+            f"{word}{f.status.value} finding {f.rule_id} ({f.severity.value}) {f.fingerprint}",
+            rule_id=f.rule_id,
+            severity_level=f.severity.value,
+            status=f.status.value,
+            fingerprint=f.fingerprint,
+        )

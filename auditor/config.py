@@ -1,0 +1,298 @@
+"""`auditor.toml`: the nightly job's settings, validated before anything runs.
+
+    [project]
+    id = "gac-prod-471220"
+    bigquery_endpoint = "http://127.0.0.1:9050"   # optional: a local BigQuery
+    iam_endpoint = "http://127.0.0.1:9051"        # optional
+    iam_exports = "exports/iam"                   # optional: IAM from an export folder
+
+    [scope]
+    datasets = ["customers", "tenant_*"]          # globs; default: every dataset
+
+    [outputs]
+    dir = "reports"
+    formats = ["json", "sarif", "html"]           # json is always written
+    history = "reports/history.sqlite"
+    history_archive = "/mnt/state/history.sqlite" # optional: durable copy, see below
+    bigquery_sink = "compliance"                  # or "project.dataset"; optional
+
+    [thresholds]
+    fail_on = "high"                              # critical/high/medium/low/info/none
+    allow_partial = false
+
+    [policies]
+    paths = ["policies"]                          # default: the shipped pack
+    waivers = "waivers.yaml"
+
+`history_archive` is for a job whose disk does not outlive it (Cloud Run): the history is
+copied from there to `history` before the run and back after it, so the archive may sit on a
+file system SQLite cannot lock (a Cloud Storage volume). Relative paths are relative to the
+file's folder. Every key is optional; command-line options
+override the file. A problem (TOML syntax, an unknown section or key, a wrong type, a path
+that does not exist) is a ConfigError naming the file and, where it can be found, the line.
+Reading the file is the only I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from auditor.errors import InputError
+from auditor.model import Severity
+from auditor.sources.jsonwords import did_you_mean
+
+__all__ = [
+    "CONFIG_NAME",
+    "FAIL_ON_CHOICES",
+    "FILE_FORMATS",
+    "Config",
+    "ConfigError",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_NAME = "auditor.toml"
+FILE_FORMATS = ("json", "sarif", "html", "junit")
+FAIL_ON_CHOICES = (*(s.value for s in Severity), "none")
+MAX_CONFIG_BYTES = 1024 * 1024
+
+_PROJECT_ID = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_SINK = re.compile(r"^(?:[a-z][a-z0-9.:-]{4,62}[a-z0-9]\.)?\w{1,1024}$")
+_SECTION = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(?:#.*)?$")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+class ConfigError(InputError):
+    """The configuration file is unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The file's settings; None where the file says nothing (the command's default holds)."""
+
+    path: Path | None = None
+    project: str | None = None
+    bigquery_endpoint: str | None = None
+    iam_endpoint: str | None = None
+    iam_exports: Path | None = None
+    datasets: tuple[str, ...] | None = None
+    output_dir: Path | None = None
+    formats: tuple[str, ...] | None = None
+    history: Path | None = None
+    history_archive: Path | None = None
+    bigquery_sink: str | None = None
+    fail_on: str | None = None
+    allow_partial: bool | None = None
+    policies: tuple[Path, ...] | None = None
+    waivers: Path | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The settings the file made, by attribute name."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "path" and getattr(self, f.name) is not None
+        }
+
+
+# A converter takes the TOML value and the config file's folder and returns the setting, or
+# raises ValueError with a message saying what was expected.
+Converter = Callable[[Any, Path], Any]
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a non-empty string, not {_show(value)}")
+    return value
+
+
+def _project_id(value: Any, _: Path) -> str:
+    text = _string(value)
+    if not _PROJECT_ID.match(text):
+        raise ValueError(f"not a Google Cloud project id: {text!r}")
+    return text
+
+
+def _url(value: Any, _: Path) -> str:
+    text = _string(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http(s)://host[:port] URL, not {text!r}")
+    if parts.username or parts.password:
+        raise ValueError("credentials do not belong in an endpoint URL")
+    return text
+
+
+def _path(value: Any, base: Path) -> Path:
+    return base / Path(_string(value)).expanduser()
+
+
+def _existing_dir(value: Any, base: Path) -> Path:
+    path = _path(value, base)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a folder")
+    return path
+
+
+def _existing_file(value: Any, base: Path) -> Path:
+    path = _path(value, base)
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    return path
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a non-empty list of strings, not {_show(value)}")
+    return tuple(_string(item) for item in value)
+
+
+def _globs(value: Any, _: Path) -> tuple[str, ...]:
+    return _string_list(value)
+
+
+def _paths(value: Any, base: Path) -> tuple[Path, ...]:
+    found = tuple(_path(item, base) for item in _string_list(value))
+    missing = [str(p) for p in found if not p.exists()]
+    if missing:
+        raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    return found
+
+
+def _formats(value: Any, _: Path) -> tuple[str, ...]:
+    chosen = _string_list(value)
+    unknown = [f for f in chosen if f not in FILE_FORMATS]
+    if unknown:
+        raise ValueError(
+            f"unknown format(s) {', '.join(map(repr, unknown))}; known: {', '.join(FILE_FORMATS)}"
+        )
+    return tuple(dict.fromkeys(chosen))
+
+
+def _sink(value: Any, _: Path) -> str:
+    text = _string(value)
+    if not _SINK.match(text):
+        raise ValueError(f"expected a BigQuery dataset as dataset or project.dataset: {text!r}")
+    return text
+
+
+def _fail_on(value: Any, _: Path) -> str:
+    text = _string(value)
+    if text not in FAIL_ON_CHOICES:
+        raise ValueError(f"expected one of {', '.join(FAIL_ON_CHOICES)}, not {text!r}")
+    return text
+
+
+def _bool(value: Any, _: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, not {_show(value)}")
+    return value
+
+
+# section -> key -> (Config attribute, converter)
+SCHEMA: Mapping[str, Mapping[str, tuple[str, Converter]]] = {
+    "project": {
+        "id": ("project", _project_id),
+        "bigquery_endpoint": ("bigquery_endpoint", _url),
+        "iam_endpoint": ("iam_endpoint", _url),
+        "iam_exports": ("iam_exports", _existing_dir),
+    },
+    "scope": {"datasets": ("datasets", _globs)},
+    "outputs": {
+        "dir": ("output_dir", _path),
+        "formats": ("formats", _formats),
+        "history": ("history", _path),
+        "history_archive": ("history_archive", _path),
+        "bigquery_sink": ("bigquery_sink", _sink),
+    },
+    "thresholds": {"fail_on": ("fail_on", _fail_on), "allow_partial": ("allow_partial", _bool)},
+    "policies": {"paths": ("policies", _paths), "waivers": ("waivers", _existing_file)},
+}
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the file at `path` (ConfigError naming it when that fails)."""
+    where = str(path)
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(where, f"larger than {MAX_CONFIG_BYTES} bytes")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(where, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(where, f"not UTF-8 (byte {exc.start})") from None
+    return parse_config(text, where, path.resolve().parent, path=path)
+
+
+def parse_config(text: str, source: str, base: Path, *, path: Path | None = None) -> Config:
+    """Validate the TOML `text`; `source` names it in errors, `base` anchors relative paths."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = _TOML_LINE.search(message)
+        detail = _TOML_LINE.sub("", message).strip()
+        raise ConfigError(
+            source, f"not valid TOML: {detail}", int(found.group(1)) if found else None
+        ) from None
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        keys = SCHEMA.get(section)
+        if keys is None:
+            raise ConfigError(
+                source,
+                f"unknown section [{section}]{did_you_mean(section, list(SCHEMA))}; "
+                f"known: {', '.join(f'[{s}]' for s in SCHEMA)}",
+                _line_of(text, section, None),
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(
+                source, f"{section} must be a [{section}] table", _line_of(text, None, section)
+            )
+        for key, value in body.items():
+            if key not in keys:
+                raise ConfigError(
+                    source,
+                    f"unknown key {key!r} in [{section}]{did_you_mean(key, list(keys))}; "
+                    f"known: {', '.join(keys)}",
+                    _line_of(text, section, key),
+                )
+            attribute, convert = keys[key]
+            try:
+                values[attribute] = convert(value, base)
+            except ValueError as exc:
+                raise ConfigError(
+                    source, f"[{section}] {key}: {exc}", _line_of(text, section, key)
+                ) from None
+    return Config(path=path, **values)
+
+
+def _line_of(text: str, section: str | None, key: str | None) -> int | None:
+    """1-based line of `key =` under `[section]` (or of the section header when key is None;
+    of a top-level key when section is None). None when it is written some other way."""
+    current: str | None = None
+    key_re = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=") if key else None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _SECTION.match(line)
+        if header:
+            current = header.group(1)
+            if key is None and current == section:
+                return number
+            continue
+        if key_re is not None and current == section and key_re.match(line):
+            return number
+    return None
+
+
+def _show(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+    return kind

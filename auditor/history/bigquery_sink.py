@@ -1,0 +1,169 @@
+"""A copy of the run history in BigQuery: tables `runs` and `findings` of a compliance dataset.
+
+The rows are exactly the SQLite history's (`RunRecord.row()`, `FindingRecord.row()`), so a
+dashboard or a scheduled query can read every estate's runs in one place.
+
+- The dataset and both tables are created when missing (never altered or deleted). To pick
+  the dataset's location, KMS key or ACL, create it beforehand; the sink only needs
+  `roles/bigquery.dataEditor` on that one dataset then.
+- Rows are streamed with insertAll (`insert_rows_json`) in batches, each row with an insert
+  id (run id, fingerprint, status), so a retried request does not duplicate rows.
+- Findings are written before their run: a `runs` row means its findings are all there.
+- Any failure is a SinkError naming the table; nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from google.api_core.exceptions import GoogleAPIError, NotFound
+from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+from auditor.errors import AuditorError, UsageError
+from auditor.history.store import HistoryStore
+
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "FINDINGS_TABLE",
+    "RUNS_SCHEMA",
+    "RUNS_TABLE",
+    "BigQuerySink",
+    "SinkError",
+    "parse_dataset",
+]
+
+RUNS_TABLE = "runs"
+FINDINGS_TABLE = "findings"
+INSERT_BATCH = 500
+CALL_TIMEOUT = 60.0
+RETRY = DEFAULT_RETRY.with_timeout(120.0)
+
+_DATASET = re.compile(
+    r"^(?:(?P<project>[a-z][a-z0-9.:-]{4,62}[a-z0-9])\.)?(?P<dataset>\w{1,1024})$"
+)
+
+
+def _field(name: str, kind: str, required: bool = True) -> bigquery.SchemaField:
+    return bigquery.SchemaField(name, kind, mode="REQUIRED" if required else "NULLABLE")
+
+
+# Same columns, same order as the SQLite history (store.RunRecord.row / FindingRecord.row).
+RUNS_SCHEMA: tuple[bigquery.SchemaField, ...] = (
+    _field("id", "STRING"),
+    _field("started_at", "TIMESTAMP"),
+    _field("finished_at", "TIMESTAMP"),
+    _field("command", "STRING"),
+    _field("root", "STRING"),
+    _field("complete", "BOOLEAN"),
+    _field("tool_version", "STRING"),
+    _field("results_sha256", "STRING", required=False),
+    _field("findings", "INTEGER"),
+    _field("pass_count", "INTEGER"),
+    _field("fail_count", "INTEGER"),
+    _field("error_count", "INTEGER"),
+    _field("waived_count", "INTEGER"),
+    _field("skipped_count", "INTEGER"),
+    _field("fail_critical", "INTEGER"),
+    _field("fail_high", "INTEGER"),
+    _field("fail_medium", "INTEGER"),
+    _field("fail_low", "INTEGER"),
+    _field("fail_info", "INTEGER"),
+    _field("coverage_gaps", "INTEGER"),
+    _field("errors", "INTEGER"),
+)
+FINDINGS_SCHEMA: tuple[bigquery.SchemaField, ...] = (
+    _field("run_id", "STRING"),
+    _field("fingerprint", "STRING"),
+    _field("rule_id", "STRING"),
+    _field("rule_name", "STRING"),
+    _field("status", "STRING"),
+    _field("severity", "STRING"),
+    _field("resource", "STRING"),
+    _field("column_path", "STRING", required=False),
+    _field("principal", "STRING", required=False),
+    _field("message", "STRING"),
+)
+
+
+class SinkError(AuditorError):
+    """The run could not be written to the BigQuery sink."""
+
+
+def parse_dataset(text: str, default_project: str) -> bigquery.DatasetReference:
+    """`dataset` or `project.dataset` as a reference (UsageError when it is neither)."""
+    match = _DATASET.match(text)
+    if match is None:
+        raise UsageError(f"not a BigQuery dataset (dataset or project.dataset): {text!r}")
+    return bigquery.DatasetReference(match["project"] or default_project, match["dataset"])
+
+
+class BigQuerySink:
+    """Writes recorded runs to `dataset` through `client`."""
+
+    def __init__(self, client: bigquery.Client, dataset: bigquery.DatasetReference) -> None:
+        self.client = client
+        self.dataset = dataset
+        self._ready = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset.project}.{self.dataset.dataset_id}"
+
+    def ensure(self) -> None:
+        """Create the dataset and the two tables when they do not exist."""
+        try:
+            try:
+                self.client.get_dataset(self.dataset, retry=RETRY, timeout=CALL_TIMEOUT)
+            except NotFound:
+                self.client.create_dataset(
+                    bigquery.Dataset(self.dataset), exists_ok=True, retry=RETRY,
+                    timeout=CALL_TIMEOUT,
+                )  # fmt: skip
+            for table_id, schema in ((RUNS_TABLE, RUNS_SCHEMA), (FINDINGS_TABLE, FINDINGS_SCHEMA)):
+                table = bigquery.Table(self.dataset.table(table_id), schema=list(schema))
+                self.client.create_table(table, exists_ok=True, retry=RETRY, timeout=CALL_TIMEOUT)
+        except (GoogleAPIError, OSError) as exc:
+            raise SinkError(f"cannot prepare the history sink {self.name}: {exc}") from exc
+        self._ready = True
+
+    def write(self, run: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]) -> None:
+        """Stream one run's rows: its findings first, then the run."""
+        if not self._ready:
+            self.ensure()
+        run_id = str(run["id"])
+        self._insert(
+            FINDINGS_TABLE,
+            findings,
+            [f"{run_id}/{f['fingerprint']}/{f['status']}" for f in findings],
+        )
+        self._insert(RUNS_TABLE, [run], [run_id])
+
+    def write_run(self, store: HistoryStore, run_id: str) -> int:
+        """Copy one recorded run from `store`; returns the number of finding rows."""
+        findings = [f.row() for f in store.findings(run_id)]
+        self.write(store.run(run_id).row(), findings)
+        return len(findings)
+
+    def _insert(
+        self, table_id: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
+    ) -> None:
+        ref = self.dataset.table(table_id)
+        for start in range(0, len(rows), INSERT_BATCH):
+            chunk = [dict(r) for r in rows[start : start + INSERT_BATCH]]
+            try:
+                errors = self.client.insert_rows_json(
+                    ref,
+                    chunk,
+                    row_ids=list(row_ids[start : start + INSERT_BATCH]),
+                    retry=RETRY,
+                    timeout=CALL_TIMEOUT,
+                )
+            except (GoogleAPIError, OSError) as exc:
+                raise SinkError(f"cannot write to {self.name}.{table_id}: {exc}") from exc
+            if errors:
+                raise SinkError(
+                    f"{self.name}.{table_id} rejected {len(errors)} row(s): {errors[:3]}"
+                )
