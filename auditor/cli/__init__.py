@@ -11,6 +11,7 @@ from auditor.cli.access import access
 from auditor.cli.gate import gate
 from auditor.cli.local import demo, local
 from auditor.cli.nightly import nightly
+from auditor.cli.remediate import provision, remediate
 from auditor.cli.report import report
 from auditor.cli.rules import rules
 from auditor.cli.scan import scan, snapshot
@@ -24,7 +25,19 @@ def main() -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-for command in (gate, scan, snapshot, report, access, rules, local, demo, nightly):
+for command in (
+    gate,
+    scan,
+    snapshot,
+    report,
+    access,
+    rules,
+    local,
+    demo,
+    nightly,
+    remediate,
+    provision,
+):
     main.add_command(command)
 
 __all__ = ["main"]
