@@ -87,7 +87,20 @@ EXPECTED_PLANTED = {
         "(examples/demo-iam) include serviceAccount:rag-indexer@<project>.iam.gserviceaccount.com,"
         " a platform AI account (AUD-011 genai_members), and a nested group",
     ),
+    PlantedViolation(
+        ViolationKind.CONTENT_SECRET, "globex", "x_meta_step_logs", "error_message",
+        "a Google API key (google-api-key) in a logged request URL",
+    ),
+    PlantedViolation(
+        ViolationKind.CONTENT_SECRET, "acme_corp", "x_meta_pipeline_runs", "error_message",
+        "a bearer token (authorization-bearer) in logged request headers",
+    ),
+    PlantedViolation(
+        ViolationKind.CONTENT_SECRET, "initech", "x_meta_pipeline_runs", "run_config.source.query",
+        "a PostgreSQL DSN with its password (url-credentials) in a logged extraction query",
+    ),
 }  # fmt: skip
+CONTENT_SECRETS = {(p.kind, p.dataset) for p in EXPECTED_PLANTED if p.kind == "content-secret"}
 
 
 def make_client(endpoint: str, project: str = PROJECT) -> bigquery.Client:
@@ -117,19 +130,24 @@ def test_default_planted_violations_are_exactly_the_brief() -> None:
 
 def test_planted_violations_follow_tenants_and_engine() -> None:
     small_fast = planted_violations(SeedOptions(tenants=3, faithful=False))
-    assert {(p.kind, p.dataset, p.detail) for p in small_fast} == {
+    assert {(p.kind, p.dataset, p.detail) for p in small_fast if p.kind != "content-secret"} == {
         (ViolationKind.CREDENTIAL_COLUMN, "globex", EXPECTED_DETAIL_API_TOKEN),
         (ViolationKind.PUBLIC_DATASET, "initech", "specialGroup:allAuthenticatedUsers READER"),
         (ViolationKind.GENAI_PATH, "customers", EXPECTED_DETAIL_ML_ENGINEERS),
     }
-    # acme_corp alone: only the GenAI paths (the view is faithful-only).
+    # The secrets in values are cells: both engines store them.
+    assert {(p.kind, p.dataset) for p in small_fast if p.kind == "content-secret"} == (
+        CONTENT_SECRETS
+    )
+    # acme_corp alone: the GenAI paths (the view is faithful-only) and its secret value.
     assert {(p.kind, p.dataset) for p in planted_violations(SeedOptions(tenants=1))} == {
         (ViolationKind.GENAI_PATH, "acme_corp"),
         (ViolationKind.GENAI_PATH, "customers"),
+        (ViolationKind.CONTENT_SECRET, "acme_corp"),
     }
     assert {
         (p.kind, p.dataset) for p in planted_violations(SeedOptions(tenants=1, faithful=False))
-    } == {(ViolationKind.GENAI_PATH, "customers")}
+    } == {(ViolationKind.GENAI_PATH, "customers"), (ViolationKind.CONTENT_SECRET, "acme_corp")}
 
 
 EXPECTED_DETAIL_API_TOKEN = "extra column api_token STRING in a tenant table (values left NULL)"
@@ -412,7 +430,7 @@ def test_small_seed_on_the_fast_engine(fast_bq: LocalBigQuery) -> None:
         (ViolationKind.CREDENTIAL_COLUMN, "globex"),
         (ViolationKind.PUBLIC_DATASET, "initech"),
         (ViolationKind.GENAI_PATH, "customers"),
-    }
+    } | CONTENT_SECRETS
     assert (summary.tables, summary.rows) == (21, 3 * 5 * 5 + 5 * 3 + 5)
     live = _seeded(client, PROJECT)
     assert set(live) == set(summary.datasets)

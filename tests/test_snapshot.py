@@ -18,6 +18,7 @@ from auditor.errors import AuditorError, InputError
 from auditor.model import (
     AccessEntry,
     Condition,
+    ContentScan,
     CoverageGap,
     CustomRole,
     Dataset,
@@ -35,6 +36,7 @@ from auditor.model import (
     ResourcePolicy,
     Table,
     TableSchema,
+    ValueHit,
 )
 from auditor.resources import format_schema
 from auditor.sources import snapshot
@@ -135,6 +137,17 @@ CUSTOM_ROLES = (
     CustomRole("projects/p/roles/reader", ("bigquery.tables.get", "bigquery.tables.getData")),
     CustomRole("organizations/222/roles/empty", ()),
 )
+RUNS = "//bigquery.googleapis.com/projects/p/datasets/acme/tables/x_meta_pipeline_runs"
+CONTENT_SCANS = (
+    ContentScan(RUNS, "local", 200, ("run_id", "error_message", "config.auth.token")),
+    ContentScan(f"{RUNS}_empty", "pushdown", 0, ()),
+)
+VALUE_HITS = (
+    ValueHit(RUNS, "error_message", "google-api-key", 3, "AIza\u2026[redacted 35 chars]",
+             "0123456789abcdef"),
+    ValueHit(RUNS, "config.auth.token", "jwt", 1, "eyJh\u2026[redacted 151 chars]",
+             "fedcba9876543210"),
+)  # fmt: skip
 
 
 def realistic() -> Inventory:
@@ -217,6 +230,8 @@ def realistic() -> Inventory:
         deny_policies=DENY_POLICIES,
         group_memberships=GROUP_MEMBERSHIPS,
         custom_roles=CUSTOM_ROLES,
+        content_scans=CONTENT_SCANS,
+        value_hits=VALUE_HITS,
     )
 
 
@@ -267,7 +282,7 @@ def test_output_format() -> None:
     assert text.startswith('{\n "created_at": "2025-01-31T02:00:00Z",\n "inventory": {\n')
     doc = json.loads(text)
     assert list(doc) == ["created_at", "inventory", "snapshot_version", "tool"]
-    assert doc["snapshot_version"] == SNAPSHOT_VERSION == 2
+    assert doc["snapshot_version"] == SNAPSHOT_VERSION == 3
     assert doc["tool"] == {"name": "auditor", "version": "0.1.0"}
     inv = doc["inventory"]
     assert list(inv) == sorted(f.name for f in dataclasses.fields(Inventory))
@@ -334,6 +349,20 @@ def test_output_format() -> None:
         "member": "group:ops@example.com",
     }
     assert inv["custom_roles"][1] == {"name": "organizations/222/roles/empty", "permissions": []}
+    assert inv["content_scans"][1] == {
+        "columns": [],
+        "mode": "pushdown",
+        "rows_scanned": 0,
+        "table": f"{RUNS}_empty",
+    }
+    assert inv["value_hits"][0] == {
+        "column": "error_message",
+        "detector": "google-api-key",
+        "fingerprint": "0123456789abcdef",
+        "prefix": "AIza\u2026[redacted 35 chars]",
+        "rows": 3,
+        "table": RUNS,
+    }
 
 
 def test_created_at_is_written_in_utc_naive_taken_as_utc() -> None:
@@ -400,6 +429,8 @@ SCHEMA_DEFS: dict[str, type[Any]] = {
     "denyPolicy": DenyPolicy,
     "groupMembership": GroupMembership,
     "customRole": CustomRole,
+    "contentScan": ContentScan,
+    "valueHit": ValueHit,
 }
 
 
@@ -444,10 +475,11 @@ def test_malformed_json_names_the_line() -> None:
 
 def test_truncated_file() -> None:
     lines = dumped().splitlines(keepends=True)
-    assert lines[39].endswith(",\n")
-    error = load_error("".join(lines[:40]))
+    cut = next(n for n, line in enumerate(lines) if '"entity": "owner@example.com",' in line)
+    assert cut > 30
+    error = load_error("".join(lines[: cut + 1]))
     assert (error.line, error.detail) == (
-        41,
+        cut + 2,
         "unexpected end of input; expected a string key in double quotes",
     )
 
@@ -613,20 +645,21 @@ def test_missing_keys_are_named() -> None:
     ("version", "shown"),
     [
         ("1", "integer 1"),  # the format before the IAM parts: no silent empty IAM
-        ("3", "integer 3"),
-        ('"2"', "string '2'"),
-        ("2.0", "number 2.0"),
+        ("2", "integer 2"),  # before the content scan: no silent "nothing was scanned"
+        ("4", "integer 4"),
+        ('"3"', "string '3'"),
+        ("3.0", "number 3.0"),
         ("true", "boolean true"),
         ("null", "null"),
         ("0", "integer 0"),
     ],
 )
 def test_unknown_snapshot_version(version: str, shown: str) -> None:
-    text = dumped().replace('"snapshot_version": 2', f'"snapshot_version": {version}')
+    text = dumped().replace('"snapshot_version": 3', f'"snapshot_version": {version}')
     text = text.replace('"inventory": {', '"inventory": {"future": true,', 1)  # not reached
     error = load_error(text)
     assert error.detail == (
-        f"unsupported snapshot_version {shown}; this auditor reads snapshot_version 2"
+        f"unsupported snapshot_version {shown}; this auditor reads snapshot_version 3"
         " (take a new snapshot with this version)"
     )
     assert error.line == line_of(text, '"snapshot_version"')
@@ -637,7 +670,7 @@ def test_unknown_snapshot_version(version: str, shown: str) -> None:
     [
         ("[]", 1, "(top level): expected an object, got an array"),
         (
-            '{"snapshot_version": 2}',
+            '{"snapshot_version": 3}',
             1,
             "(top level): missing required key 'tool' (and 2 more problems)",
         ),
@@ -898,6 +931,24 @@ IAM_PARTS = {
         tuple
     ),
 }
+CONTENT_PARTS = {
+    "content_scans": st.lists(
+        st.builds(ContentScan, table=TEXT, mode=TEXT, rows_scanned=st.integers(), columns=STRINGS),
+        max_size=2,
+    ).map(tuple),
+    "value_hits": st.lists(
+        st.builds(
+            ValueHit,
+            table=TEXT,
+            column=TEXT,
+            detector=TEXT,
+            rows=st.integers(),
+            prefix=TEXT,
+            fingerprint=TEXT,
+        ),
+        max_size=2,
+    ).map(tuple),
+}
 INVENTORIES = st.builds(
     Inventory,
     root=TEXT,
@@ -915,6 +966,7 @@ INVENTORIES = st.builds(
     datasets=st.lists(DATASETS, max_size=3).map(tuple),
     live_tables=st.lists(TABLES, max_size=3).map(tuple),
     **IAM_PARTS,
+    **CONTENT_PARTS,
 )
 
 

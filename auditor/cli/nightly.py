@@ -265,7 +265,7 @@ def _nightly(
     store = HistoryStore.open(settings.history_path)
     try:
         with store:
-            inventory = settings.live.collect(log.progress)
+            inventory = settings.live.collect(log.progress, rules)
             log.progress(f"evaluating {len(rules)} rules")
             result = audit(
                 inventory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,14 @@ from rich.console import Console
 from auditor import __version__
 from auditor.audit import audit
 from auditor.cli.common import AuditOptions, CommandError, audit_options, exit_on_errors, now
+from auditor.content.base import (
+    DEFAULT_MAX_BYTES_BILLED,
+    DEFAULT_SAMPLE_ROWS,
+    MAX_SAMPLE_ROWS,
+    ContentMode,
+)
 from auditor.model import InputFile, Inventory
+from auditor.policy.rule import Rule
 from auditor.resources import SCHEMAS_DIR
 from auditor.sources.snapshot import dump_snapshot, read_snapshot
 
@@ -42,10 +49,23 @@ class LiveOptions:
     fast_path: bool
     table_iam: bool
     policy_tags: bool
+    # The content scan (AUD-014). None: not given, the no-credential-values rule's params
+    # decide, then the defaults (auditor.content.base.content_options).
+    content_scan: str | None
+    sample_rows: int | None
+    max_bytes_billed: int | None
 
-    def collect(self, progress: Callable[[str], None]) -> Inventory:
-        """Templates (the expected state) plus the live estate and its IAM, as one inventory."""
+    def collect(
+        self, progress: Callable[[str], None], rules: Sequence[Rule] | None = None
+    ) -> Inventory:
+        """Templates (the expected state) plus the live estate and its IAM, as one inventory.
+
+        `rules`: the rules the audit will run; their no-credential-values rule configures the
+        content scan, and without one no table contents are read. None: not known (a
+        snapshot), the defaults apply.
+        """
         # Imported here: the Google clients are slow to import and the gate never needs them.
+        from auditor.content.base import ContentOptions, content_options
         from auditor.sources.bigquery import CollectOptions
         from auditor.sources.estate import EstateSource, collect_estate
 
@@ -64,20 +84,28 @@ class LiveOptions:
             ),
             iam_endpoint=self.iam_endpoint,
             iam_exports=self.iam_exports,
+            content=content_options(
+                rules,
+                mode=self.content_scan,
+                sample_rows=self.sample_rows,
+                max_bytes=self.max_bytes_billed,
+                base=ContentOptions(workers=self.workers),
+            ),
         )
         return collect_estate(source, progress)
 
 
 def live_options(function: F) -> F:
-    return _live_options(function, dataset_filter=True)
+    return _live_options(function, dataset_filter=True, content_scan=True)
 
 
 def live_options_whole_estate(function: F) -> F:
-    """The live options without the dataset filter (for commands that must see every path)."""
-    return _live_options(function, dataset_filter=False)
+    """The live options without the dataset filter (for commands that must see every path)
+    and without the content scan (they judge access, not contents)."""
+    return _live_options(function, dataset_filter=False, content_scan=False)
 
 
-def _live_options(function: F, *, dataset_filter: bool) -> F:
+def _live_options(function: F, *, dataset_filter: bool, content_scan: bool) -> F:
     options = [
         click.option(
             "--project",
@@ -128,7 +156,13 @@ def _live_options(function: F, *, dataset_filter: bool) -> F:
             show_default=True,
             help="Region of the INFORMATION_SCHEMA fast path.",
         ),
-        click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64)),
+        click.option(
+            "--workers",
+            default=8,
+            show_default=True,
+            type=click.IntRange(1, 64),
+            help="Concurrent reads: objects collected, tables content-scanned.",
+        ),
         click.option(
             "--fast-path/--no-fast-path",
             default=True,
@@ -148,15 +182,42 @@ def _live_options(function: F, *, dataset_filter: bool) -> F:
             show_default=True,
             help="Read each table's IAM policy.",
         ),
+        content_scan_option := click.option(
+            "--content-scan",
+            type=click.Choice([m.value for m in ContentMode]),
+            help="How tenant table contents are scanned for credential values (AUD-014): "
+            "local samples rows through the API, pushdown runs the detectors as SQL in "
+            "BigQuery, dlp uses Cloud DLP, off skips it (AUD-014 then reports ERROR). "
+            "Default: the rule's mode param, else local.",
+        ),
+        sample_rows_option := click.option(
+            "--sample-rows",
+            type=click.IntRange(1, MAX_SAMPLE_ROWS),
+            help=f"Rows sampled per tenant table (default: the rule's sample_rows, else "
+            f"{DEFAULT_SAMPLE_ROWS}).",
+        ),
+        max_bytes_option := click.option(
+            "--max-bytes-billed",
+            type=click.IntRange(1),
+            help="Pushdown: bytes one table's query may bill; a table whose dry run "
+            "estimates more is not scanned (a coverage gap). Default: the rule's max_bytes, "
+            f"else {DEFAULT_MAX_BYTES_BILLED}.",
+        ),
     ]
 
     if not dataset_filter:
         options = [o for o in options if o is not dataset_option]
+    if not content_scan:
+        content = (content_scan_option, sample_rows_option, max_bytes_option)
+        options = [o for o in options if o not in content]
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         kwargs["template_globs"] = kwargs["template_globs"] or SHIPPED_TEMPLATE_GLOBS
         kwargs.setdefault("datasets", ())
+        if not content_scan:  # commands that never judge table contents do not read them
+            kwargs.update(content_scan=ContentMode.OFF.value, sample_rows=None)
+            kwargs["max_bytes_billed"] = None
         fields = LiveOptions.__dataclass_fields__
         live = LiveOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
         return function(live, *args, **kwargs)
@@ -225,7 +286,7 @@ def scan(
                     inventory, inputs=(*inventory.inputs, _input(snapshot_path))
                 )
             else:
-                inventory = live.collect(progress)
+                inventory = live.collect(progress, rules)
             progress(f"evaluating {len(rules)} rules")
             result = audit(
                 inventory,

@@ -33,6 +33,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from auditor.detect.values import join_example
 from auditor.errors import InputError
 from auditor.model import GranteeKind
 from auditor.resources import SCHEMAS_DIR
@@ -203,7 +204,7 @@ class ViolationKind(StrEnum):
     PUBLIC_DATASET = "public-dataset"
     SCHEMA_DRIFT = "schema-drift"
     MISSING_DEFAULT_CMEK = "missing-default-cmek"
-    CONTENT_SECRET = "content-secret"  # noqa: S105  (a kind name; hook: no plant yet)
+    CONTENT_SECRET = "content-secret"  # noqa: S105  (a kind name; CONTENT_SECRET_PLANTS)
     GENAI_PATH = "genai-path"  # GENAI_PATH_PLANTS
 
 
@@ -387,11 +388,55 @@ A scan of the estate also shows consequences of these: the drift check sees glob
 column, and the scratch dataset is unclassified by design; neither is listed here.
 """
 
-CONTENT_SECRET_PLANTS: tuple[Plant, ...] = ()
-"""Hook (5a): secrets inside tenant values. Each is a Plant with a SetCell change, e.g.
-Plant(PlantedViolation(CONTENT_SECRET, "acme_corp", "x_meta_step_logs", "error_message", ...),
-SetCell(row=3, column="error_message", value=<a fake, clearly synthetic secret>)).
-Row generation already applies SetCell; none is planted yet."""
+
+def _content_secret(dataset: str, table: str, column: str, detail: str, value: str) -> Plant:
+    """A secret written into row 0 (so it applies whatever rows_per_table is, from 1)."""
+    return Plant(
+        PlantedViolation(ViolationKind.CONTENT_SECRET, dataset, table, column, detail),
+        SetCell(row=0, column=column, value=join_example(value)),
+    )
+
+
+CONTENT_SECRET_PLANTS: tuple[Plant, ...] = (
+    _content_secret(
+        "globex",
+        "x_meta_step_logs",
+        "error_message",
+        "a Google API key (google-api-key) in a logged request URL",
+        "403 Forbidden from GET https://maps.googleapis.com/maps/api/geocode/json?address="
+        "Berlin&key=AIza{{}}FAKEd3m0Gl0b3xK9Tf2Qw7ZpL4vN8sR1hJ5: API key not valid. "
+        "Please pass a valid API key.",
+    ),
+    _content_secret(
+        "acme_corp",
+        "x_meta_pipeline_runs",
+        "error_message",
+        "a bearer token (authorization-bearer) in logged request headers",
+        "401 Unauthorized from POST https://api.acme-crm.example/v2/export (request headers: "
+        "Authorization: Bearer FAKE{{}}acme7Qw9Zt2Lp4Xv8Rn3Ks6Hd1Jf5Mb0Yc2Wg8)",
+    ),
+    _content_secret(
+        "initech",
+        "x_meta_pipeline_runs",
+        "run_config.source.query",
+        "a PostgreSQL DSN with its password (url-credentials) in a logged extraction query",
+        "SELECT * FROM EXTERNAL_QUERY('postgresql://etl_reader:Sx9-FAKE{{}}-pw4Tq@10.20.0.5:"
+        "5432/sales', 'SELECT order_id, total FROM orders WHERE updated_at >= "
+        "@processing_date')",
+    ),
+)
+"""The secrets inside tenant values (5a), one per tenant table, each in row 0:
+
+a. globex x_meta_step_logs.error_message: a Google API key in the URL of a failed request.
+b. acme_corp x_meta_pipeline_runs.error_message: a bearer token in logged request headers.
+c. initech x_meta_pipeline_runs.run_config.source.query (a STRING inside RECORDs): a
+   PostgreSQL connection string with its password in a logged extraction query.
+
+Fake but format-valid, and clean positives: exactly one catalog detector matches each, in
+Python and as bare patterns (no validator or overlap needed), so the local and pushdown
+content scans report the same three hits. Written with the catalog's `{{}}` split so that
+repository secret scanners do not flag this file; `join_example` removes it. None is
+faithful-only: both engines store cells."""
 
 GENAI_PATH_PLANTS: tuple[Plant, ...] = (
     Plant(

@@ -11,6 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.cloud import bigquery
+
+from auditor.content.base import TENANT_LABELS, ContentMode, ContentOptions
+from auditor.content.scan import scan_contents, scanner_for
 from auditor.model import CoverageGap, Dataset, GranteeKind, Inventory, Table
 from auditor.sources.bigquery import CollectOptions, collect, make_client
 from auditor.sources.exports import ExportLoad, load_exports
@@ -28,6 +32,8 @@ class EstateSource:
     bigquery: CollectOptions = field(default_factory=CollectOptions)
     iam_endpoint: str | None = None  # None: Google's APIs when `endpoint` is None too
     iam_exports: Path | None = None  # IAM parts from an offline export folder instead
+    # Credential values in tenant tables (AUD-014): on by default, local sampling.
+    content: ContentOptions = field(default_factory=ContentOptions)
 
     @property
     def root(self) -> str:
@@ -35,11 +41,13 @@ class EstateSource:
 
 
 def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
+    scanner_for(source.content.mode)  # a mode this build cannot run: UsageError, before reading
     progress(f"loading templates from {source.templates}")
     inventory = collect_repo(source.templates, source.template_globs)
     where = f" at {source.endpoint}" if source.endpoint else ""
     progress(f"reading BigQuery project {source.project}{where}")
-    live = collect(make_client(source.project, source.endpoint), source.project, source.bigquery)
+    client = make_client(source.project, source.endpoint)
+    live = collect(client, source.project, source.bigquery)
     progress(
         f"collected {len(live.datasets)} datasets, {len(live.tables)} tables, "
         f"{len(live.gaps)} coverage gaps in {live.stats.seconds:.1f} s "
@@ -53,7 +61,38 @@ def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
         live_tables=live.tables,
         gaps=inventory.gaps + live.gaps,
     )
+    inventory = _with_contents(inventory, source.content, client, progress)
     return _with_iam(inventory, source, progress)
+
+
+def _with_contents(
+    inventory: Inventory, options: ContentOptions, client: bigquery.Client, progress: Progress
+) -> Inventory:
+    """The inventory with the content scan of the tables in tenant datasets."""
+    if options.mode is ContentMode.OFF:
+        progress("content scan off: tenant table contents are not read")
+        return inventory
+    tenant = {
+        d.dataset_id
+        for d in inventory.datasets
+        if all(d.labels.get(k) == v for k, v in TENANT_LABELS.items())
+    }
+    tables = [t for t in inventory.live_tables if t.dataset_id in tenant]
+    progress(
+        f"scanning the contents of {len(tables)} tenant tables ({options.mode.value}, "
+        f"up to {options.sample_rows} rows each)"
+    )
+    result = scan_contents(client, tables, options)
+    progress(
+        f"content scan: {len(result.scans)} tables scanned, {len(result.hits)} credential "
+        f"findings, {len(result.gaps)} coverage gaps"
+    )
+    return dataclasses.replace(
+        inventory,
+        content_scans=result.scans,
+        value_hits=result.hits,
+        gaps=inventory.gaps + result.gaps,
+    )
 
 
 def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) -> Inventory:

@@ -36,6 +36,7 @@ from auditor.errors import AuditorError, InputError
 from auditor.model import (
     AccessEntry,
     Condition,
+    ContentScan,
     CoverageGap,
     CustomRole,
     Dataset,
@@ -53,13 +54,16 @@ from auditor.model import (
     ResourcePolicy,
     Table,
     TableSchema,
+    ValueHit,
 )
 from auditor.resources import format_schema
 from auditor.sources.jsonpos import Pointer, Positioned, parse_json
 from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 
 # 2: the IAM parts of the inventory (ancestry, IAM and deny policies, groups, custom roles).
-SNAPSHOT_VERSION = 2
+# 3: the content scan (content_scans and value_hits: never a value, only where, how many,
+#    a redacted prefix and a fingerprint).
+SNAPSHOT_VERSION = 3
 SCHEMA_NAME = "snapshot"
 TOOL_NAME = "auditor"
 
@@ -157,6 +161,26 @@ def _inventory_json(inv: Inventory) -> dict[str, Any]:
         ],
         "custom_roles": [
             {"name": r.name, "permissions": list(r.permissions)} for r in inv.custom_roles
+        ],
+        "content_scans": [
+            {
+                "table": s.table,
+                "mode": s.mode,
+                "rows_scanned": s.rows_scanned,
+                "columns": list(s.columns),
+            }
+            for s in inv.content_scans
+        ],
+        "value_hits": [
+            {
+                "table": h.table,
+                "column": h.column,
+                "detector": h.detector,
+                "rows": h.rows,
+                "prefix": h.prefix,
+                "fingerprint": h.fingerprint,
+            }
+            for h in inv.value_hits
         ],
     }
 
@@ -467,6 +491,21 @@ def _inventory(data: Mapping[str, Any]) -> Inventory:
         ),
         custom_roles=tuple(
             CustomRole(r["name"], tuple(r["permissions"])) for r in data["custom_roles"]
+        ),
+        content_scans=tuple(
+            ContentScan(s["table"], s["mode"], int(s["rows_scanned"]), tuple(s["columns"]))
+            for s in data["content_scans"]
+        ),
+        value_hits=tuple(
+            ValueHit(
+                h["table"],
+                h["column"],
+                h["detector"],
+                int(h["rows"]),
+                h["prefix"],
+                h["fingerprint"],
+            )
+            for h in data["value_hits"]
         ),
     )
 

@@ -50,6 +50,7 @@ def load_all() -> Mapping[str, CheckKind]:
     from auditor.policy.checks import (  # noqa: F401  (imported for registration)
         access,
         cmek,
+        content,
         credentials,
         encryption,
         exposure,

@@ -1,0 +1,638 @@
+"""DLP mode: a table's sampled rows inspected by Cloud DLP (Sensitive Data Protection).
+
+The sample goes to `projects.locations.content.inspect` as one table item (headers are the
+column paths, rows the cells, NULL sent as ""). The inspect config (`inspect_config`)
+asks for the built-in infoTypes the detector catalog maps to and ships every catalog
+pattern as a custom infoType `AUDITOR_<ID>` (capture group 1 is the finding when the
+pattern has one), so DLP runs the same RE2 patterns the local scanner runs in Python.
+
+Limits (gcp-facts C): at most 50,000 table values and about 0.5 MB per request, at most
+3,000 findings per request. `inspect_sample` cuts the rows into batches that stay under
+both (the size is estimated, from above, from the JSON the REST client sends: indented,
+so a short cell costs about 70 bytes and the size limit binds long before 50,000 values),
+never splitting a row; a row too big for a request on its own is a coverage gap. Cells are
+cut to the local scanner's `max_chars`, so both modes read the same text. Requests go one
+after another; a single table never comes near the 10,000 requests/minute quota.
+
+Each finding is mapped back to its cell (`record_location.field_id.name` and
+`table_location.row_index` plus the batch's first row) and to a detector:
+- `AUDITOR_<ID>` is the catalog detector <id>. The catalog's Python-only refinements
+  (min_entropy, validate), which only ever reject, are then applied to the match in its
+  cell, and catalog order settles overlaps, exactly as `scan_value` does: so on what the
+  catalog covers, DLP mode and local mode report the same hits.
+- A built-in infoType finding that overlaps a span a catalog pattern matched (kept or
+  rejected) is the same secret seen twice and is dropped. Otherwise it is reported under the
+  catalog detector mapped to that infoType; when several are (AUTH_TOKEN, PASSWORD,
+  AWS_CREDENTIALS), under the last of them in catalog order, the most generic one, since the
+  specific shapes ran as custom infoTypes in the same request and did not claim it. An
+  infoType no detector maps to becomes `dlp-<name in kebab case>`.
+Findings are aggregated per (column, detector), hits ordered by column then catalog order:
+distinct rows matched, and a redacted prefix and fingerprint of one match: each row's
+leftmost, and of those the one with the lowest fingerprint. That is the rule of the local
+and pushdown modes (auditor/content/local.py), so the same leak gets the same evidence in
+every mode, whatever the row order. The quote is used for that and dropped: it is never
+stored, logged or put in an error. (A finding that comes with neither quote nor offsets
+still counts its row; if no finding of a hit has one, its prefix and fingerprint are "".)
+
+Fail closed: a request that still fails after bounded retries (429, 5xx, connection errors,
+with exponential backoff) or fails for good (400, 403), an answer that cannot be parsed,
+a finding that names no cell of the batch, and an answer whose findings were truncated
+(`findings_truncated`: the hits kept are reported, the rest unknown) each give a
+CoverageGap naming the table. Gap reasons hold status and server message only, with
+anything the catalog recognises as a secret, and any word that occurs in a value sent,
+redacted (a server that echoes its input cannot leak a value through a gap).
+
+The REST transport and google-auth's session log request bodies at DEBUG (the rows, so
+secrets); `make_dlp_client` adds a filter to those two loggers that replaces the bodies
+(for every client that uses them, which only hides data). Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from http import HTTPStatus
+from typing import TypeVar
+
+import google.auth
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.exceptions import GoogleAuthError
+from google.cloud import dlp_v2
+
+# No type stubs for protobuf among the allowed packages; only ParseError is used.
+from google.protobuf import json_format  # type: ignore[import-untyped]
+
+from auditor.content.sample import SampledRows
+from auditor.detect.redact import fingerprint_secret, redact
+from auditor.detect.values import (
+    DEFAULT_MAX_CHARS,
+    VALIDATORS,
+    Detector,
+    Evidence,
+    catalog,
+    scan_value,
+    shannon_entropy,
+)
+from auditor.errors import AuditorError, UsageError
+from auditor.model import CoverageGap, ValueHit
+from auditor.sources.iam import Retries
+
+__all__ = [
+    "BUILTIN_PREFIX",
+    "CUSTOM_PREFIX",
+    "MAX_FINDINGS_PER_REQUEST",
+    "MAX_REQUEST_BYTES",
+    "MAX_TABLE_VALUES",
+    "DlpResult",
+    "builtin_detector_id",
+    "builtin_info_types",
+    "custom_info_type_name",
+    "inspect_config",
+    "inspect_sample",
+    "make_dlp_client",
+    "plan_batches",
+]
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+MAX_TABLE_VALUES = 50_000  # cells per table item
+MAX_REQUEST_BYTES = 500_000  # "0.5 MB", read as decimal: a little under 512 KiB
+MAX_FINDINGS_PER_REQUEST = 3_000
+CUSTOM_PREFIX = "AUDITOR_"
+BUILTIN_PREFIX = "dlp-"
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+MAX_REASON = 300
+# The REST client sends indented JSON (json_format.MessageToJson, indent 2). Around each
+# cell's JSON string it writes `{`, `"stringValue": `, `}` and at most 14 spaces of indent
+# per line: under 64 bytes. Around each row: `{`, `"values": [`, `]`, `}`: under 64 too.
+VALUE_OVERHEAD = 64
+ROW_OVERHEAD = 64
+_TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
+_URL_PREFIX_RE = re.compile(r"^[A-Z]+ \S+: ")
+_NAME_SEGMENT = re.compile(r"[^/\s]+")
+_RUN = re.compile(r"[^\s\"'`(),;:=&?<>\[\]{}]{8,}")  # a word that could be a sent value
+# Loggers that put HTTP bodies in their DEBUG records: the DLP REST transport (the request
+# as JSON) and google-auth's AuthorizedSession (the body, when it is given as bytes).
+_PAYLOAD_LOGGERS = (
+    "google.cloud.dlp_v2.services.dlp_service.transports.rest",
+    "google.auth.transport.requests",
+)
+_OMITTED = "<omitted by auditor: may hold table values>"
+
+
+@dataclass(frozen=True)
+class DlpResult:
+    """What DLP found in one sample: hits (never values), requests sent (retries
+    included) and the parts it could not inspect."""
+
+    hits: tuple[ValueHit, ...]
+    requests: int
+    gaps: tuple[CoverageGap, ...]
+
+
+# ---------------------------------------------------------------------------- the client
+
+
+class _DropPayloads(logging.Filter):
+    """Replace the request/response bodies the Google libraries log at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key in ("httpRequest", "httpResponse"):
+            data = getattr(record, key, None)
+            if isinstance(data, dict):
+                hidden = {k: _OMITTED for k in ("payload", "body") if data.get(k) is not None}
+                setattr(record, key, {**data, **hidden})
+        return True
+
+
+def _drop_logged_payloads() -> None:
+    for name in _PAYLOAD_LOGGERS:
+        payload_logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropPayloads) for f in payload_logger.filters):
+            payload_logger.addFilter(_DropPayloads())
+
+
+def make_dlp_client(endpoint: str | None = None) -> dlp_v2.DlpServiceClient:
+    """A DLP client over REST: Google's endpoint with Application Default Credentials, or
+    `endpoint` (e.g. http://127.0.0.1:8080) with anonymous credentials."""
+    _drop_logged_payloads()
+    if endpoint is None:
+        try:
+            found, _ = google.auth.default(scopes=SCOPES)
+        except GoogleAuthError as exc:
+            raise AuditorError(f"no Google credentials for the DLP API: {exc}") from None
+        credentials: Credentials = found
+        return dlp_v2.DlpServiceClient(transport="rest", credentials=credentials)
+    return dlp_v2.DlpServiceClient(
+        transport="rest",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": endpoint},
+    )
+
+
+# ---------------------------------------------------------------------------- the config
+
+
+def custom_info_type_name(detector_id: str) -> str:
+    """`google-api-key` -> `AUDITOR_GOOGLE_API_KEY`."""
+    return CUSTOM_PREFIX + detector_id.upper().replace("-", "_")
+
+
+def builtin_detector_id(info_type: str, detectors: Sequence[Detector]) -> str:
+    """The detector a built-in infoType's finding is reported under (see the module doc)."""
+    mapped = [d.id for d in detectors if d.dlp_info_type == info_type]
+    if mapped:
+        return mapped[-1]
+    return BUILTIN_PREFIX + info_type.lower().replace("_", "-")
+
+
+def inspect_config(
+    detectors: Sequence[Detector], *, builtins: Collection[str] | None = None
+) -> dlp_v2.InspectConfig:
+    """Built-in infoTypes the catalog maps to (each once, in catalog order; only those in
+    `builtins` when given, e.g. from `builtin_info_types`) and every detector as a custom
+    regex infoType. Quotes are included (to redact and hash them here); POSSIBLE and up."""
+    names = dict.fromkeys(d.dlp_info_type for d in detectors if d.dlp_info_type)
+    return dlp_v2.InspectConfig(
+        info_types=[dlp_v2.InfoType(name=n) for n in names if builtins is None or n in builtins],
+        custom_info_types=[
+            dlp_v2.CustomInfoType(
+                info_type=dlp_v2.InfoType(name=custom_info_type_name(d.id)),
+                regex=dlp_v2.CustomInfoType.Regex(
+                    pattern=d.pattern, group_indexes=[1] if d.secret_group else []
+                ),
+            )
+            for d in detectors
+        ],
+        include_quote=True,
+        min_likelihood=dlp_v2.Likelihood.POSSIBLE,
+        limits=dlp_v2.InspectConfig.FindingLimits(
+            max_findings_per_request=MAX_FINDINGS_PER_REQUEST
+        ),
+    )
+
+
+def builtin_info_types(
+    client: dlp_v2.DlpServiceClient, *, location: str = "global", retries: Retries | None = None
+) -> frozenset[str]:
+    """Names of the built-in infoTypes DLP can inspect for at `location` (infoTypes.list):
+    built-ins differ by release, and asking for an unknown one fails every request."""
+    _check_segment("location", location)
+    request = dlp_v2.ListInfoTypesRequest(
+        parent=f"locations/{location}", filter="supported_by=INSPECT"
+    )
+    policy = retries or Retries()
+    answer, reason, _ = _with_retries(
+        partial(client.list_info_types, request=request, retry=None, timeout=policy.timeout),
+        policy,
+    )
+    if answer is None:
+        raise AuditorError(f"DLP infoTypes.list at {location}: {_scrub(reason)}")
+    return frozenset(t.name for t in answer.info_types)
+
+
+# ---------------------------------------------------------------------------- batching
+
+
+def _cell_bytes(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) + VALUE_OVERHEAD
+
+
+def plan_batches(
+    rows: Sequence[Sequence[str]],
+    *,
+    fixed_bytes: int,
+    max_values: int = MAX_TABLE_VALUES,
+    max_bytes: int = MAX_REQUEST_BYTES,
+) -> tuple[list[range], list[tuple[int, int]]]:
+    """Consecutive row ranges, each within `max_values` cells and `max_bytes` (the request
+    without rows weighs `fixed_bytes`), and the (row, bytes) of rows too big for any."""
+    batches: list[range] = []
+    oversized: list[tuple[int, int]] = []
+    start, values, size = 0, 0, fixed_bytes
+    for index, row in enumerate(rows):
+        row_values = len(row)
+        row_bytes = ROW_OVERHEAD + sum(_cell_bytes(cell) for cell in row)
+        if row_values > max_values or fixed_bytes + row_bytes > max_bytes:
+            if index > start:
+                batches.append(range(start, index))
+            oversized.append((index, row_bytes))
+            start, values, size = index + 1, 0, fixed_bytes
+            continue
+        if values + row_values > max_values or size + row_bytes > max_bytes:
+            batches.append(range(start, index))
+            start, values, size = index, 0, fixed_bytes
+        values += row_values
+        size += row_bytes
+    if len(rows) > start:
+        batches.append(range(start, len(rows)))
+    return batches, oversized
+
+
+# ---------------------------------------------------------------------------- inspecting
+
+
+@dataclass(frozen=True)
+class _Label:
+    """What an infoType name stands for: the detector id reported, its precedence, and the
+    catalog detector when the finding came from its custom pattern."""
+
+    detector_id: str
+    rank: int
+    detector: Detector | None = None
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One finding placed in its cell. `secret` lives only while its batch is resolved."""
+
+    column: str
+    row: int  # absolute row in the sample
+    label: _Label
+    span: tuple[int, int] | None  # codepoint offsets in the cell, when known
+    secret: str | None = field(repr=False)
+
+
+@dataclass
+class _Tally:
+    rank: int  # the detector's place in the catalog: the order of the hits
+    rows: set[int] = field(default_factory=set)
+    evidence: Evidence | None = None
+
+
+class _Malformed(Exception):
+    """A finding that names no cell of its batch."""
+
+
+def _labels(detectors: Sequence[Detector]) -> dict[str, _Label]:
+    labels: dict[str, _Label] = {}
+    for rank, d in enumerate(detectors):
+        labels[custom_info_type_name(d.id)] = _Label(d.id, rank, d)
+    for d in detectors:
+        name = d.dlp_info_type
+        if name and name not in labels:
+            detector_id = builtin_detector_id(name, detectors)
+            rank = next(i for i, x in enumerate(detectors) if x.id == detector_id)
+            labels[name] = _Label(detector_id, rank)
+    return labels
+
+
+def inspect_sample(
+    client: dlp_v2.DlpServiceClient,
+    project: str,
+    sample: SampledRows,
+    *,
+    location: str = "global",
+    detectors: Sequence[Detector] | None = None,
+    config: dlp_v2.InspectConfig | None = None,
+    retries: Retries | None = None,
+    max_values: int = MAX_TABLE_VALUES,
+    max_bytes: int = MAX_REQUEST_BYTES,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> DlpResult:
+    """Inspect `sample` with DLP, billed to `project`, at `location`.
+
+    `detectors` defaults to the shipped catalog and `config` to `inspect_config` of it
+    (pass one built once with `builtins=` to ask only for what `builtin_info_types` lists).
+    Raises UsageError for an invalid project or location, before any request; everything
+    the API does wrong is a gap in the result.
+    """
+    _check_segment("project", project)
+    _check_segment("location", location)
+    if max_values < 1 or max_bytes < 1 or max_chars < 0:
+        raise UsageError("max_values and max_bytes must be positive, max_chars >= 0")
+    found_by = tuple(catalog() if detectors is None else detectors)
+    config = inspect_config(found_by) if config is None else config
+    labels = _labels(found_by)
+    policy = retries or Retries()
+    parent = f"projects/{project}/locations/{location}"
+    columns = sample.columns
+    widths = {len(row) for row in sample.rows} | {len(columns)}
+    if len(widths) > 1 or len(set(columns)) < len(columns):
+        raise AuditorError(f"{sample.table}: sampled rows do not match their columns")
+    gaps: list[CoverageGap] = []
+    if not columns or not sample.rows:
+        return DlpResult((), 0, ())
+
+    cells = [tuple((v or "")[:max_chars] for v in row) for row in sample.rows]
+    headers = [dlp_v2.FieldId(name=c) for c in columns]
+    column_index = {c: i for i, c in enumerate(columns)}
+    empty = dlp_v2.InspectContentRequest(
+        parent=parent,
+        inspect_config=config,
+        item=dlp_v2.ContentItem(table=dlp_v2.Table(headers=headers, rows=[])),
+    )
+    fixed = len(json_format.MessageToJson(dlp_v2.InspectContentRequest.pb(empty)).encode())
+    batches, oversized = plan_batches(
+        cells, fixed_bytes=fixed, max_values=max_values, max_bytes=max_bytes
+    )
+    for row, size in oversized:
+        gaps.append(
+            CoverageGap(
+                sample.table,
+                f"DLP: row {row} of the sample is about {size} bytes as JSON, over the "
+                f"{max_bytes}-byte request limit on its own: not inspected",
+            )
+        )
+
+    tallies: dict[tuple[str, str], _Tally] = {}
+    sent = 0
+    for batch in batches:
+        request = dlp_v2.InspectContentRequest(
+            parent=parent,
+            inspect_config=config,
+            item=dlp_v2.ContentItem(
+                table=dlp_v2.Table(
+                    headers=headers,
+                    rows=[
+                        dlp_v2.Table.Row(values=[dlp_v2.Value(string_value=v) for v in cells[i]])
+                        for i in batch
+                    ],
+                )
+            ),
+        )
+        what = f"DLP inspect of sample rows {batch.start}-{batch.stop - 1}"
+        logger.debug("%s of %s: %d values", what, sample.table, len(batch) * len(columns))
+        answer, reason, attempts = _with_retries(
+            partial(client.inspect_content, request=request, retry=None, timeout=policy.timeout),
+            policy,
+        )
+        sent += attempts
+        sent_rows = [cells[i] for i in batch]
+        if answer is None:
+            gaps.append(CoverageGap(sample.table, _scrub(f"{what}: {reason}", sent_rows)))
+            continue
+        result = answer.result
+        found: list[_Found] = []
+        malformed: list[str] = []
+        for finding in result.findings:
+            try:
+                found.append(_place(finding, batch, column_index, cells, labels))
+            except _Malformed as exc:
+                malformed.append(str(exc))
+        if malformed:
+            more = f" (and {len(malformed) - 1} more)" if len(malformed) > 1 else ""
+            reason = f"{what}: malformed answer: {malformed[0]}{more}"
+            gaps.append(CoverageGap(sample.table, _scrub(reason, sent_rows)))
+        if result.findings_truncated:
+            gaps.append(
+                CoverageGap(
+                    sample.table,
+                    f"{what}: DLP truncated the findings ({len(found)} returned); "
+                    "other secrets in these rows may be unreported",
+                )
+            )
+        _tally(found, cells, column_index, tallies)
+
+    for gap in gaps:
+        logger.warning("coverage gap: %s: %s", gap.scope, gap.reason)
+    hits = tuple(
+        ValueHit(
+            table=sample.table,
+            column=column,
+            detector=detector_id,
+            rows=len(t.rows),
+            prefix=t.evidence.redacted if t.evidence else "",
+            fingerprint=t.evidence.fingerprint if t.evidence else "",
+        )
+        for (column, detector_id), t in sorted(
+            tallies.items(), key=lambda item: (column_index[item[0][0]], item[1].rank, item[0][1])
+        )
+    )
+    return DlpResult(hits, sent, tuple(gaps))
+
+
+def _check_segment(what: str, value: str) -> None:
+    if not _NAME_SEGMENT.fullmatch(value):
+        raise UsageError(f"invalid DLP {what} {value!r}")
+
+
+def _place(
+    finding: dlp_v2.Finding,
+    batch: range,
+    column_index: Mapping[str, int],
+    cells: Sequence[Sequence[str]],
+    labels: Mapping[str, _Label],
+) -> _Found:
+    """The finding in its cell, with its label, span and secret; _Malformed if it names no
+    cell of the batch (its text never includes the quote)."""
+    record = next(
+        (c.record_location for c in finding.location.content_locations if "record_location" in c),
+        None,
+    )
+    if record is None or "table_location" not in record or "field_id" not in record:
+        raise _Malformed("a finding has no table location")
+    column = record.field_id.name
+    if column not in column_index:
+        raise _Malformed(f"a finding names column {column!r}, not in the request")
+    index = record.table_location.row_index
+    if not 0 <= index < len(batch):
+        raise _Malformed(f"a finding names row {index} of a {len(batch)}-row request")
+    row = batch.start + index
+    cell = cells[row][column_index[column]]
+    name = finding.info_type.name
+    label = labels.get(name) or _Label(BUILTIN_PREFIX + name.lower().replace("_", "-"), len(labels))
+    quote = finding.quote or None
+    span: tuple[int, int] | None = None
+    if "codepoint_range" in finding.location:
+        r = finding.location.codepoint_range
+        if 0 <= r.start < r.end <= len(cell):
+            span = (r.start, r.end)
+    if span is None and quote is not None and quote in cell:
+        start = cell.index(quote)
+        span = (start, start + len(quote))
+    secret = quote if quote is not None else (cell[span[0] : span[1]] if span else None)
+    return _Found(column, row, label, span, secret)
+
+
+def _overlaps(spans: Sequence[tuple[int, int]], span: tuple[int, int]) -> bool:
+    return any(start < span[1] and span[0] < end for start, end in spans)
+
+
+def _catalog_accepts(detector: Detector, cell: str, span: tuple[int, int]) -> bool:
+    """The detector's Python-only refinements, on the Python match with the same span.
+    True when Python's engine has no such match (kept: fail closed)."""
+    group = detector.secret_group
+    for match in detector.regex.finditer(cell):
+        if match.span(group) != span:
+            continue
+        secret = match.group(group)
+        if detector.min_entropy is not None and shannon_entropy(secret) < detector.min_entropy:
+            return False
+        return all(VALIDATORS[name](secret, match) for name in detector.validate)
+    return True
+
+
+def _resolve(cell: str, found: list[_Found]) -> list[_Found]:
+    """What scan_value would keep: catalog findings the refinements accept, earlier
+    detectors first; then built-in findings outside every span a catalog pattern matched."""
+    custom = sorted(
+        (f for f in found if f.label.detector is not None),
+        key=lambda f: (f.label.rank, f.span or (-1, -1)),
+    )
+    builtin = sorted(
+        (f for f in found if f.label.detector is None),
+        key=lambda f: (f.label.rank, f.span or (-1, -1)),
+    )
+    claimed: list[tuple[int, int]] = []
+    matched: list[tuple[int, int]] = []
+    kept: list[_Found] = []
+    for f in custom:
+        if f.span is not None:
+            assert f.label.detector is not None
+            matched.append(f.span)
+            if not _catalog_accepts(f.label.detector, cell, f.span) or _overlaps(claimed, f.span):
+                continue
+            claimed.append(f.span)
+        kept.append(f)
+    for f in builtin:
+        if f.span is not None:
+            if _overlaps(matched, f.span) or _overlaps(claimed, f.span):
+                continue
+            claimed.append(f.span)
+        kept.append(f)
+    return kept
+
+
+def _tally(
+    found: list[_Found],
+    cells: Sequence[Sequence[str]],
+    column_index: Mapping[str, int],
+    tallies: dict[tuple[str, str], _Tally],
+) -> None:
+    """Count each cell's kept findings; a row's evidence is its leftmost match, and the
+    evidence kept is the one with the lowest fingerprint (as local.scan_sample does)."""
+    by_cell: dict[tuple[int, str], list[_Found]] = {}
+    for f in found:
+        by_cell.setdefault((f.row, f.column), []).append(f)
+    for (row, column), in_cell in by_cell.items():
+        leftmost: dict[str, _Found] = {}
+        for f in sorted(_resolve(cells[row][column_index[column]], in_cell), key=_position):
+            if f.secret is not None:
+                leftmost.setdefault(f.label.detector_id, f)
+            tally = tallies.setdefault((column, f.label.detector_id), _Tally(f.label.rank))
+            tally.rows.add(row)
+        for detector_id, f in leftmost.items():
+            assert f.secret is not None
+            shown = Evidence(detector_id, redact(f.secret), fingerprint_secret(f.secret))
+            tally = tallies[(column, detector_id)]
+            if tally.evidence is None or shown.fingerprint < tally.evidence.fingerprint:
+                tally.evidence = shown
+
+
+def _position(found: _Found) -> tuple[int, int]:
+    """Text order; a finding without offsets after those with."""
+    return (0, found.span[0]) if found.span is not None else (1, 0)
+
+
+# ---------------------------------------------------------------------------- retries
+
+
+_CALL_ERRORS = (
+    api_exceptions.GoogleAPICallError,
+    api_exceptions.RetryError,
+    requests.RequestException,
+    GoogleAuthError,
+    json_format.ParseError,
+)
+
+
+def _with_retries(call: Callable[[], T], retries: Retries) -> tuple[T | None, str, int]:
+    """(answer, "", attempts), or (None, why it failed, attempts)."""
+    delays = retries.delays()
+    attempt = 1
+    while True:
+        try:
+            return call(), "", attempt
+        except _CALL_ERRORS as exc:
+            delay = next(delays, None) if _transient(exc) else None
+            if delay is None:
+                tries = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
+                return None, _reason(exc) + tries, attempt
+            retries.sleep(delay)
+            attempt += 1
+        except Exception as exc:  # a conversion that trips over the answer (or a bug)
+            # The message could quote the answer, so only the type is kept.
+            return None, f"unexpected {type(exc).__name__}", attempt
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        return exc.code in _TRANSIENT_CODES
+    return isinstance(exc, requests.ConnectionError | requests.Timeout)
+
+
+def _reason(exc: BaseException) -> str:
+    """Status and the server's message (to be `_scrub`bed); never a parser's message (it
+    may quote the answer, findings included)."""
+    if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
+        try:
+            phrase = HTTPStatus(int(exc.code)).phrase
+        except ValueError:
+            phrase = "HTTP error"
+        message = _URL_PREFIX_RE.sub("", str(exc.message or "")).strip()
+        text = f"{exc.code} {phrase}: {message or 'no message'}"
+    elif isinstance(exc, json_format.ParseError):
+        text = "malformed answer: not an InspectContentResponse"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+def _scrub(text: str, sent: Sequence[Sequence[str]] = ()) -> str:
+    """`text` (a failure reason) fit for a gap: every secret the catalog finds in it, and
+    every run of 8+ characters that occurs in a value `sent`, redacted; then shortened."""
+    for match in reversed(scan_value(text)):
+        text = text[: match.start] + redact(text[match.start : match.end]) + text[match.end :]
+    if sent:
+        for run in reversed(list(_RUN.finditer(text))):
+            if any(run.group() in value for row in sent for value in row):
+                text = text[: run.start()] + redact(run.group()) + text[run.end() :]
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."

@@ -1,0 +1,140 @@
+"""Scan the contents of tables for credential values, in the mode the options choose.
+
+    result = scan_contents(client, tables, ContentOptions(mode=ContentMode.PUSHDOWN))
+    result.scans, result.hits, result.gaps
+
+Only base tables (type TABLE) hold rows of their own: views, materialized views, external
+tables and snapshots are left to the tables they read (a view over a tenant table is
+covered by that table's scan; a view over another dataset is the access rules' business).
+The `no-credential-values` check reports them as SKIPPED.
+
+Tables are scanned `options.workers` at a time. Every failure is a CoverageGap naming the
+table: a call that failed for good (403, 404, timeouts, retries given up; 429/5xx/lost
+connections are retried like the collector's calls), an answer without the expected shape,
+a table over the pushdown budget, a name that cannot go into SQL, a column under such a
+name. A table with a gap and no scan is an ERROR for the check: it fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from google.cloud import bigquery
+
+from auditor.content import local, pushdown
+from auditor.content.base import ContentMode, ContentOptions, TableOutcome
+from auditor.content.columns import TextColumn, text_columns
+from auditor.content.local import Fetch
+from auditor.errors import UsageError
+from auditor.model import ContentScan, CoverageGap, Table, ValueHit
+from auditor.sources.bigquery import CollectOptions, _Caller, _Failed, describe
+
+__all__ = ["ContentMode", "ContentOptions", "ContentResult", "TableScanner", "scan_contents"]
+
+SCANNED_TYPES = frozenset({"TABLE"})
+
+
+class TableScanner(Protocol):
+    """One mode's scan of one table: its text columns, with retried calls. Raises on
+    failure (scan_contents turns that into a gap), or returns gaps of its own."""
+
+    def __call__(
+        self,
+        client: bigquery.Client,
+        table: Table,
+        columns: Sequence[TextColumn],
+        options: ContentOptions,
+        call: Fetch,
+    ) -> TableOutcome: ...
+
+
+@dataclass(frozen=True)
+class ContentResult:
+    scans: tuple[ContentScan, ...]  # by table
+    hits: tuple[ValueHit, ...]  # by table, column, detector
+    gaps: tuple[CoverageGap, ...]  # by table, reason
+
+
+def scanner_for(mode: ContentMode) -> TableScanner | None:
+    """The scanner of a mode; None for OFF. UsageError for a mode not available here."""
+    if mode is ContentMode.LOCAL:
+        return local.scan_table
+    if mode is ContentMode.PUSHDOWN:
+        return pushdown.scan_table
+    if mode is ContentMode.DLP:
+        # Dispatch point for DLP inspection (auditor/content/dlp.py, built separately): wire
+        # its TableScanner here. Until then, asking for it is a usage error, not a silent pass.
+        raise UsageError(
+            "content scan mode 'dlp' is not available in this build; use local or pushdown"
+        )
+    return None
+
+
+def scan_contents(
+    client: bigquery.Client, tables: Sequence[Table], options: ContentOptions
+) -> ContentResult:
+    """Scan the base tables among `tables`. Raises only UsageError, before any request."""
+    options.check()
+    scanner = scanner_for(options.mode)
+    if scanner is None:
+        return ContentResult((), (), ())
+    call = _Caller(
+        CollectOptions(timeout=options.timeout, attempts=options.attempts, backoff=options.backoff)
+    )
+    chosen = sorted((t for t in tables if t.type in SCANNED_TYPES), key=lambda t: t.resource)
+
+    def one(table: Table) -> TableOutcome:
+        return _scan_one(scanner, client, table, options, call)
+
+    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="content") as pool:
+        outcomes = list(pool.map(one, chosen))
+    return ContentResult(
+        scans=tuple(o.scan for o in outcomes if o.scan is not None),
+        hits=tuple(sorted((h for o in outcomes for h in o.hits), key=_hit_order)),
+        gaps=tuple(sorted({g for o in outcomes for g in o.gaps}, key=_gap_order)),
+    )
+
+
+def _scan_one(
+    scanner: TableScanner,
+    client: bigquery.Client,
+    table: Table,
+    options: ContentOptions,
+    call: Fetch,
+) -> TableOutcome:
+    found = text_columns(table.fields)
+    gaps: tuple[CoverageGap, ...] = ()
+    if found.unsafe:
+        gaps = (
+            CoverageGap(
+                table.resource,
+                "contents of columns not scanned, their names are not plain identifiers: "
+                + ", ".join(found.unsafe),
+            ),
+        )
+    if not found.columns:
+        scan = ContentScan(table.resource, options.mode.value, 0, ())
+        return TableOutcome(scan, (), gaps)
+    try:
+        outcome = scanner(client, table, found.columns, options, call)
+    except _Failed as failed:
+        reason = failed.reason
+    except pushdown.NotCompilable as exc:
+        reason = str(exc)
+    except Exception as exc:  # every failure becomes a gap naming the table, never an escape
+        reason = describe(exc)
+    else:
+        return TableOutcome(outcome.scan, outcome.hits, gaps + outcome.gaps)
+    gap = CoverageGap(table.resource, f"contents not scanned ({options.mode.value}): {reason}")
+    return TableOutcome(None, (), (*gaps, gap))
+
+
+def _gap_order(gap: CoverageGap) -> tuple[str, str]:
+    return gap.scope, gap.reason
+
+
+def _hit_order(hit: ValueHit) -> tuple[str, str, str]:
+    return hit.table, hit.column, hit.detector
