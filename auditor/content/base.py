@@ -24,6 +24,9 @@ from auditor.policy.rule import Rule
 CHECK_KIND = "no-credential-values"
 # Which live datasets are scanned: the tenant datasets, by their classification label.
 TENANT_LABELS: Mapping[str, str] = {"dataset_role": "tenant"}
+# Which tables hold rows of their own: views, materialized views, external tables and
+# snapshots are left to the tables they read.
+SCANNED_TYPES = frozenset({"TABLE"})
 
 DEFAULT_SAMPLE_ROWS = 200  # modest: the scan is on by default
 MAX_SAMPLE_ROWS = 100_000

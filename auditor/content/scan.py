@@ -25,7 +25,7 @@ from typing import Protocol
 from google.cloud import bigquery
 
 from auditor.content import local, pushdown
-from auditor.content.base import ContentMode, ContentOptions, TableOutcome
+from auditor.content.base import SCANNED_TYPES, ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import TextColumn, text_columns
 from auditor.content.local import Fetch
 from auditor.errors import UsageError
@@ -33,8 +33,6 @@ from auditor.model import ContentScan, CoverageGap, Table, ValueHit
 from auditor.sources.bigquery import CollectOptions, _Caller, _Failed, describe
 
 __all__ = ["ContentMode", "ContentOptions", "ContentResult", "TableScanner", "scan_contents"]
-
-SCANNED_TYPES = frozenset({"TABLE"})
 
 
 class TableScanner(Protocol):

@@ -12,14 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from auditor.content.base import CHECK_KIND, MAX_SAMPLE_ROWS, ContentMode
+from auditor.content.base import CHECK_KIND, MAX_SAMPLE_ROWS, SCANNED_TYPES, ContentMode
 from auditor.model import CheckResult, Inventory, Status, ValueHit
 from auditor.policy.checks import register
 from auditor.policy.checks.live_scope import datasets_in_scope
 from auditor.policy.rule import Rule
-
-# Table types whose rows are their own; the others are left to the tables they read.
-_SCANNED_TYPES = frozenset({"TABLE"})
 
 
 @register(
@@ -55,7 +52,7 @@ def no_credential_values(inventory: Inventory, rule: Rule) -> Iterator[CheckResu
     )
     for table in tables:
         name = f"{table.dataset_id}.{table.table_id}"
-        if table.type not in _SCANNED_TYPES:
+        if table.type not in SCANNED_TYPES:
             yield CheckResult(
                 status=Status.SKIPPED,
                 resource=table.resource,
