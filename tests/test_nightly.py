@@ -14,6 +14,7 @@ import io
 import json
 import shlex
 import subprocess
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -306,11 +307,18 @@ def test_the_deploy_recipe_parses_and_names_real_paths() -> None:
     assert json.loads(dict(steps)["ENTRYPOINT"]) == ["auditor", "nightly"]
     users = [a for i, a in steps if i == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
-    assert any(i == "RUN" and "pip install" in a and "-e ." in a for i, a in steps)
+    installs = [shlex.split(a) for i, a in steps if i == "RUN" and "pip install" in a]
+    assert any("." in args and "-e" not in args for args in installs)  # a regular install
     copies = [shlex.split(a) for i, a in steps if i == "COPY"]
     for *sources, _ in copies:
         for source in sources:
             assert (PROJECT_DIR / source).exists(), source
+    # Every data file the wheel declares must be in the build context the image copies.
+    copied = {source.rstrip("/") for *sources, _ in copies for source in sources}
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
+    for patterns in pyproject["tool"]["setuptools"]["data-files"].values():
+        for pattern in patterns:
+            assert any(pattern.startswith(f"{c}/") for c in copied), pattern
     config_in_image = next(dest for *src, dest in copies if src == ["deploy/auditor.toml"])
     env = " ".join(a for i, a in steps if i == "ENV")
     assert f"AUDITOR_CONFIG={config_in_image}" in env

@@ -9,10 +9,10 @@ import click
 
 from auditor.cli.common import exit_on_errors, fail
 from auditor.local import Engine, ensure_installed, is_installed, start, status, stop
-from auditor.resources import PROJECT_DIR
+from auditor.resources import EXAMPLES_DIR
 
 # The IAM half of the demo estate, as an offline export folder (docs/offline-exports.md).
-DEMO_IAM_EXPORTS = PROJECT_DIR / "examples" / "demo-iam"
+DEMO_IAM_EXPORTS = EXAMPLES_DIR / "demo-iam"
 
 ENGINE_OPTION = click.option(
     "--engine",

@@ -1,6 +1,7 @@
 """Lifecycle of the embedded local BigQuery: install into a private venv, start, check, stop.
 
-Layout under `state_dir()` (PROJECT_DIR/.local, or $AUDITOR_LOCAL_DIR):
+Layout under `state_dir()` (.local/ in a source checkout, the user's cache directory for a
+regular install, or $AUDITOR_LOCAL_DIR):
 
     engines/<engine>/venv/          the engine's own virtualenv ($AUDITOR_LOCAL_ENGINES_DIR
     engines/<engine>/home/          moves engines/); home/ holds the preinstalled DuckDB
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.local.engines import LOOPBACK, EmulatorError, Engine, ServeArgs, spec
-from auditor.resources import PROJECT_DIR
+from auditor.resources import LOCAL_DIR
 
 STATE_DIR_ENV = "AUDITOR_LOCAL_DIR"
 ENGINES_DIR_ENV = "AUDITOR_LOCAL_ENGINES_DIR"
@@ -95,9 +96,9 @@ class _RunInfo:
 
 
 def state_dir() -> Path:
-    """Where the local engines keep everything: PROJECT_DIR/.local or $AUDITOR_LOCAL_DIR."""
+    """Where the local engines keep everything: resources.LOCAL_DIR or $AUDITOR_LOCAL_DIR."""
     override = os.environ.get(STATE_DIR_ENV)
-    return Path(override).expanduser().resolve() if override else PROJECT_DIR / ".local"
+    return Path(override).expanduser().resolve() if override else LOCAL_DIR
 
 
 def engines_dir() -> Path:
