@@ -22,10 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from auditor.detect import names  # noqa: E402
 from auditor.detect.names import classify_column  # noqa: E402
+from benchmarks.scoring import Score, exit_code, print_score  # noqa: E402
 
 DEFAULT_CSV = ROOT / "tests" / "data" / "credential_columns.csv"
-MIN_RECALL = 1.0
-MIN_PRECISION = 0.97
 
 
 @dataclass(frozen=True)
@@ -35,27 +34,6 @@ class Row:
     description: str | None
     credential: bool
     note: str
-
-
-@dataclass(frozen=True)
-class Score:
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def load(path: Path) -> list[Row]:
@@ -115,12 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = load(args.csv)
     result, wrong = score(rows)
-    positives, negatives = result.tp + result.fn, result.fp + result.tn
-    print(f"rows       {len(rows)}  ({positives} credential, {negatives} clean)")
-    print(f"precision  {result.precision:.2%}")
-    print(f"recall     {result.recall:.2%}")
-    print(f"F1         {result.f1:.4f}")
-    print(f"TP {result.tp}  FP {result.fp}  FN {result.fn}  TN {result.tn}")
+    print_score(result, len(rows), "credential", "clean")
     print(f"misclassified ({len(wrong)}):")
     for row, reason in wrong:
         label = "FN" if row.credential else "FP"
@@ -129,10 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     cold = throughput(rows, max(1, args.passes // 10), cold=True)
     print(f"throughput {warm:,.0f} classifications/s warm, {cold:,.0f}/s with cold caches")
 
-    ok = result.recall >= MIN_RECALL and result.precision >= MIN_PRECISION
-    if not ok:
-        print(f"FAIL: need recall >= {MIN_RECALL:.0%} and precision >= {MIN_PRECISION:.0%}")
-    return 0 if ok else 1
+    return exit_code(result)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from auditor.detect.redact import fingerprint_secret, redact  # noqa: E402
 from auditor.detect.values import catalog, evidence, join_example, scan_value  # noqa: E402
+from benchmarks.scoring import Score, exit_code, print_score  # noqa: E402
 
 DEFAULT_CSV = ROOT / "tests" / "data" / "credential_values.csv"
-MIN_RECALL = 1.0
-MIN_PRECISION = 0.97
 
 
 @dataclass(frozen=True)
@@ -39,27 +38,6 @@ class Row:
     secret: bool
     detectors: frozenset[str]
     note: str
-
-
-@dataclass(frozen=True)
-class Score:
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def load(path: Path) -> list[Row]:
@@ -139,13 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     load_ms = (time.perf_counter() - load_start) * 1000
     rows = load(args.csv)
     result, wrong, misattributed = score(rows)
-    positives, negatives = result.tp + result.fn, result.fp + result.tn
     print(f"detectors  {len(detectors)} (catalog loaded in {load_ms:.0f} ms)")
-    print(f"rows       {len(rows)}  ({positives} secret, {negatives} clean)")
-    print(f"precision  {result.precision:.2%}")
-    print(f"recall     {result.recall:.2%}")
-    print(f"F1         {result.f1:.4f}")
-    print(f"TP {result.tp}  FP {result.fp}  FN {result.fn}  TN {result.tn}")
+    print_score(result, len(rows), "secret", "clean")
     print(f"misclassified ({len(wrong)}):")
     for line in wrong:
         print(line)
@@ -155,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     per_value, per_char = throughput(rows, args.passes)
     print(f"throughput {per_value:,.0f} values/s ({per_char / 1e6:,.1f} M chars/s)")
 
-    ok = result.recall >= MIN_RECALL and result.precision >= MIN_PRECISION
-    if not ok:
-        print(f"FAIL: need recall >= {MIN_RECALL:.0%} and precision >= {MIN_PRECISION:.0%}")
-    return 0 if ok else 1
+    return exit_code(result)
 
 
 if __name__ == "__main__":
