@@ -4,6 +4,7 @@
     id = "gac-prod-471220"
     bigquery_endpoint = "http://127.0.0.1:9050"   # optional: a local BigQuery
     iam_endpoint = "http://127.0.0.1:9051"        # optional
+    dlp_endpoint = "http://127.0.0.1:9052"        # optional: Cloud DLP (content_scan dlp)
     iam_exports = "exports/iam"                   # optional: IAM from an export folder
 
     [scope]
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from auditor import limits
 from auditor.errors import InputError
 from auditor.model import Severity
 from auditor.sources.jsonwords import did_you_mean
@@ -60,10 +62,11 @@ __all__ = [
 CONFIG_NAME = "auditor.toml"
 FILE_FORMATS = ("json", "sarif", "html", "junit")
 FAIL_ON_CHOICES = (*(s.value for s in Severity), "none")
-MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_BYTES = limits.MAX_CONFIG_BYTES
 
-_PROJECT_ID = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_SINK = re.compile(r"^(?:[a-z][a-z0-9.:-]{4,62}[a-z0-9]\.)?\w{1,1024}$")
+# fullmatch, not `$`: `$` also matches before a trailing newline.
+_PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_SINK = re.compile(r"(?:[a-z][a-z0-9.:-]{4,62}[a-z0-9]\.)?[A-Za-z0-9_]{1,1024}")
 _SECTION = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(?:#.*)?$")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -80,6 +83,7 @@ class Config:
     project: str | None = None
     bigquery_endpoint: str | None = None
     iam_endpoint: str | None = None
+    dlp_endpoint: str | None = None
     iam_exports: Path | None = None
     datasets: tuple[str, ...] | None = None
     output_dir: Path | None = None
@@ -114,7 +118,7 @@ def _string(value: Any) -> str:
 
 def _project_id(value: Any, _: Path) -> str:
     text = _string(value)
-    if not _PROJECT_ID.match(text):
+    if not _PROJECT_ID.fullmatch(text):
         raise ValueError(f"not a Google Cloud project id: {text!r}")
     return text
 
@@ -177,7 +181,7 @@ def _formats(value: Any, _: Path) -> tuple[str, ...]:
 
 def _sink(value: Any, _: Path) -> str:
     text = _string(value)
-    if not _SINK.match(text):
+    if not _SINK.fullmatch(text):
         raise ValueError(f"expected a BigQuery dataset as dataset or project.dataset: {text!r}")
     return text
 
@@ -201,6 +205,7 @@ SCHEMA: Mapping[str, Mapping[str, tuple[str, Converter]]] = {
         "id": ("project", _project_id),
         "bigquery_endpoint": ("bigquery_endpoint", _url),
         "iam_endpoint": ("iam_endpoint", _url),
+        "dlp_endpoint": ("dlp_endpoint", _url),
         "iam_exports": ("iam_exports", _existing_dir),
     },
     "scope": {"datasets": ("datasets", _globs)},
@@ -243,6 +248,10 @@ def parse_config(text: str, source: str, base: Path, *, path: Path | None = None
         raise ConfigError(
             source, f"not valid TOML: {detail}", int(found.group(1)) if found else None
         ) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(source, "not valid TOML: nesting is too deep") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's int digit limit
+        raise ConfigError(source, f"not valid TOML: {exc}") from None
     values: dict[str, Any] = {}
     for section, body in data.items():
         keys = SCHEMA.get(section)

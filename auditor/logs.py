@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Protocol, TextIO
 
 from auditor.detect.values import scan_value
+from auditor.report.safe_text import terminal_text
 from auditor.report.summary import iso_utc
 
 __all__ = [
@@ -131,7 +132,9 @@ class JsonLog:
 
 
 class TextLog:
-    """Plain lines through `show` (e.g. the terminal's progress display)."""
+    """Plain lines through `show` (e.g. the terminal's progress display), scrubbed, with
+    control, bidi and invisible characters shown as escapes (`safe_text.terminal_text`).
+    JsonLog needs no such step: `ensure_ascii` writes every one of them as a \\u escape."""
 
     def __init__(self, show: Callable[[str], None]) -> None:
         self._show = show
@@ -139,10 +142,10 @@ class TextLog:
     def log(self, severity: LogSeverity, message: str, **fields: Scalar) -> None:
         quiet = severity in (LogSeverity.DEBUG, LogSeverity.INFO)
         prefix = "" if quiet else f"{severity.value.lower()}: "
-        self._show(f"{prefix}{scrub(message)}")
+        self._show(f"{prefix}{terminal_text(scrub(message))}")
 
     def progress(self, message: str) -> None:
-        self._show(scrub(message))
+        self._show(terminal_text(scrub(message)))
 
     def label(self, key: str, value: str) -> None:
         """Labels are for log processors; a person reading lines does not need them."""

@@ -407,7 +407,9 @@ class Finding:
 
 def fingerprint(rule_id: str, resource: str, column: str | None, principal: str | None) -> str:
     key = "\x1f".join((rule_id, resource, column or "", principal or ""))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    # surrogatepass: a snapshot can carry an unpaired surrogate; any other string's bytes,
+    # and so its fingerprint, are the same as with plain UTF-8.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,23 @@
 
     python benchmarks/content.py [--tenants 200] [--rows 1000] [--pushdown-tables N]
                                  [--local-workers 1] [--pushdown-workers 2]
+                                 [--tables-per-query 20]
 
 Seeds TENANTS demo tenants (5 tables each, ROWS rows per table: 200 tenants is the 1,000
 tenant tables x 1,000 rows the brief aims at) on the fast engine, in memory, then scans every
-tenant table with the local mode (tabledata.list + Python) and with the pushdown mode (one
-SQL query per table after a dry run), both sampling all ROWS rows, and prints:
+tenant table with the local mode (tabledata.list + Python) and with the pushdown mode
+(TABLES_PER_QUERY tables per SQL query, after one dry run per query), both sampling all
+ROWS rows, and prints:
 
-- time per mode, tables/s, the hits each found and whether they agree;
+- time per mode, tables/s, values/s (non-empty text cells), the hits each found and
+  whether they agree;
 - the local scanner alone (scan_sample over samples already in memory): values/s and MB/s,
   so sampling (I/O) and scanning (CPU) are told apart;
-- pushdown on the first N tables only when --pushdown-tables is given: the fast engine
-  translates every query with sqlglot, about 1.4 s per call and two calls per table (dry run
-  and query), so 1,000 tables take ~45 minutes of pushdown alone on two cores.
+- pushdown on the first N tables only when --pushdown-tables is given.
+
+On the fast engine pushdown time is mostly the emulator translating each query (sqlglot,
+several parses per query), not data: see auditor/content/pushdown.py for the profile and
+why the query is built from CTEs with several tables per query.
 
 Local mode runs with one worker by default: bqemulator's tabledata.list mixes up answers
 under concurrent calls (the scan then reports malformed answers as coverage gaps).
@@ -22,6 +27,7 @@ under concurrent calls (the scan then reports malformed answers as coverage gaps
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from auditor.content import local  # noqa: E402
-from auditor.content.base import ContentMode, ContentOptions  # noqa: E402
+from auditor.content.base import (  # noqa: E402
+    DEFAULT_TABLES_PER_QUERY,
+    ContentMode,
+    ContentOptions,
+)
 from auditor.content.columns import text_columns  # noqa: E402
 from auditor.content.scan import ContentResult, scan_contents  # noqa: E402
 from auditor.demo.estate import tenant_ids  # noqa: E402
@@ -40,6 +50,34 @@ from auditor.model import Table  # noqa: E402
 from auditor.sources.bigquery import CollectOptions, _Caller, collect, make_client  # noqa: E402
 
 PROJECT = "gac-prod-471220"
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) the engine's process has used (Linux /proc): unlike wall
+    time, it does not grow when other work shares the machine. 0.0 where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Clock:
+    """Wall time, this process's CPU time and the engine's CPU time of one step."""
+
+    def __init__(self, engine_pid: int | None) -> None:
+        self.pid = engine_pid
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+        self.engine = cpu_seconds(engine_pid)
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.wall
+
+    def cpu_text(self) -> str:
+        mine = time.process_time() - self.cpu
+        engine = cpu_seconds(self.pid) - self.engine
+        return f"CPU: {mine:.1f} s here + {engine:.1f} s in the engine"
 
 
 def timed(mode: str, run: ContentResult, seconds: float) -> None:
@@ -53,8 +91,9 @@ def timed(mode: str, run: ContentResult, seconds: float) -> None:
         print(f"          gap: {gap.scope.split('/datasets/')[1]}: {gap.reason[:120]}")
 
 
-def scanner_alone(client: object, tables: list[Table], rows: int) -> None:
-    """Sample every table once, then time scan_sample alone over the samples in memory."""
+def scanner_alone(client: object, tables: list[Table], rows: int) -> int:
+    """Sample every table once, then time scan_sample alone over the samples in memory.
+    Returns the number of non-empty text values sampled."""
     options = ContentOptions(sample_rows=rows, max_sample_bytes=1 << 30)
     call = _Caller(CollectOptions())
     samples = []
@@ -74,6 +113,7 @@ def scanner_alone(client: object, tables: list[Table], rows: int) -> None:
         f"sampling {sampling:.1f} s, scanning {scanning:.1f} s = "
         f"{cells / scanning:,.0f} values/s, {chars / scanning / 1e6:.1f} MB/s"
     )
+    return cells
 
 
 def main() -> None:
@@ -83,6 +123,7 @@ def main() -> None:
     parser.add_argument("--pushdown-tables", type=int, default=None)
     parser.add_argument("--local-workers", type=int, default=1)
     parser.add_argument("--pushdown-workers", type=int, default=2)
+    parser.add_argument("--tables-per-query", type=int, default=DEFAULT_TABLES_PER_QUERY)
     args = parser.parse_args()
 
     print(f"== fast engine (bqemulator, in memory): {args.tenants} tenants x 5 tables x "
@@ -109,25 +150,40 @@ def main() -> None:
         print(f"collected {len(tables)} tenant tables ({len(live.gaps)} gaps)")
 
         base = ContentOptions(sample_rows=args.rows, max_sample_bytes=1 << 30)
-        started = time.perf_counter()
+        clock = Clock(state.pid)
         local_run = scan_contents(
             client, tables, ContentOptions(**{**base.__dict__, "workers": args.local_workers})
         )
-        timed("local", local_run, time.perf_counter() - started)
+        local_seconds = clock.seconds()
+        timed("local", local_run, local_seconds)
+        print(f"          {clock.cpu_text()}")
 
         chosen = tables[: args.pushdown_tables] if args.pushdown_tables else tables
         pushdown_options = ContentOptions(
-            **{**base.__dict__, "mode": ContentMode.PUSHDOWN, "workers": args.pushdown_workers}
+            **{
+                **base.__dict__,
+                "mode": ContentMode.PUSHDOWN,
+                "workers": args.pushdown_workers,
+                "tables_per_query": args.tables_per_query,
+            }
         )
-        started = time.perf_counter()
+        clock = Clock(state.pid)
         pushdown_run = scan_contents(client, chosen, pushdown_options)
-        timed("pushdown", pushdown_run, time.perf_counter() - started)
+        pushdown_seconds = clock.seconds()
+        timed("pushdown", pushdown_run, pushdown_seconds)
+        print(f"          {clock.cpu_text()}")
 
         names = {t.resource for t in chosen}
         local_hits = tuple(h for h in local_run.hits if h.table in names)
         agree = local_hits == pushdown_run.hits
         print(f"hits agree on the {len(chosen)} tables both scanned: {agree}")
-        scanner_alone(client, tables, args.rows)
+        values = scanner_alone(client, tables, args.rows)
+        if not args.pushdown_tables:
+            print(
+                f"{values:,} values: local {values / local_seconds:,.0f} values/s, pushdown "
+                f"{values / pushdown_seconds:,.0f} values/s; pushdown/local time "
+                f"{pushdown_seconds / local_seconds:.2f}"
+            )
     finally:
         stop(Engine.FAST)
 

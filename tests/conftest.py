@@ -13,10 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from auditor.local import Engine, engines_dir, start, stop
 
 PROJECT = "gac-prod-471220"
+
+# Hypothesis profiles: "ci" keeps Hypothesis' default example count (tests that need fewer
+# or more say so); "fuzz" (AUDITOR_FUZZ=1) runs AUDITOR_FUZZ_EXAMPLES (default 10,000) a
+# test, for a long opt-in fuzzing run of the loaders (tests/test_fuzz_loaders.py).
+settings.register_profile("ci", max_examples=100, database=None)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("AUDITOR_FUZZ_EXAMPLES", "10000")),
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("fuzz" if os.environ.get("AUDITOR_FUZZ") == "1" else "ci")
 
 
 @dataclass(frozen=True)

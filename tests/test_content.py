@@ -2,8 +2,9 @@
 
 Pure parts first (columns, SQL compilation, the evidence computed in SQL, the check), then
 both local engines seeded with the demo estate, whose CONTENT_SECRET_PLANTS put three fake
-secrets into tenant logs: local and pushdown must find exactly those, with the same
-evidence, and no output, snapshot or log of a scan may contain a secret.
+secrets into tenant logs: local, pushdown and DLP mode (the real DLP client, answered by
+tests/support/dlp_responder.py) must find exactly those, with the same evidence, and no
+output, snapshot or log of a scan may contain a secret.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from click.testing import CliRunner
 from google.cloud import bigquery
 
 from auditor.cli import main
-from auditor.content import local, pushdown
+from auditor.content import dlp, local, pushdown
 from auditor.content.base import (
     DEFAULT_SAMPLE_ROWS,
     ContentMode,
@@ -53,12 +55,16 @@ from auditor.resources import PROJECT_DIR
 from auditor.sources.bigquery import CollectOptions, _Caller, collect, make_client
 from auditor.sources.infoschema import Malformed
 from tests.conftest import LocalBigQuery
+from tests.support.dlp_responder import write_recordings
 from tests.support.faultproxy import FaultProxy, google_error
+from tests.support.recorded import RecordedServer
 
 P = "gac-prod-471220"
 BQ = f"//bigquery.googleapis.com/projects/{P}/datasets"
 TENANTS = ("acme_corp", "globex", "initech", "umbrella")
 AUD_014 = PROJECT_DIR / "policies" / "AUD-014-tenant-no-credential-values.yaml"
+# The DLP recordings of test_content_dlp.py: none of them answers the demo estate's rows.
+DLP_RECORDED = Path(__file__).parent / "data" / "recorded" / "dlp"
 
 # ---------------------------------------------------------------------------- the plants
 
@@ -289,7 +295,8 @@ def test_evidence_rebuilt_from_sql_is_redact() -> None:
 def test_the_query_validates_names_and_carries_patterns_as_parameters() -> None:
     table = Table(P, "acme_corp", "x_meta_step_logs", fields=NESTED)
     columns = text_columns(NESTED).columns
-    query = pushdown.compile_query(table, columns, sample_rows=250, max_cell_chars=100)
+    target = pushdown.ScanTarget(table, columns)
+    query = pushdown.compile_query([target], sample_rows=250, max_cell_chars=100)
     assert f"FROM `{P}`.`acme_corp`.`x_meta_step_logs` AS t" in query.sql
     assert "LIMIT 250" in query.sql
     assert "SUBSTR(t.`id`, 1, 100) AS c0" in query.sql
@@ -306,25 +313,62 @@ def test_the_query_validates_names_and_carries_patterns_as_parameters() -> None:
     assert all(f"@{p.name}" in query.sql for p in parameters)
     for bad in (replace(table, table_id="t`; DROP"), replace(table, dataset_id="a.b")):
         with pytest.raises(pushdown.NotCompilable):
-            pushdown.compile_query(bad, columns, sample_rows=1, max_cell_chars=1)
+            pushdown.compile_query(
+                [pushdown.ScanTarget(bad, columns)], sample_rows=1, max_cell_chars=1
+            )
+
+
+def test_one_query_scans_several_tables_sharing_the_detectors() -> None:
+    runs = Table(P, "acme_corp", "x_meta_pipeline_runs", fields=(f("error_message"),))
+    logs = Table(P, "globex", "x_meta_step_logs", fields=NESTED)
+    targets = [pushdown.ScanTarget(t, tuple(text_columns(t.fields).columns)) for t in (runs, logs)]
+    query = pushdown.compile_query(targets, sample_rows=7, max_cell_chars=100)
+    assert query.tables == (runs.resource, logs.resource)
+    assert query.columns == (("error_message",), tuple(c.path for c in targets[1].columns))
+    assert "FROM s0 AS s" in query.sql and "FROM s1 AS s" in query.sql
+    assert query.sql.count("UNION ALL") == 1
+    assert query.sql.count("REGEXP_EXTRACT(") == len(catalog())  # once per detector, not per table
+    assert query.sql.count("LIMIT 7") == 2
+    # The dry run reads every sampled column of both tables and none of the detectors.
+    assert query.estimate_sql.count("COUNT(s.c") == 1 + len(targets[1].columns)
+    assert "REGEXP" not in query.estimate_sql and "UNION ALL" in query.estimate_sql
+    rows = [
+        {"t": 0, "i": -1, "j": -1, "n": 7, "e": None},
+        {"t": 1, "i": -1, "j": -1, "n": 3, "e": None},
+        {"t": 1, "i": 0, "j": 2, "n": 1, "e": "0123456789abcdef:39:AIza"},
+    ]
+    (runs_answer, logs_answer) = pushdown.read_answer(pushdown.ANSWER_COLUMNS, rows, query)
+    assert runs_answer == (7, ())
+    shown = "AIza…[redacted 35 chars]"
+    assert logs_answer == (
+        3,
+        (ValueHit(logs.resource, "id", "google-api-key", 1, shown, "0123456789abcdef"),),
+    )
 
 
 ONE_COLUMN = Table(P, "d", "t", fields=(f("a"),))
-COUNT_ROW = {"i": -1, "j": -1, "n": 5, "e": None}
-HIT_ROW = {"i": 0, "j": 2, "n": 1, "e": "0123456789abcdef:39:AIza"}
-NAMES = ("i", "j", "n", "e")
+COUNT_ROW = {"t": 0, "i": -1, "j": -1, "n": 5, "e": None}
+HIT_ROW = {"t": 0, "i": 0, "j": 2, "n": 1, "e": "0123456789abcdef:39:AIza"}
+NAMES = ("t", "i", "j", "n", "e")
 
 
 def one_column_query() -> pushdown.PushdownQuery:
-    columns = text_columns(ONE_COLUMN.fields).columns
-    return pushdown.compile_query(ONE_COLUMN, columns, sample_rows=5, max_cell_chars=9)
+    target = pushdown.ScanTarget(ONE_COLUMN, tuple(text_columns(ONE_COLUMN.fields).columns))
+    return pushdown.compile_query([target], sample_rows=5, max_cell_chars=9)
 
 
 def test_an_answer_is_read_into_hits() -> None:
-    sampled, hits = pushdown.read_answer(NAMES, [COUNT_ROW, HIT_ROW], one_column_query(), "//t")
+    ((sampled, hits),) = pushdown.read_answer(NAMES, [COUNT_ROW, HIT_ROW], one_column_query())
     assert sampled == 5
     assert hits == (
-        ValueHit("//t", "a", "google-api-key", 1, "AIza…[redacted 35 chars]", "0123456789abcdef"),
+        ValueHit(
+            ONE_COLUMN.resource,
+            "a",
+            "google-api-key",
+            1,
+            "AIza…[redacted 35 chars]",
+            "0123456789abcdef",
+        ),
     )
 
 
@@ -338,19 +382,29 @@ def test_an_answer_is_read_into_hits() -> None:
         [COUNT_ROW, {**HIT_ROW, "n": 6}],
         [COUNT_ROW, {**HIT_ROW, "e": "0123456789abcdef:3:AIza"}],
         [{**COUNT_ROW, "n": "5"}],
+        [COUNT_ROW, {**HIT_ROW, "t": 1}],
     ],
-    ids=["no count", "twice", "unknown pair", "evidence", "more than sampled", "prefix", "type"],
+    ids=[
+        "no count",
+        "twice",
+        "unknown pair",
+        "evidence",
+        "more than sampled",
+        "prefix",
+        "type",
+        "unknown table",
+    ],
 )
 def test_odd_answers_are_malformed(rows: list[dict[str, Any]]) -> None:
     with pytest.raises(Malformed):
-        pushdown.read_answer(NAMES, rows, one_column_query(), "//t")
+        pushdown.read_answer(NAMES, rows, one_column_query())
 
 
 def test_no_rows_is_an_empty_table_only_with_the_columns() -> None:
-    assert pushdown.read_answer(NAMES, [], one_column_query(), "//t") == (0, ())
+    assert pushdown.read_answer(NAMES, [], one_column_query()) == [(0, ())]
     # What the fast engine answers to a query it could not run: no rows, no columns.
     with pytest.raises(Malformed, match="did it run"):
-        pushdown.read_answer((), [], one_column_query(), "//t")
+        pushdown.read_answer((), [], one_column_query())
 
 
 def test_pushdown_weaker_detectors_are_those_with_python_only_refinements() -> None:
@@ -384,8 +438,11 @@ def test_options_come_from_the_command_line_then_the_rule_then_the_defaults() ->
         content_options(mode="regex")
     with pytest.raises(UsageError, match="sample rows"):
         content_options(sample_rows=0)
-    with pytest.raises(UsageError, match="dlp"):
-        scanner_for(ContentMode.DLP)
+    with pytest.raises(UsageError, match="tables per query"):
+        content_options(base=ContentOptions(tables_per_query=0))
+    assert scanner_for(ContentMode.LOCAL) is local.scan_table
+    assert scanner_for(ContentMode.DLP) is dlp.scan_table
+    assert scanner_for(ContentMode.PUSHDOWN) is None  # batched: pushdown.scan_tables
     assert scanner_for(ContentMode.OFF) is None
 
 
@@ -502,11 +559,88 @@ def test_local_and_pushdown_agree_on_the_faithful_engine(faithful_estate: LocalB
     assert {s.mode for s in pushdown_result.scans} == {"pushdown"}
 
 
+def dlp_scan(client: bigquery.Client, tables: Sequence[Table], endpoint: str) -> ContentResult:
+    options = ContentOptions(mode=ContentMode.DLP, workers=1, dlp_endpoint=endpoint, attempts=1)
+    return scan_contents(client, tables, options)
+
+
 @pytest.mark.emulator
-def test_local_and_pushdown_agree_on_the_fast_engine(fast_estate: LocalBigQuery) -> None:
-    # One worker for local mode: bqemulator's tabledata.list mixes up concurrent answers.
+def test_the_three_modes_agree_on_the_demo_estate(
+    fast_estate: LocalBigQuery, tmp_path: Path
+) -> None:
+    """Local, pushdown and DLP mode over the demo estate (the fast engine; local with one
+    worker: bqemulator's tabledata.list mixes up concurrent answers).
+
+    DLP mode runs with the real DLP client. What it sends is captured
+    first (no recording answers it yet: every table is a gap), then answered by the
+    responder (tests/support/dlp_responder.py) from each request alone, and replayed."""
+    client = make_client(P, fast_estate.endpoint)
+    tables = tenant_tables(fast_estate.endpoint)
     local_result, pushdown_result = both_modes(fast_estate.endpoint, local_workers=1)
-    assert local_result.hits == pushdown_result.hits == expected_hits()
+    with RecordedServer(DLP_RECORDED) as capture:
+        unanswered = dlp_scan(client, tables, capture.url)
+        sent = list(capture.requests)
+    assert unanswered.hits == () and len(unanswered.gaps) == len(tables) == 20
+    assert all("404 Not Found" in g.reason for g in unanswered.gaps)
+    assert write_recordings(sent, tmp_path) == 20  # one request per table: small samples
+    with RecordedServer(tmp_path) as replay:
+        dlp_result = dlp_scan(client, tables, replay.url)
+        assert replay.count("POST", r"/content:inspect$") == 20
+        # The same through the command line: --dlp-endpoint reaches the DLP client.
+        report = tmp_path / "dlp.json"
+        run = CliRunner().invoke(
+            main,
+            ["scan", *cli_estate(fast_estate), "--workers", "1", "--content-scan", "dlp",
+             "--dlp-endpoint", replay.url, "--only", "AUD-014", "-f", "json", "-o", str(report)],
+        )  # fmt: skip
+        assert run.exit_code == 1, run.output
+    failed = {
+        (f["resource"], f["column"], f["evidence"]["detector"], f["evidence"]["rows"])
+        for f in json.loads(report.read_text(encoding="utf-8"))["findings"]
+        if f["status"] == "FAIL"
+    }
+    assert failed == {(h.table, h.column, h.detector, h.rows) for h in expected_hits()}
+    assert dlp_result.gaps == ()
+    assert [(s.table, s.rows_scanned, s.columns) for s in dlp_result.scans] == [
+        (s.table, s.rows_scanned, s.columns) for s in local_result.scans
+    ]
+    assert {s.mode for s in dlp_result.scans} == {"dlp"}
+    # Same detector, table, column path, row count and evidence in all three modes: the
+    # three planted leaks of the brief, nothing else.
+    assert dlp_result.hits == local_result.hits == pushdown_result.hits == expected_hits()
+    assert {
+        (
+            h.table.split("/datasets/")[1].split("/")[0],
+            h.table.rsplit("/", 1)[1],
+            h.column,
+            h.detector,
+        )
+        for h in dlp_result.hits
+    } == PLANTED_AT
+
+
+@pytest.mark.emulator
+def test_a_failing_table_does_not_leave_its_query_batch_unscanned(
+    fast_estate: LocalBigQuery,
+) -> None:
+    """Tables share a query; one that cannot be read fails it, and the batch is split until
+    the others are scanned and only that table is a gap."""
+    client = make_client(P, fast_estate.endpoint)
+    tables = sorted(tenant_tables(fast_estate.endpoint), key=lambda t: t.resource)
+    acme = [
+        t
+        for t in tables
+        if t.dataset_id == "acme_corp"
+        and t.table_id in {"x_meta_pipeline_runs", "x_meta_step_logs"}
+    ]
+    missing = replace(acme[0], table_id="x_meta_gone")
+    options = ContentOptions(mode=ContentMode.PUSHDOWN, workers=1, tables_per_query=8)
+    result = scan_contents(client, [*acme, missing], options)
+    assert [s.table for s in result.scans] == [t.resource for t in acme]
+    assert [g.scope for g in result.gaps] == [missing.resource]
+    assert result.gaps[0].reason.startswith("contents not scanned (pushdown): ")
+    expected = tuple(h for h in expected_hits() if "/acme_corp/" in h.table)
+    assert result.hits == expected and len(expected) == 1
 
 
 @pytest.mark.emulator

@@ -24,6 +24,7 @@ from google.cloud import dlp_v2
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
 from auditor.content.dlp import (
+    CUSTOM_PREFIX,
     MAX_REQUEST_BYTES,
     MAX_TABLE_VALUES,
     DlpResult,
@@ -42,6 +43,7 @@ from auditor.detect.values import DEFAULT_MAX_CHARS, catalog, join_example
 from auditor.errors import AuditorError, UsageError
 from auditor.model import CoverageGap, ValueHit, table_resource_name
 from auditor.sources.iam import Retries
+from tests.support.dlp_responder import inspect_answer
 from tests.support.recorded import RecordedServer
 
 RECORDED = Path(__file__).parent / "data" / "recorded" / "dlp"
@@ -230,6 +232,50 @@ def test_recordings_ask_with_the_current_catalog() -> None:
             f"{path.name}: its inspectConfig is not what the client sends for the shipped "
             "catalog; the catalog changed, refresh the recordings on purpose"
         )
+
+
+def finding_keys(answer: dict[str, Any], prefix: str = "") -> set[tuple[Any, ...]]:
+    """Each finding of an InspectContentResponse body whose infoType name starts with
+    `prefix`: infoType, quote, likelihood, both ranges, column and row."""
+    keys = set()
+    for f in answer.get("result", {}).get("findings", []):
+        if f["infoType"]["name"].startswith(prefix):
+            location = f["location"]
+            record = location["contentLocations"][0]["recordLocation"]
+            keys.add(
+                (
+                    f["infoType"]["name"],
+                    f.get("quote"),
+                    f["likelihood"],
+                    json.dumps(location["byteRange"], sort_keys=True),
+                    json.dumps(location["codepointRange"], sort_keys=True),
+                    record["fieldId"]["name"],
+                    record["tableLocation"].get("rowIndex", "0"),
+                )
+            )
+    return keys
+
+
+def test_the_responder_answers_like_the_hand_written_recordings() -> None:
+    """tests/support/dlp_responder.py, which answers the demo-estate test, builds from each
+    recorded request the custom infoType findings written by hand from the REST reference,
+    field for field."""
+    compared = 0
+    for path in sorted(RECORDED.glob("inspect-*.json")):
+        recording = json.loads(path.read_text(encoding="utf-8"))
+        built = inspect_answer(recording["request"]["body"])
+        want = finding_keys(recording["response"]["body"], CUSTOM_PREFIX)
+        assert finding_keys(built, CUSTOM_PREFIX) == want, path.name
+        compared += len(want)
+    assert compared == 14
+    # Past maxFindingsPerRequest the rest is dropped and said so.
+    body = json.loads((RECORDED / "inspect-planted.json").read_text(encoding="utf-8"))
+    request = body["request"]["body"]
+    limited = {**request, "inspectConfig": {**request["inspectConfig"], "limits": {}}}
+    limited["inspectConfig"]["limits"]["maxFindingsPerRequest"] = 2
+    answer = inspect_answer(limited)
+    assert answer["result"]["findingsTruncated"] is True
+    assert len(answer["result"]["findings"]) == 2
 
 
 # ---------------------------------------------------------------------------- findings

@@ -228,3 +228,9 @@ def test_missing_python313_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     )
     with pytest.raises(EmulatorError, match=r"needs Python 3\.13.*AUDITOR_PYTHON313"):
         engines_module.find_python313()
+
+
+@pytest.mark.parametrize("project", [f"{PROJECT}\n", "", "Gac-prod", "gac prod 1", "a" * 40])
+def test_a_bad_project_id_is_refused_before_anything_starts(project: str) -> None:
+    with pytest.raises(EmulatorError, match="not a BigQuery project id"):
+        start(Engine.FAST, project=project)

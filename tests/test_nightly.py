@@ -142,6 +142,10 @@ def test_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         ('[project]\nbigquery_endpoint = "http://u:pw@h:1"\n', 2, "credentials do not belong"),
         ('[scope]\ndatasets = "tenant_*"\n', 2, "expected a non-empty list"),
         ('[outputs]\nbigquery_sink = "a b"\n', 2, "expected a BigQuery dataset"),
+        ('[outputs]\nbigquery_sink = "compliance\\n"\n', 2, "expected a BigQuery dataset"),
+        ('[outputs]\nbigquery_sink = "comp\u0131iance"\n', 2, "expected a BigQuery dataset"),
+        ('[project]\nid = "gac-prod-471220\\n"\n', 2, "[project] id: "),
+        ('[project]\ndlp_endpoint = "ftp://h"\n', 2, "[project] dlp_endpoint: "),
     ],
 )
 def test_config_errors_name_the_file_and_line(
@@ -254,6 +258,7 @@ def test_options_override_the_config_which_overrides_defaults(
     write(
         tmp_path / "auditor.toml",  # found in the working folder without --config
         '[project]\nid = "other-project-1"\nbigquery_endpoint = "http://127.0.0.1:1"\n'
+        'dlp_endpoint = "http://127.0.0.1:3"\n'
         '[scope]\ndatasets = ["a*"]\n'
         '[outputs]\ndir = "out"\nformats = ["html"]\n'
         '[thresholds]\nfail_on = "critical"\nallow_partial = true\n',
@@ -262,6 +267,7 @@ def test_options_override_the_config_which_overrides_defaults(
     assert configured.config == Path("auditor.toml")
     assert configured.live.project == "other-project-1"
     assert configured.live.endpoint == "http://127.0.0.1:1"
+    assert configured.live.dlp_endpoint == "http://127.0.0.1:3"
     assert configured.live.datasets == ("a*",)
     assert configured.output_dir == tmp_path.resolve() / "out"
     assert configured.history_path == tmp_path.resolve() / "out" / "history.sqlite"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,6 +253,30 @@ def test_credential_columns_get_a_manual_step_never_an_action(demo: Inventory, r
     assert "never dropped or rewritten" in step.why
     assert any("policy tag" in s for s in step.steps)
     assert any("customers" in s for s in step.steps)
+
+
+def test_manual_commands_quote_names_from_the_estate(demo: Inventory, rules: Any) -> None:
+    """Table ids may hold spaces and more; a pasted manual step must not run any of it."""
+    hostile = "x_meta_step_logs $(touch pwned); rm -rf ~ 'q'"
+    renamed = dataclasses.replace(
+        demo,
+        live_tables=tuple(
+            dataclasses.replace(t, table_id=hostile)
+            if (t.dataset_id, t.table_id) == ("globex", "x_meta_step_logs")
+            else t
+            for t in demo.live_tables
+        ),
+    )
+    plan = plan_for(renamed, rules)
+    (command,) = [
+        s
+        for m in plan.manual_steps
+        if m.resource == f"{BQ}/globex/tables/{hostile}"
+        for s in m.steps
+        if "bq update --schema" in s
+    ]
+    words = shlex.split(command.split("policyTags on ", 1)[1])
+    assert words == [f"{P}:globex.{hostile}"]
 
 
 def test_project_iam_is_a_manual_step_with_the_command(demo: Inventory, rules: Any) -> None:

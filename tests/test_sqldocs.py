@@ -545,7 +545,7 @@ def test_load_sql_doc_oversized_file_is_a_problem(tmp_path: Path) -> None:
     with big.open("wb") as fh:
         fh.truncate(MAX_DOC_BYTES + 1)
     assert load_sql_doc(big, tmp_path).problems == (
-        Problem("big.sql", "SQL doc is larger than 5 MiB; not read", unread=True),
+        Problem("big.sql", "SQL doc is larger than 1 MiB; not read", unread=True),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from auditor.access.paths import AccessAnswer, AccessPath, Capability, Hop, HopKind
 from auditor.access.principals import SPECIAL_GROUPS, canonical, special_group
+from auditor.report.safe_text import terminal_text
 
 _SPECIAL_GROUP_NAME = {prefix: name for name, prefix in SPECIAL_GROUPS.items()}
 _AUTHORIZED_NOUN = {
@@ -30,7 +31,8 @@ def explain(answer: AccessAnswer, *, principal: str | None = None) -> str:
     if answer.gaps:
         lines.append("coverage gaps (paths through these may be missing):")
         lines.extend(f"  - [{g.kind.value}] {g.scope}: {g.reason}" for g in answer.gaps)
-    return "\n".join(lines) + "\n"
+    # One line per entry: a newline or ESC inside a name is shown escaped, never obeyed.
+    return "\n".join(map(terminal_text, lines)) + "\n"
 
 
 def to_json(answer: AccessAnswer) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import click
 from auditor.cli.common import CommandError, exit_on_errors, now
 from auditor.cli.scan import LiveOptions, live_options_whole_estate, progress_display
 from auditor.model import Inventory
+from auditor.report.safe_text import terminal_text
 from auditor.sources.snapshot import read_snapshot
 
 
@@ -71,7 +72,7 @@ def explain_command(
         click.echo(explain(answer, principal=principal), nl=False)
     gaps = inventory.gaps
     for gap in gaps:
-        click.echo(f"coverage gap: {gap.scope}: {gap.reason}", err=True)
+        click.echo(terminal_text(f"coverage gap: {gap.scope}: {gap.reason}"), err=True)
     if gaps or answer.gaps:
         sys.exit(3)
     sys.exit(1 if answer.paths else 0)

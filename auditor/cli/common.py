@@ -25,6 +25,7 @@ from auditor.policy.rule import Rule
 from auditor.policy.waivers import Waiver, load_waivers
 from auditor.report import EXTENSIONS, FORMATS
 from auditor.report.console import render as render_console
+from auditor.report.safe_text import terminal_text
 from auditor.report.summary import exit_code
 
 EXIT_USAGE = 2
@@ -62,7 +63,9 @@ def exit_on_errors() -> Iterator[None]:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    # One "error:" per line (several policy errors come as lines); a line cannot carry a
+    # control character, so a name in a message cannot restyle or rewrite the terminal.
+    click.echo("\n".join(f"error: {terminal_text(line)}" for line in message.split("\n")), err=True)
     sys.exit(code)
 
 
@@ -94,9 +97,10 @@ class AuditOptions:
     def finish(self, result: AuditResult, stem: str) -> NoReturn:
         """Print notes, write every output, exit with the contract's code."""
         for note in result.notes:
-            click.echo(f"note: {note}", err=True)
+            click.echo(f"note: {terminal_text(note)}", err=True)
         color = sys.stdout.isatty() if self.color is None else self.color
-        write_outputs(result.report, self.formats, self.output, self.output_dir, stem, color)
+        with exit_on_errors():  # a report that cannot be written is exit 3, not a traceback
+            write_outputs(result.report, self.formats, self.output, self.output_dir, stem, color)
         threshold = None if self.fail_on == "none" else Severity(self.fail_on)
         sys.exit(exit_code(result.report, threshold, self.allow_partial))
 

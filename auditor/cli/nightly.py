@@ -66,6 +66,7 @@ _CONFIG_PARAMS = {
     "project": "project",
     "bigquery_endpoint": "endpoint",
     "iam_endpoint": "iam_endpoint",
+    "dlp_endpoint": "dlp_endpoint",
     "iam_exports": "iam_exports",
     "datasets": "datasets",
     "output_dir": "output_dir",

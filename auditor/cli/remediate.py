@@ -54,6 +54,7 @@ from auditor.remediate.plan import (
     plan_provision_tenant,
     plan_remediation,
 )
+from auditor.report.safe_text import terminal_text
 
 DEFAULT_DIR = Path("reports") / "remediation"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,7 +155,7 @@ def _collect(live: LiveOptions, snapshot_path: Path | None) -> tuple[Inventory, 
 
 def _gaps(inventory: Inventory, allow_partial: bool) -> bool:
     for gap in inventory.gaps:
-        click.echo(f"coverage gap: {gap.scope}: {gap.reason}", err=True)
+        click.echo(terminal_text(f"coverage gap: {gap.scope}: {gap.reason}"), err=True)
     if inventory.gaps and not allow_partial:
         click.echo(
             "the inventory is incomplete: findings in what could not be read are not in the "
@@ -287,7 +288,7 @@ def apply_command(plan_path: Path, endpoint: str | None, journal_path: Path | No
                 estate,
                 journal,
                 clock=now,
-                progress=lambda m: click.echo(f"  {m}"),
+                progress=lambda m: click.echo(f"  {terminal_text(m)}"),
                 plan_path=str(plan_path),
             )
         except ApplyError as exc:
@@ -317,7 +318,10 @@ def rollback_command(journal_path: Path, endpoint: str | None) -> None:
         estate = _estate(runs[0]["project"], endpoint)
         try:
             report = rollback(
-                journal_path, estate, clock=now, progress=lambda m: click.echo(f"  {m}")
+                journal_path,
+                estate,
+                clock=now,
+                progress=lambda m: click.echo(f"  {terminal_text(m)}"),
             )
         except ApplyError as exc:
             fail(str(exc), EXIT_INCOMPLETE)
@@ -326,7 +330,7 @@ def rollback_command(journal_path: Path, endpoint: str | None) -> None:
         f"{len(report.conflicts)} left alone"
     )
     for conflict in report.conflicts:
-        click.echo(f"  left alone: {conflict}", err=True)
+        click.echo(f"  left alone: {terminal_text(conflict)}", err=True)
     sys.exit(EXIT_INCOMPLETE if report.conflicts else 0)
 
 
@@ -433,7 +437,9 @@ def render_plan(plan: Plan, path: Path) -> str:
         if plan.actions
         else "Nothing to apply.",
     ]
-    return "\n".join(lines)
+    # One line per entry (policy texts may end in a newline): a newline or ESC inside a name
+    # is shown escaped, never obeyed.
+    return "\n".join(terminal_text(line.rstrip("\n")) for line in lines)
 
 
 def _short(resource: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.common import exit_on_errors, load_rules
+from auditor.report.safe_text import terminal_text
 
 
 @click.group()
@@ -21,7 +22,9 @@ def rules_list(policy_paths: tuple[Path, ...]) -> None:
     with exit_on_errors():
         loaded, _ = load_rules(policy_paths)
     for rule in loaded:
-        click.echo(f"{rule.id}  {rule.name:<42} {rule.severity.value:<8} {rule.title}")
+        click.echo(
+            f"{rule.id}  {rule.name:<42} {rule.severity.value:<8} {terminal_text(rule.title)}"
+        )
 
 
 @rules.command("validate")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from auditor import __version__
 from auditor.audit import audit
@@ -25,6 +26,7 @@ from auditor.content.base import (
 )
 from auditor.model import InputFile, Inventory
 from auditor.policy.rule import Rule
+from auditor.report.safe_text import terminal_text
 from auditor.resources import SCHEMAS_DIR
 from auditor.sources.snapshot import dump_snapshot, read_snapshot
 
@@ -54,6 +56,7 @@ class LiveOptions:
     content_scan: str | None
     sample_rows: int | None
     max_bytes_billed: int | None
+    dlp_endpoint: str | None
 
     def collect(
         self, progress: Callable[[str], None], rules: Sequence[Rule] | None = None
@@ -89,7 +92,7 @@ class LiveOptions:
                 mode=self.content_scan,
                 sample_rows=self.sample_rows,
                 max_bytes=self.max_bytes_billed,
-                base=ContentOptions(workers=self.workers),
+                base=ContentOptions(workers=self.workers, dlp_endpoint=self.dlp_endpoint),
             ),
         )
         return collect_estate(source, progress)
@@ -203,12 +206,18 @@ def _live_options(function: F, *, dataset_filter: bool, content_scan: bool) -> F
             "estimates more is not scanned (a coverage gap). Default: the rule's max_bytes, "
             f"else {DEFAULT_MAX_BYTES_BILLED}.",
         ),
+        dlp_endpoint_option := click.option(
+            "--dlp-endpoint",
+            envvar="AUDITOR_DLP_ENDPOINT",
+            help="With --content-scan dlp: the Cloud DLP API endpoint (default: Google's, "
+            "with application default credentials).",
+        ),
     ]
 
     if not dataset_filter:
         options = [o for o in options if o is not dataset_option]
     if not content_scan:
-        content = (content_scan_option, sample_rows_option, max_bytes_option)
+        content = (content_scan_option, sample_rows_option, max_bytes_option, dlp_endpoint_option)
         options = [o for o in options if o not in content]
 
     @functools.wraps(function)
@@ -217,7 +226,7 @@ def _live_options(function: F, *, dataset_filter: bool, content_scan: bool) -> F
         kwargs.setdefault("datasets", ())
         if not content_scan:  # commands that never judge table contents do not read them
             kwargs.update(content_scan=ContentMode.OFF.value, sample_rows=None)
-            kwargs["max_bytes_billed"] = None
+            kwargs.update(max_bytes_billed=None, dlp_endpoint=None)
         fields = LiveOptions.__dataclass_fields__
         live = LiveOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
         return function(live, *args, **kwargs)
@@ -232,13 +241,14 @@ def progress_display() -> Iterator[Callable[[str], None]]:
     """A spinner with the current step in a terminal; plain lines on stderr otherwise."""
     console = Console(stderr=True)
     if not console.is_terminal:
-        yield lambda message: click.echo(f"... {message}", err=True)
+        yield lambda message: click.echo(f"... {terminal_text(message)}", err=True)
         return
     with console.status("starting") as status:
 
         def show(message: str) -> None:
-            console.log(message, highlight=False, markup=False)
-            status.update(message)
+            shown = terminal_text(message)
+            console.log(shown, highlight=False, markup=False)
+            status.update(Text(shown))  # Text: rich would parse a plain str as markup
 
         yield show
 
@@ -324,7 +334,7 @@ def snapshot(live: LiveOptions, output: Path) -> None:
         )
     click.echo(f"wrote {output}", err=True)
     for gap in inventory.gaps:
-        click.echo(f"coverage gap: {gap.scope}: {gap.reason}", err=True)
+        click.echo(terminal_text(f"coverage gap: {gap.scope}: {gap.reason}"), err=True)
     sys.exit(3 if inventory.gaps else 0)
 
 

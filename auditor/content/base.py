@@ -33,6 +33,10 @@ MAX_SAMPLE_ROWS = 100_000
 DEFAULT_MAX_SAMPLE_BYTES = 4 * 1024 * 1024  # local: text read per table
 DEFAULT_MAX_BYTES_BILLED = 1024**3  # pushdown: bytes billed per table query
 DEFAULT_WORKERS = 4
+# Pushdown: tables scanned by one query. The detector part of the query is shared, so a
+# table adds only its sample and its cells: fewer, larger queries (and jobs) than one per
+# table, each still within max_bytes_billed and the query-length limit.
+DEFAULT_TABLES_PER_QUERY = 20
 
 
 class ContentMode(StrEnum):
@@ -55,7 +59,12 @@ class ContentOptions:
     max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED
     # Characters of each cell that are examined (scan_value's max_chars; SUBSTR in SQL).
     max_cell_chars: int = DEFAULT_MAX_CHARS
-    workers: int = DEFAULT_WORKERS  # tables scanned at once
+    workers: int = DEFAULT_WORKERS  # tables (pushdown: queries) scanned at once
+    tables_per_query: int = DEFAULT_TABLES_PER_QUERY  # pushdown only
+    # DLP mode: the API's base URL (None: Google's, with Application Default Credentials)
+    # and the processing location.
+    dlp_endpoint: str | None = None
+    dlp_location: str = "global"
     timeout: float = 60.0  # per HTTP call; a query may wait QUERY_WAIT_FACTOR times longer
     attempts: int = 4  # tries per call (429, 5xx and lost connections are retried)
     backoff: float = 0.5
@@ -66,8 +75,8 @@ class ContentOptions:
             raise UsageError(f"sample rows must be between 1 and {MAX_SAMPLE_ROWS}")
         if self.max_sample_bytes < 1 or self.max_bytes_billed < 1 or self.max_cell_chars < 1:
             raise UsageError("byte and character budgets must be at least 1")
-        if self.workers < 1 or self.attempts < 1:
-            raise UsageError("content scan workers and attempts must be at least 1")
+        if self.workers < 1 or self.attempts < 1 or self.tables_per_query < 1:
+            raise UsageError("content scan workers, attempts, tables per query must be >= 1")
         if not self.timeout > 0 or self.backoff < 0:
             raise UsageError("timeout must be positive and backoff not negative")
 

@@ -54,7 +54,7 @@ import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from http import HTTPStatus
 from typing import TypeVar
 
@@ -63,11 +63,14 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import GoogleAuthError
-from google.cloud import dlp_v2
+from google.cloud import bigquery, dlp_v2
 
 # No type stubs for protobuf among the allowed packages; only ParseError is used.
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
+from auditor.content.base import ContentMode, ContentOptions, TableOutcome
+from auditor.content.columns import TextColumn
+from auditor.content.local import Fetch, sample_table
 from auditor.content.sample import SampledRows
 from auditor.detect.redact import fingerprint_secret, redact
 from auditor.detect.values import (
@@ -80,7 +83,7 @@ from auditor.detect.values import (
     shannon_entropy,
 )
 from auditor.errors import AuditorError, UsageError
-from auditor.model import CoverageGap, ValueHit
+from auditor.model import ContentScan, CoverageGap, Table, ValueHit
 from auditor.sources.iam import Retries
 
 __all__ = [
@@ -97,6 +100,7 @@ __all__ = [
     "inspect_sample",
     "make_dlp_client",
     "plan_batches",
+    "scan_table",
 ]
 
 T = TypeVar("T")
@@ -175,6 +179,43 @@ def make_dlp_client(endpoint: str | None = None) -> dlp_v2.DlpServiceClient:
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": endpoint},
     )
+
+
+@lru_cache(maxsize=4)
+def _shared_client(endpoint: str | None) -> dlp_v2.DlpServiceClient:
+    """One client per endpoint for a whole scan (its REST session is thread-safe)."""
+    return make_dlp_client(endpoint)
+
+
+def scan_table(
+    client: bigquery.Client,
+    table: Table,
+    columns: Sequence[TextColumn],
+    options: ContentOptions,
+    call: Fetch,
+) -> TableOutcome:
+    """DLP mode's TableScanner: sample `table` as the local mode does (tabledata.list),
+    then inspect the sample with DLP at `options.dlp_endpoint` (None: Google's, with
+    Application Default Credentials), billed to the table's project. Raises what sampling
+    or the client setup raised; what DLP does wrong comes back as gaps."""
+    sample = sample_table(client, table, columns, options, call)
+    dlp_client = _shared_client(options.dlp_endpoint)
+    result = inspect_sample(
+        dlp_client,
+        table.project,
+        sample,
+        location=options.dlp_location,
+        config=_catalog_config(),
+        retries=Retries(attempts=options.attempts, timeout=options.timeout),
+        max_chars=options.max_cell_chars,
+    )
+    scan = ContentScan(table.resource, ContentMode.DLP.value, len(sample.rows), sample.columns)
+    return TableOutcome(scan, result.hits, result.gaps)
+
+
+@lru_cache(maxsize=1)
+def _catalog_config() -> dlp_v2.InspectConfig:
+    return inspect_config(catalog())
 
 
 # ---------------------------------------------------------------------------- the config

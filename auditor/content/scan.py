@@ -24,11 +24,10 @@ from typing import Protocol
 
 from google.cloud import bigquery
 
-from auditor.content import local, pushdown
+from auditor.content import dlp, local, pushdown
 from auditor.content.base import SCANNED_TYPES, ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import TextColumn, text_columns
 from auditor.content.local import Fetch
-from auditor.errors import UsageError
 from auditor.model import ContentScan, CoverageGap, Table, ValueHit
 from auditor.sources.bigquery import CollectOptions, _Caller, _Failed, describe
 
@@ -57,17 +56,12 @@ class ContentResult:
 
 
 def scanner_for(mode: ContentMode) -> TableScanner | None:
-    """The scanner of a mode; None for OFF. UsageError for a mode not available here."""
+    """The per-table scanner of a mode; None for OFF and for PUSHDOWN, which scans tables
+    several per query (`pushdown.scan_tables`). UsageError for a mode not available here."""
     if mode is ContentMode.LOCAL:
         return local.scan_table
-    if mode is ContentMode.PUSHDOWN:
-        return pushdown.scan_table
     if mode is ContentMode.DLP:
-        # Dispatch point for DLP inspection (auditor/content/dlp.py, built separately): wire
-        # its TableScanner here. Until then, asking for it is a usage error, not a silent pass.
-        raise UsageError(
-            "content scan mode 'dlp' is not available in this build; use local or pushdown"
-        )
+        return dlp.scan_table
     return None
 
 
@@ -77,23 +71,35 @@ def scan_contents(
     """Scan the base tables among `tables`. Raises only UsageError, before any request."""
     options.check()
     scanner = scanner_for(options.mode)
-    if scanner is None:
+    if options.mode is ContentMode.OFF:
         return ContentResult((), (), ())
     call = _Caller(
         CollectOptions(timeout=options.timeout, attempts=options.attempts, backoff=options.backoff)
     )
     chosen = sorted((t for t in tables if t.type in SCANNED_TYPES), key=lambda t: t.resource)
+    if scanner is None:
+        outcomes = _scan_pushdown(client, chosen, options, call)
+    else:
 
-    def one(table: Table) -> TableOutcome:
-        return _scan_one(scanner, client, table, options, call)
+        def one(table: Table) -> TableOutcome:
+            return _scan_one(scanner, client, table, options, call)
 
-    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="content") as pool:
-        outcomes = list(pool.map(one, chosen))
+        with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="content") as pool:
+            outcomes = list(pool.map(one, chosen))
     return ContentResult(
         scans=tuple(o.scan for o in outcomes if o.scan is not None),
         hits=tuple(sorted((h for o in outcomes for h in o.hits), key=_hit_order)),
         gaps=tuple(sorted({g for o in outcomes for g in o.gaps}, key=_gap_order)),
     )
+
+
+def _columns(table: Table) -> tuple[tuple[TextColumn, ...], tuple[CoverageGap, ...]]:
+    """The text columns of `table` that can be scanned, and a gap naming those that cannot."""
+    found = text_columns(table.fields)
+    if not found.unsafe:
+        return tuple(found.columns), ()
+    reason = "contents of columns not scanned, their names are not plain identifiers: "
+    return tuple(found.columns), (CoverageGap(table.resource, reason + ", ".join(found.unsafe)),)
 
 
 def _scan_one(
@@ -103,31 +109,39 @@ def _scan_one(
     options: ContentOptions,
     call: Fetch,
 ) -> TableOutcome:
-    found = text_columns(table.fields)
-    gaps: tuple[CoverageGap, ...] = ()
-    if found.unsafe:
-        gaps = (
-            CoverageGap(
-                table.resource,
-                "contents of columns not scanned, their names are not plain identifiers: "
-                + ", ".join(found.unsafe),
-            ),
-        )
-    if not found.columns:
+    columns, gaps = _columns(table)
+    if not columns:
         scan = ContentScan(table.resource, options.mode.value, 0, ())
         return TableOutcome(scan, (), gaps)
     try:
-        outcome = scanner(client, table, found.columns, options, call)
+        outcome = scanner(client, table, columns, options, call)
     except _Failed as failed:
         reason = failed.reason
-    except pushdown.NotCompilable as exc:
-        reason = str(exc)
     except Exception as exc:  # every failure becomes a gap naming the table, never an escape
         reason = describe(exc)
     else:
         return TableOutcome(outcome.scan, outcome.hits, gaps + outcome.gaps)
     gap = CoverageGap(table.resource, f"contents not scanned ({options.mode.value}): {reason}")
     return TableOutcome(None, (), (*gaps, gap))
+
+
+def _scan_pushdown(
+    client: bigquery.Client, tables: Sequence[Table], options: ContentOptions, call: Fetch
+) -> list[TableOutcome]:
+    """Every table with text columns goes to `pushdown.scan_tables`, which batches them."""
+    found = [_columns(table) for table in tables]
+    pairs = zip(tables, found, strict=True)
+    targets = [pushdown.ScanTarget(table, columns) for table, (columns, _) in pairs if columns]
+    scanned = iter(pushdown.scan_tables(client, targets, options, call))
+    outcomes = []
+    for table, (columns, gaps) in zip(tables, found, strict=True):
+        if not columns:
+            scan = ContentScan(table.resource, options.mode.value, 0, ())
+            outcomes.append(TableOutcome(scan, (), gaps))
+            continue
+        outcome = next(scanned)
+        outcomes.append(TableOutcome(outcome.scan, outcome.hits, gaps + outcome.gaps))
+    return outcomes
 
 
 def _gap_order(gap: CoverageGap) -> tuple[str, str]:

@@ -51,7 +51,7 @@ CALL_TIMEOUT = 60.0  # seconds per HTTP request
 # would stall a seed for ten minutes. One minute of retries is plenty for a transient error.
 RETRY = DEFAULT_RETRY.with_timeout(60.0)
 
-_PROJECT_RE = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_PROJECT_RE = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\Z")
 _REF_RE = re.compile(
     r"^projects/(?P<p>[^/]+)/datasets/(?P<d>[^/]+)(?:/(?P<kind>tables|routines)/(?P<n>[^/]+))?$"
 )

@@ -483,6 +483,11 @@ def _subjects(sentence: str) -> list[tuple[str, ...]]:
 
 
 def _quote(text: str, limit: int = 60) -> str:
+    # Secrets redacted before the cut: a description may hold one, and a cut one would
+    # no longer be recognised. (Imported here: values imports this module.)
+    from auditor.detect.values import redact_secrets
+
+    text = redact_secrets(text)
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 

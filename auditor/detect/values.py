@@ -79,6 +79,7 @@ __all__ = [
     "parse_catalog",
     "re2_problems",
     "redact",
+    "redact_secrets",
     "scan_value",
     "shannon_entropy",
 ]
@@ -309,6 +310,15 @@ def evidence(text: str, match: Match) -> Evidence:
     """Printable evidence for `match` in `text` (the value scan_value was given)."""
     secret = text[match.start : match.end]
     return Evidence(match.detector_id, redact(secret), fingerprint_secret(secret))
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every secret the catalog finds in it (anywhere, not only in the first
+    `DEFAULT_MAX_CHARS`) replaced by its redacted form: for free text that is shown or
+    stored (descriptions, view SQL, messages), which must not carry a value on."""
+    for match in reversed(scan_value(text, max_chars=len(text))):
+        text = text[: match.start] + redact(text[match.start : match.end]) + text[match.end :]
+    return text
 
 
 # ---------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ CALL_TIMEOUT = 60.0
 RETRY = DEFAULT_RETRY.with_timeout(120.0)
 
 _DATASET = re.compile(
-    r"^(?:(?P<project>[a-z][a-z0-9.:-]{4,62}[a-z0-9])\.)?(?P<dataset>\w{1,1024})$"
+    r"^(?:(?P<project>[a-z][a-z0-9.:-]{4,62}[a-z0-9])\.)?(?P<dataset>[A-Za-z0-9_]{1,1024})\Z"
 )
 
 

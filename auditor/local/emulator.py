@@ -45,7 +45,7 @@ STOP_TIMEOUT = 15.0
 INSTALL_TIMEOUT = 1200.0
 DATA_MARKER = ".auditor-emulator-data"
 
-_PROJECT_RE = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_PROJECT_RE = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 # Variables that would make the engine's Python load code other than its own venv's.
 _SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__")
 # Engines started by this process, kept so that they can be reaped (no zombies).
@@ -525,7 +525,7 @@ def start(
     engine = Engine(engine)
     if in_memory and engine is not Engine.FAST:
         raise EmulatorError("only the fast engine can run in memory")
-    if not _PROJECT_RE.match(project):
+    if not _PROJECT_RE.fullmatch(project):
         raise EmulatorError(f"not a BigQuery project id: {project!r}")
     if port is not None and not 0 < port < 65536:
         raise EmulatorError(f"not a TCP port: {port}")

@@ -16,8 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from auditor import limits
 from auditor.errors import InputError
 from auditor.model import Finding, Status
+from auditor.sources.jsonpos import load_json_value
 
 BASELINE_STATUSES = frozenset({Status.FAIL, Status.ERROR, Status.WAIVED})
 _STATUS_VALUES = frozenset(s.value for s in Status)
@@ -29,6 +31,9 @@ def fingerprints_from_report(path: Path) -> frozenset[str]:
     """Fingerprints of the FAIL, ERROR and WAIVED findings of a previous JSON report."""
     name = str(path)
     try:
+        if path.stat().st_size > limits.MAX_REPORT_BYTES:
+            too_big = f"file is larger than {limits.size_text(limits.MAX_REPORT_BYTES)}; not read"
+            raise InputError(name, too_big)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(name, "no such file") from None
@@ -37,7 +42,9 @@ def fingerprints_from_report(path: Path) -> frozenset[str]:
     except OSError as exc:
         raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
     try:
-        report = json.loads(text)
+        report = load_json_value(
+            text, name, max_depth=limits.MAX_REPORT_DEPTH, max_bytes=limits.MAX_REPORT_BYTES
+        )
     except json.JSONDecodeError as exc:
         message = f"invalid JSON: {exc.msg} (column {exc.colno})"
         raise InputError(name, message, exc.lineno) from None
@@ -51,7 +58,7 @@ def _fingerprints(name: str, findings: Iterable[Any]) -> Iterable[str]:
         if not isinstance(item, dict):
             raise InputError(name, f"findings[{i}]: expected an object")
         status, fingerprint = item.get("status"), item.get("fingerprint")
-        if status not in _STATUS_VALUES:
+        if not isinstance(status, str) or status not in _STATUS_VALUES:  # a list is unhashable
             raise InputError(name, f"findings[{i}]: unknown status {status!r}")
         if not isinstance(fingerprint, str) or not fingerprint:
             raise InputError(name, f"findings[{i}]: missing 'fingerprint'")

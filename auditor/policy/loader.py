@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from auditor import limits
 from auditor.errors import InputError, PolicyError
 from auditor.model import Location, Severity
 from auditor.policy.checks import CheckKind
@@ -48,6 +49,10 @@ def load_policies(paths: Sequence[Path], registry: Mapping[str, CheckKind]) -> P
     are never reused); the second file holding one gets the error.
     """
     files, errors = _expand(paths)
+    if len(files) > limits.MAX_RULES:
+        where = ", ".join(str(p) for p in paths)
+        message = f"{len(files)} rule files; a policy pack holds at most {limits.MAX_RULES}"
+        return PolicyLoad((), (*errors, PolicyError(where, message)))
     rules: list[Rule] = []
     ids: dict[str, str] = {}
     names: dict[str, str] = {}

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from auditor import limits
 from auditor.errors import InputError
 from auditor.model import Finding, Location, Status, WaiverRef
 from auditor.policy.yamlpos import read_yaml, schema_problems
@@ -66,6 +67,10 @@ def load_waivers(path: Path) -> tuple[Waiver, ...]:
     doc = read_yaml(path)
     if doc.value is None:
         raise InputError(name, "empty file; expected 'waivers:' and a list", 1)
+    entries = doc.value.get("waivers") if isinstance(doc.value, dict) else None
+    if isinstance(entries, list) and len(entries) > limits.MAX_WAIVERS:
+        message = f"{len(entries)} waivers; a waivers file holds at most {limits.MAX_WAIVERS}"
+        raise InputError(name, message, doc.line_of(("waivers",)))
     problems = schema_problems(doc, _waivers_schema())
     if problems:
         raise InputError(name, problems[0].message, problems[0].line)

@@ -18,13 +18,14 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import validator_for
 
+from auditor import limits
 from auditor.errors import InputError
 
 Pointer = tuple[str | int, ...]
 
-MAX_BYTES = 1024 * 1024
-MAX_NODES = 100_000  # after expanding aliases: bounds "billion laughs" documents
-MAX_DEPTH = 100
+MAX_BYTES = limits.MAX_YAML_BYTES
+MAX_NODES = limits.MAX_YAML_NODES
+MAX_DEPTH = limits.MAX_YAML_DEPTH
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
 _SEQ = _TAG_PREFIX + "seq"
@@ -132,6 +133,17 @@ def _reader_problem(exc: yaml.reader.ReaderError) -> str:
     return f"unacceptable character #x{code:04x}: {exc.reason}"
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _pair_surrogates(text: str) -> str:
+    """PyYAML turns the escapes "\\ud83d\\ude00" into two lone surrogates, which no output
+    can encode; JSON reads them as the one character they spell. Do the same."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
 def _tag_name(tag: str) -> str:
     return "!!" + tag[len(_TAG_PREFIX) :] if tag.startswith(_TAG_PREFIX) else tag
 
@@ -179,9 +191,17 @@ class _Converter:
         if node.tag not in _PLAIN_SCALARS:
             raise self.fail(f"unsupported tag '{_tag_name(node.tag)}'", node)
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise self.fail(f"invalid value: {exc}", node) from None
+        except ValueError as exc:  # e.g. an integer longer than Python's int digit limit
+            raise self.fail(f"invalid value: {exc}", node) from None
+        if not isinstance(value, str):
+            return value
+        value = _pair_surrogates(value)
+        if lone := _LONE_SURROGATE.search(value):  # no output could encode it
+            raise self.fail(f"string holds an unpaired surrogate \\u{ord(lone.group()):04x}", node)
+        return value
 
     def mapping(
         self, node: yaml.MappingNode, pointer: Pointer, active: frozenset[int]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from auditor.detect.values import redact_secrets
 from auditor.model import (
     AccessEntry,
     Condition,
@@ -37,6 +38,7 @@ from auditor.model import (
     table_resource_name,
     walk_fields,
 )
+from auditor.sources.scrub import scrub_labels
 
 API_ROOT = "https://bigquery.googleapis.com/bigquery/v2"
 
@@ -80,10 +82,12 @@ def dataset_digest(ds: Dataset) -> str:
     return _digest(
         {
             "access": sorted((entry_key(e) for e in ds.access), key=_sort_key),
-            "labels": dict(ds.labels),
+            # As the audit saw them (auditor.sources.scrub): a plan made from a collected
+            # inventory matches the applier's fresh read of the same dataset.
+            "labels": scrub_labels(ds.labels),
             "default_kms_key": ds.default_kms_key,
             "location": (ds.location or "").upper(),
-            "description": ds.description,
+            "description": redact_secrets(ds.description) if ds.description else ds.description,
         }
     )
 

@@ -14,10 +14,11 @@ How `apply_plan` keeps its promises:
   writes nothing.
 - Converges after a crash. The journal (JSON lines next to the plan) records `started`
   (with the state before) and then `done` (with the state after and how to undo it) for
-  each action. A re-run skips what is done; an action left `started` is `done` if its effect
-  is there, else it runs again. Actions that already ran move the expected state of what
-  they touched forward (the etag they left behind), so later actions on the same dataset
-  still have a precondition.
+  each action. A re-run skips what is done; an action left `started` or `failed` (a lost
+  answer can hide a write that landed) is `done` if its effect is there, else it runs again.
+  A torn last line (a crash mid-record) is dropped and reported. Actions that already ran
+  move the expected state of what they touched forward (the etag they left behind), so
+  later actions on the same dataset still have a precondition.
 - Never destroys data: actions only create and patch (see actions.py).
 
 `rollback` undoes the journal's done actions in reverse order. Its undo steps re-add the
@@ -67,6 +68,7 @@ from auditor.remediate.actions import (
 )
 from auditor.remediate.plan import Plan
 from auditor.resources import format_schema
+from auditor.sources.scrub import scrub_api_fields, scrub_labels
 
 JOURNAL_VERSION = "1"
 Clock = Callable[[], datetime]
@@ -265,15 +267,31 @@ class Journal:
             out.append(record)
         return out
 
-    def repair(self) -> None:
-        """Drop a last line cut short by a crash (records are whole lines, fsynced one by
-        one, so only the record being written can be partial; it never completed)."""
+    def repair(self) -> str | None:
+        """End the file with a whole line again after a crash; what was done, or None.
+
+        Records are whole lines, fsynced one by one, so only the record being written when
+        the process died can be partial: a cut-short line never completed and is dropped
+        (records() ignores it too); a whole record that lost only its line end is kept."""
         if not self.path.exists():
-            return
+            return None
         data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
+        if not data or data.endswith(b"\n"):
+            return None
+        start = data.rfind(b"\n") + 1
+        line = data.count(b"\n") + 1
+        where = f"journal {self.path}: its last line ({line})"
+        try:
+            json.loads(data[start:])
+        except ValueError:
             with self.path.open("r+b") as out:
-                out.truncate(data.rfind(b"\n") + 1)
+                out.truncate(start)
+                os.fsync(out.fileno())
+            return f"{where} was cut short by a crash ({len(data) - start} bytes); ignored"
+        with self.path.open("ab") as out:
+            out.write(b"\n")
+            os.fsync(out.fileno())
+        return f"{where} lacked its line end after a crash; the record is whole and kept"
 
     def append(self, record: Mapping[str, Any]) -> None:
         line = json.dumps({"at": _iso(self.clock()), **record}, sort_keys=True, ensure_ascii=True)
@@ -294,6 +312,12 @@ def _journal_validator() -> dict[str, Draft202012Validator]:
     }
 
 
+def _report_repair(journal: Journal, progress: Progress) -> None:
+    note = journal.repair()
+    if note is not None:
+        progress(note)
+
+
 def _error_depth(error: Any) -> int:
     return -len(error.absolute_path)  # the deepest first: it names the field
 
@@ -305,6 +329,23 @@ def _last_status(records: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str,
         if r["record"] == "action" or (r["record"] == "undo" and r["status"] == Status.UNDONE):
             last[r["action_id"]] = r
     return last
+
+
+def _in_doubt(records: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """action id -> its latest `started` record, for the actions whose write may have landed
+    without a `done`: the run stopped after `started`, or the write failed, and a failure
+    may be an answer lost after BigQuery applied the change (a reset, a timeout)."""
+    started: dict[str, Mapping[str, Any]] = {}
+    for r in records:
+        if r["record"] == "action" and r["status"] == Status.STARTED:
+            started[r["action_id"]] = r
+    return {
+        action_id: started[action_id]
+        for action_id, r in _last_status(records).items()
+        if r["record"] == "action"
+        and r["status"] in (Status.STARTED, Status.FAILED)
+        and action_id in started
+    }
 
 
 def _expected_from_journal(records: Sequence[Mapping[str, Any]]) -> dict[str, Seen]:
@@ -365,7 +406,7 @@ def apply_plan(
     started = time.monotonic()
     journal = Journal(journal_path, clock)
     records = journal.records()
-    journal.repair()
+    _report_repair(journal, progress)
     digest = plan.digest()
     for r in records:
         if r["record"] == "run" and r["plan_digest"] != digest:
@@ -377,6 +418,7 @@ def apply_plan(
     run = _Run(plan, estate, journal, progress)
     run.iam_tables = {a.resource for a in plan.actions if isinstance(a, RemoveTableIamMember)}
     last = _last_status(records)
+    in_doubt = _in_doubt(records)
     from_journal = _expected_from_journal(records)
     planned: dict[str, Seen] = {}
     for action in plan.actions:
@@ -407,7 +449,7 @@ def apply_plan(
             )
         else:
             pending.append(action)
-    _preflight(run, pending, last)
+    _preflight(run, pending, in_doubt)
     journal.append(
         {
             "record": "run",
@@ -419,7 +461,7 @@ def apply_plan(
         }
     )
     for action in pending:
-        outcomes.append(_apply_one(run, action, last.get(action.id)))
+        outcomes.append(_apply_one(run, action, in_doubt.get(action.id)))
     return RunReport(journal_path, tuple(outcomes), round(time.monotonic() - started, 3), digest)
 
 
@@ -454,7 +496,9 @@ def _satisfied(action: Action, states: Mapping[str, Any]) -> bool:
     return action.satisfied(ds.model if ds is not None else None)
 
 
-def _preflight(run: _Run, pending: Sequence[Action], last: Mapping[str, Any]) -> None:
+def _preflight(
+    run: _Run, pending: Sequence[Action], in_doubt: Mapping[str, Mapping[str, Any]]
+) -> None:
     """Read everything the pending actions touch; raise StalePlan unless each resource is
     what is expected before its first pending action that still has work to do."""
     states: dict[str, Any] = {}
@@ -466,10 +510,9 @@ def _preflight(run: _Run, pending: Sequence[Action], last: Mapping[str, Any]) ->
     checked: set[str] = set()
     for action in pending:
         if _satisfied(action, states):
-            entry = last.get(action.id)
-            if entry is not None and entry.get("status") == Status.STARTED:
-                # Ours, from a run that stopped before recording it: its result is the
-                # state the next actions on these resources start from.
+            if action.id in in_doubt:
+                # Ours, from a run that did not record it: its result is the state the
+                # next actions on these resources start from.
                 for resource, _ in _targets(action):
                     run.expected[resource] = _seen(states[resource])
             continue
@@ -484,7 +527,9 @@ def _preflight(run: _Run, pending: Sequence[Action], last: Mapping[str, Any]) ->
         raise StalePlan(sorted(drifts.values(), key=lambda d: d.resource))
 
 
-def _apply_one(run: _Run, action: Action, last: Mapping[str, Any] | None) -> Outcome:
+def _apply_one(run: _Run, action: Action, started_record: Mapping[str, Any] | None) -> Outcome:
+    """Run one action; `started_record` is its `started` record when an earlier run may
+    have written it without recording the result (see _in_doubt)."""
     started = time.monotonic()
     states = {r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)}
     target = states[action.resource]
@@ -495,9 +540,9 @@ def _apply_one(run: _Run, action: Action, last: Mapping[str, Any] | None) -> Out
         "resource": action.resource,
     }
     if _satisfied(action, states):
-        in_doubt = last is not None and last.get("status") == Status.STARTED
+        in_doubt = started_record is not None
         before: Mapping[str, Any] = (
-            last["before"] if in_doubt and last is not None else _snapshot(target)
+            started_record["before"] if started_record is not None else _snapshot(target)
         )
         seen = {r: _seen(s).to_dict() for r, s in states.items()}
         if in_doubt:
@@ -510,7 +555,7 @@ def _apply_one(run: _Run, action: Action, last: Mapping[str, Any] | None) -> Out
                     "after": _snapshot(target),
                     "undo": undo,
                     "seen": seen,
-                    "message": "completed by an earlier run that stopped before recording it",
+                    "message": "completed by an earlier run that did not record it",
                 }
             )
             status, message = "recovered", "finished by an earlier run (verified now)"
@@ -550,15 +595,27 @@ def _apply_one(run: _Run, action: Action, last: Mapping[str, Any] | None) -> Out
     except (api_exceptions.PreconditionFailed, api_exceptions.Conflict):
         pass  # someone (or a retried request of ours) got there first: the re-read decides
     except Exception as exc:
-        reason = _describe(exc)
+        # A retry of a write whose answer was lost meets the change it made: IAM answers
+        # a stale policy etag with an error of its own (400 or 409, not 412). The live
+        # state decides whether our change is there.
+        if not _landed(run, action):
+            reason = _describe(exc)
+            run.journal.append({**base, "status": Status.FAILED, "message": reason})
+            raise ApplyError(
+                f"{action.id} ({action.describe()}) failed: {reason}; the journal "
+                f"{run.journal.path} records what is done: fix the cause and apply again"
+            ) from exc
+    try:
+        after_states = {
+            r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)
+        }
+    except Exception as exc:  # sent, maybe applied: the next run finds out (see _in_doubt)
+        reason = f"the change was sent but cannot be verified: {_describe(exc)}"
         run.journal.append({**base, "status": Status.FAILED, "message": reason})
         raise ApplyError(
-            f"{action.id} ({action.describe()}) failed: {reason}; the journal "
-            f"{run.journal.path} records what is done: fix the cause and apply again"
+            f"{action.id} ({action.describe()}): {reason}; the journal {run.journal.path} "
+            "records what is done: fix the cause and apply again"
         ) from exc
-    after_states = {
-        r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)
-    }
     if not _satisfied(action, after_states):
         message = "the change is not visible after the write: the resource changed meanwhile"
         run.journal.append({**base, "status": Status.FAILED, "message": message})
@@ -587,6 +644,17 @@ def _apply_one(run: _Run, action: Action, last: Mapping[str, Any] | None) -> Out
         action.describe(),
         round(time.monotonic() - started, 3),
     )
+
+
+def _landed(run: _Run, action: Action) -> bool:
+    """Whether the action's effect is in place now; False when that cannot be read."""
+    try:
+        states = {
+            r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)
+        }
+    except Exception:  # the write's own error is the one to report
+        return False
+    return _satisfied(action, states)
 
 
 def _write(estate: Estate, action: Action, states: Mapping[str, Any]) -> None:
@@ -665,7 +733,8 @@ def _snapshot(state: Any) -> dict[str, Any]:
             "exists": True,
             "etag": raw.get("etag"),
             "access": list(raw.get("access") or []),
-            "labels": dict(raw.get("labels") or {}),
+            # Scrubbed: the journal is no place for a secret pasted into a label.
+            "labels": scrub_labels(raw.get("labels") or {}),
             "default_kms_key": state.model.default_kms_key,
             "location": raw.get("location"),
         }
@@ -674,7 +743,7 @@ def _snapshot(state: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "exists": True,
             "etag": raw.get("etag"),
-            "schema": list(raw.get("schema", {}).get("fields") or []),
+            "schema": scrub_api_fields(raw.get("schema", {}).get("fields") or []),
             "kms_key": state.model.kms_key,
             "num_rows": raw.get("numRows"),
         }
@@ -775,7 +844,7 @@ def rollback(
     started = time.monotonic()
     journal = Journal(journal_path, clock)
     records = journal.records()
-    journal.repair()
+    _report_repair(journal, progress)
     runs = [r for r in records if r["record"] == "run"]
     if not runs:
         raise JournalError(str(journal_path), "no apply run recorded: nothing to roll back")

@@ -147,7 +147,12 @@ class BigQueryEstate:
         # Identifiers cannot be query parameters; _check_names vetted them.
         sql = f"SELECT COUNT(*) AS n FROM `{project}.{dataset_id}.{table_id}` WHERE `{column}` IS NOT NULL"  # noqa: S608, E501
         rows = self._call(lambda: list(self.client.query_and_wait(sql, project=project)))
-        return int(rows[0]["n"]) if rows else 0
+        if len(rows) != 1:  # COUNT(*) answers one row; anything else is no proof of "empty"
+            raise ApplyError(
+                f"counting the values of {dataset_id}.{table_id}.{column} answered "
+                f"{len(rows)} rows, not 1: the column is kept"
+            )
+        return int(rows[0]["n"])
 
     def drop_column(self, project: str, dataset_id: str, table_id: str, column: str) -> None:
         _check_names(project, dataset_id, table_id, column)

@@ -21,14 +21,15 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from auditor import limits
 from auditor.errors import InputError
 from auditor.remediate.actions import ACTION_TYPES, Action, ActionKind, ManualStep, Precondition
 from auditor.remediate.plan import PLAN_VERSION, Plan, PlannedFinding, Purpose
 from auditor.resources import format_schema
 from auditor.sources.jsonpos import Positioned, parse_json
 
-MAX_PLAN_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 96
+MAX_PLAN_BYTES = limits.MAX_PLAN_BYTES
+MAX_DEPTH = limits.MAX_PLAN_DEPTH
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -63,6 +64,10 @@ def dump_plan(plan: Plan) -> str:
 def read_plan(path: Path) -> Plan:
     name = str(path)
     try:
+        if path.stat().st_size > MAX_PLAN_BYTES:  # refused before a byte of it is read
+            raise InputError(
+                name, f"file is larger than {limits.size_text(MAX_PLAN_BYTES)}; not read"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(name, f"cannot read plan: {exc.strerror or type(exc).__name__}") from None

@@ -5,6 +5,7 @@ provisioning. Pure; registered in REMEDIATORS by check kind."""
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,6 +175,11 @@ def parse_resource(resource: str) -> tuple[str, str, str | None] | None:
     return (match["p"], match["d"], match["t"]) if match else None
 
 
+def shell_word(text: str) -> str:
+    """One shell word: names come from the estate, and a manual step is meant to be pasted."""
+    return shlex.quote(text)
+
+
 @remediates("no-public-access")
 def _public(ctx: Context, f: Finding) -> None:
     parsed = parse_resource(f.resource)
@@ -225,7 +231,7 @@ def _dataset_cmek(ctx: Context, f: Finding) -> None:
             f"dataset {dataset_id} is neither a tenant nor the customers dataset and the "
             "remediation config names no key for unclassified datasets (kms_keys.other)",
             "classify the dataset (see AUD-010) or set kms_keys.other in the config",
-            f"bq update --default_kms_key KEY {ctx.desired.project}:{dataset_id}",
+            f"bq update --default_kms_key KEY {shell_word(f'{ctx.desired.project}:{dataset_id}')}",
         )
         return None
     ctx.add(SetKey(dataset_id, key), f.fingerprint)
@@ -243,7 +249,7 @@ def _table_cmek(ctx: Context, f: Finding) -> None:
         "a table's key changes only when its data is rewritten (a copy onto itself); "
         "remediation never rewrites table data, so this is a reviewed manual step",
         "make sure the dataset has a default key (the plan sets missing ones)",
-        f"bq cp -f --destination_kms_key KEY {name} {name}",
+        f"bq cp -f --destination_kms_key KEY {shell_word(name)} {shell_word(name)}",
     )
 
 
@@ -415,7 +421,8 @@ def _credential_manual(
         "dropping loses the secret's owner a way to rotate it and hides the incident; "
         "rewriting it needs the key holder. Restrict it now, move it, rotate the secret",
         f"attach a policy tag that no GenAI principal can read to {column} (column-level "
-        f"security): bq update --schema with policyTags on {project}:{dataset_id}.{table_id}",
+        f"security): bq update --schema with policyTags on "
+        f"{shell_word(f'{project}:{dataset_id}.{table_id}')}",
         "copy any values, KMS-encrypted as BYTES, into customers.customer_api_keys or "
         "customers.customer_cloud_credentials, and keep only a non-secret reference here",
         "rotate every secret that was readable in the tenant dataset",
@@ -449,8 +456,9 @@ def _classified(ctx: Context, f: Finding) -> None:
         "only a person can say what an unclassified dataset holds: a wrong label would "
         "expose it to GenAI (tenant) or hide it from the tenant rules",
         f"if it is a tenant dataset: bq update --set_label {ROLE_LABEL}:tenant "
-        f"--set_label {TENANT_ID_LABEL}:{name} {ctx.desired.project}:{name} (or `auditor "
-        f"provision {name}`)",
+        f"--set_label {shell_word(f'{TENANT_ID_LABEL}:{name}')} "
+        f"{shell_word(f'{ctx.desired.project}:{name}')} (or `auditor provision "
+        f"{shell_word(name)}`)",
         "otherwise move its data into a classified dataset and delete it after review",
     )
 
@@ -549,9 +557,10 @@ def _cut(ctx: Context, f: Finding, hop: Mapping[str, Any], alternatives: Sequenc
             "the Resource Manager API and a wider review"
         )
         resource = str(hop.get("policy") or where)
+        project, role = resource.removeprefix("projects/"), hop.get("detail")
         command = (
-            f"gcloud projects remove-iam-policy-binding {resource.removeprefix('projects/')} "
-            f"--member={member} --role={hop.get('detail')}"
+            f"gcloud projects remove-iam-policy-binding {shell_word(project)} "
+            f"{shell_word(f'--member={member}')} {shell_word(f'--role={role}')}"
             if resource.startswith("projects/")
             else f"remove {member} from {hop.get('detail')} on {resource}"
         )

@@ -4,8 +4,10 @@ Header (incomplete runs say so first, with their gaps), one short block per find
 must act on (FAIL, ERROR; WAIVED dimmed), then a one-line summary.
 
 Every input-derived string (names, paths, messages) is hostile until proven otherwise:
-terminal control characters are stripped, and values reach rich only as `Text` objects,
-which rich never parses for markup, so `[bold]` in a table name prints as `[bold]`.
+control, bidi and invisible characters are shown as escapes (`\\x1b`, `\\u202e`, see
+`safe_text`), newlines included, so a name cannot forge a line of the report; values reach
+rich only as `Text` objects, which rich never parses for markup, so `[bold]` in a table name
+prints as `[bold]`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor.model import Finding, Report, Severity, Status
+from auditor.report.safe_text import terminal_text
 from auditor.report.summary import SEVERITIES_DESC, iso_utc, ordered, summarize
 
 SHOWN = (Status.FAIL, Status.ERROR, Status.WAIVED)
@@ -35,10 +38,6 @@ STATUS_STYLE: Mapping[Status, str] = {
     Status.WAIVED: "dim",
 }
 
-# C0 controls except tab and newline, DEL, C1 controls (ESC, CSI... can rewrite the screen),
-# and Unicode bidi overrides (can make a name read as something else).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
 # Table padding at the end of a line (among style codes): noise in logs and diffs.
 _TRAILING_BLANKS = re.compile(r"(?:[ ]|\x1b\[[0-9;]*m)+$", re.MULTILINE)
 _STYLE_CODE = re.compile(r"\x1b\[[0-9;]*m")
@@ -49,8 +48,8 @@ def _trim(m: re.Match[str]) -> str:
 
 
 def clean(value: str) -> str:
-    """The string without characters that can drive or deceive a terminal."""
-    return _CONTROL.sub("", value)
+    """The string on one line, characters that can drive or deceive a terminal escaped."""
+    return terminal_text(value)
 
 
 def _text(value: str, style: str = "") -> Text:
@@ -71,8 +70,7 @@ def _header(report: Report) -> list[Text]:
         return lines
     lines.append(
         Text(
-            "INCOMPLETE: part of the estate could not be examined; "
-            "this audit cannot vouch for it",
+            "INCOMPLETE: part of the estate could not be examined; this audit cannot vouch for it",
             style="bold red",
         )
     )

@@ -61,8 +61,10 @@ STRING_COLUMNS = (
 )  # fmt: skip
 COLUMNS = (*STRING_COLUMNS, "waiver", "baseline", "evidence")
 
+# Lone surrogates (a YAML or JSON escape can make one) too: the page could not be written.
 _HIDDEN = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\u2028\u2029"
+    "\ud800-\udfff\ufeff]"
 )
 _BQ_DATASET = re.compile(r"^//bigquery\.googleapis\.com/projects/([^/]+)/datasets/([^/]+)")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -88,7 +90,7 @@ class ChangeSet:
 
 
 def visible(value: str) -> str:
-    """The string with control, bidi-override and line-separator characters as \\uXXXX."""
+    """The string with control, bidi, zero-width and line-separator characters as \\uXXXX."""
     return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
 
 

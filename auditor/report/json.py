@@ -16,10 +16,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from auditor import limits
 from auditor.errors import InputError
 from auditor.model import Finding, Report, RuleInfo, RunInfo
 from auditor.report.summary import iso_utc, ordered, ordered_rules, summarize
 from auditor.resources import format_schema
+from auditor.sources.jsonpos import load_json_value
 
 FORMAT_VERSION = "1"
 TOOL_NAME = "auditor"
@@ -138,7 +140,9 @@ def load(text: str, source: str = "<report>") -> dict[str, Any]:
     not JSON or not a report of this format version.
     """
     try:
-        data = json.loads(text)
+        data = load_json_value(
+            text, source, max_depth=limits.MAX_REPORT_DEPTH, max_bytes=limits.MAX_REPORT_BYTES
+        )
     except json.JSONDecodeError as exc:
         raise InputError(source, f"not valid JSON: {exc.msg}", exc.lineno) from exc
     error = best_match(_validator().iter_errors(data))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from auditor.model import Finding, Report, RuleInfo, Severity, Status
 from auditor.report.json import jsonable
+from auditor.report.safe_text import terminal_lines
 from auditor.report.summary import iso_utc, ordered, ordered_rules
 
 COVERAGE_SUITE = "coverage"
@@ -29,18 +30,15 @@ _PRECEDENCE: tuple[Status, ...] = (
     Status.PASS,
 )
 
-# Characters XML 1.0 cannot carry at all (C0 controls but tab/newline/CR, surrogates,
-# U+FFFE/U+FFFF). The library escapes <, &, quotes; these it would write raw, giving a
-# document no parser accepts, so they are shown as \xNN / \uNNNN instead.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# XML 1.0 cannot carry most C0 controls, surrogates or U+FFFE/U+FFFF at all (no parser
+# accepts the document), and CI logs print these messages to terminals: every control
+# character but newline, bidi and invisible characters too (`terminal_lines`), and the two
+# non-characters are shown as \xNN / \uNNNN. The library escapes <, & and quotes.
+_NONCHARACTER = re.compile("[\ufffe\uffff]")
 
 
 def _xml_text(value: str) -> str:
-    def visible(m: re.Match[str]) -> str:
-        code = ord(m.group())
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-    return _XML_ILLEGAL.sub(visible, value)
+    return _NONCHARACTER.sub(lambda m: f"\\u{ord(m.group()):04x}", terminal_lines(value))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -41,7 +42,9 @@ from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
+from requests.exceptions import InvalidJSONError
 
+from auditor.detect.values import redact_secrets
 from auditor.errors import UsageError
 from auditor.model import (
     BIGQUERY_RESOURCE_PREFIX,
@@ -119,6 +122,9 @@ class LiveCollection:
 
 
 QUERY_WAIT_FACTOR = 4
+# Items per list page asked for: few calls for a large project (the server may cap a page
+# and go on with a page token).
+LIST_PAGE_SIZE = 10_000
 MAX_BACKOFF = 8.0
 # The client documents retry=None as "do not retry" (we retry ourselves); its hints say Retry.
 NO_RETRY = cast(Retry, None)
@@ -260,6 +266,8 @@ def describe(exc: BaseException, timeout: float | None = None) -> str:
         return _short(f"{exc.code} {phrase}: {message or 'no message'}")
     if isinstance(exc, Malformed):
         return _short(f"malformed answer: {exc}")
+    if isinstance(exc, InvalidJSONError):  # an OSError too: not a connection error
+        return _short(f"malformed answer: not JSON ({type(exc).__name__}: {exc})")
     if isinstance(exc, TimeoutError):
         return f"timeout after {timeout:g} s" if timeout else "timeout"
     if isinstance(exc, OSError | auth_exceptions.TransportError):
@@ -269,7 +277,8 @@ def describe(exc: BaseException, timeout: float | None = None) -> str:
 
 
 def _short(text: str) -> str:
-    line = " ".join(text.split())
+    # Secrets a server quoted are redacted before the cut, which could hide them.
+    line = " ".join(redact_secrets(text).split())
     return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
 
 
@@ -371,16 +380,22 @@ class _Crawl:
     def _list_datasets(self) -> list[str] | None:
         scope = f"{BIGQUERY_RESOURCE_PREFIX}projects/{self.project}"
         try:
-            items = self.call(
-                lambda: list(
+            items, counted = self.call(
+                lambda: _all_pages(
                     self.client.list_datasets(
-                        self.project, include_all=True, retry=NO_RETRY, timeout=self.options.timeout
+                        self.project,
+                        include_all=True,
+                        retry=NO_RETRY,
+                        timeout=self.options.timeout,
+                        page_size=LIST_PAGE_SIZE,
                     )
                 )
             )
         except _Failed as failed:
             self.gaps.append(CoverageGap(scope, f"datasets could not be listed: {failed.reason}"))
             return None
+        if counted is not None and counted > len(items):
+            self.gaps.append(CoverageGap(scope, _cut_short("datasets", len(items), counted)))
         chosen: list[str] = []
         for item in items:
             dataset_id = getattr(item, "dataset_id", None)
@@ -431,14 +446,19 @@ class _Crawl:
         read.dataset = dataset
         read.gaps.extend(CoverageGap(scope, f"malformed answer: {p}") for p in problems)
         try:
-            read.tables = self.call.read(
-                lambda: list(
-                    self.client.list_tables(ref, retry=NO_RETRY, timeout=timeout, page_size=1000)
-                ),
-                _listed_tables,
+            items, counted = self.call(
+                lambda: _all_pages(
+                    self.client.list_tables(
+                        ref, retry=NO_RETRY, timeout=timeout, page_size=LIST_PAGE_SIZE
+                    )
+                )
             )
+            read.tables = self.call.read(lambda: items, _listed_tables)
         except _Failed as failed:
             read.gaps.append(CoverageGap(scope, f"tables could not be listed: {failed.reason}"))
+            return read
+        if counted is not None and counted > len(items):
+            read.gaps.append(CoverageGap(scope, _cut_short("tables", len(items), counted)))
         return read
 
     def _read_region(self, dataset_ids: frozenset[str]) -> infoschema.RegionSnapshot:
@@ -528,6 +548,28 @@ class _Crawl:
                 )
         result.table = table
         return result
+
+
+def _all_pages(iterator: Any) -> tuple[list[Any], int | None]:
+    """Every item of a list call, and the total its answers claim (totalItems), if any."""
+    items: list[Any] = []
+    counted: int | None = None
+    for page in iterator.pages:
+        items.extend(page)
+        raw = getattr(page, "raw_page", None)
+        total = raw.get("totalItems") if isinstance(raw, Mapping) else None
+        if isinstance(total, int | str) and str(total).isdigit():
+            counted = int(total)
+    return items, counted
+
+
+def _cut_short(what: str, listed: int, counted: int) -> str:
+    # An engine that ignores paging (bqemulator stops at maxResults without a page token)
+    # must not pass for a small estate: what was not listed was not examined.
+    return (
+        f"malformed answer: {what}.list gave {listed} of the {counted} {what} it counts, "
+        f"without a page token; the other {counted - listed} were not examined"
+    )
 
 
 @dataclass
@@ -707,15 +749,21 @@ def fields_from_api(raw: Any, depth: int) -> tuple[Field, ...]:
             raise Malformed(f"field {name} has unreadable policy tags")
         fields.append(
             Field(
-                name=name,
+                # Interned: thousands of tenant tables repeat the same few schemas, and
+                # each answer would otherwise keep its own copy of every name and text.
+                name=sys.intern(name),
                 type=canonical_type(type_name),
-                mode=mode,
-                description=_optional_str(item, "description"),
+                mode=sys.intern(mode),
+                description=_interned(_optional_str(item, "description")),
                 fields=fields_from_api(item.get("fields"), depth + 1),
                 policy_tags=tuple(tags),
             )
         )
     return tuple(fields)
+
+
+def _interned(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
 
 
 def iam_from_api(raw: Any) -> tuple[IamBinding, ...]:

@@ -15,13 +15,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditor import limits
 from auditor.model import Problem, canonical_type
 from auditor.sources.jsonpos import Pointer, Positioned
 
-MAX_NAME_LENGTH = 300
-MAX_DESCRIPTION_LENGTH = 1024
-MAX_NESTING = 15
-MAX_COLUMNS = 10_000
+MAX_NAME_LENGTH = limits.MAX_COLUMN_NAME_LENGTH
+MAX_DESCRIPTION_LENGTH = limits.MAX_DESCRIPTION_LENGTH
+MAX_NESTING = limits.MAX_SCHEMA_NESTING
+MAX_COLUMNS = limits.MAX_COLUMNS
 
 # Standard SQL names after canonical_type(); the legacy names map onto these.
 KNOWN_TYPES = frozenset(

@@ -19,6 +19,7 @@ from auditor.model import CoverageGap, Dataset, GranteeKind, Inventory, Table
 from auditor.sources.bigquery import CollectOptions, collect, make_client
 from auditor.sources.exports import ExportLoad, load_exports
 from auditor.sources.repo import collect_repo
+from auditor.sources.scrub import scrub_inventory
 
 Progress = Callable[[str], None]
 
@@ -62,7 +63,7 @@ def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
         gaps=inventory.gaps + live.gaps,
     )
     inventory = _with_contents(inventory, source.content, client, progress)
-    return _with_iam(inventory, source, progress)
+    return scrub_inventory(_with_iam(inventory, source, progress))
 
 
 def _with_contents(
@@ -142,7 +143,7 @@ def collect_from_exports(
     inventory = collect_repo(templates, template_globs)
     progress(f"reading exports from {folder}")
     exports = load_exports(folder)
-    return dataclasses.replace(exports.into(inventory), root=str(folder))
+    return scrub_inventory(dataclasses.replace(exports.into(inventory), root=str(folder)))
 
 
 def named_groups(datasets: Iterable[Dataset], tables: Iterable[Table]) -> tuple[str, ...]:

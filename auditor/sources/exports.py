@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from auditor import limits
 from auditor.errors import InputError
 from auditor.model import (
     CoverageGap,
@@ -50,7 +51,7 @@ from auditor.sources.jsonwords import did_you_mean
 
 T = TypeVar("T")
 
-MAX_EXPORT_BYTES = 64 * 1024 * 1024
+MAX_EXPORT_BYTES = limits.MAX_EXPORT_BYTES
 
 ANCESTRY = "ancestry.json"
 PROJECT = "project.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from auditor.errors import InputError
 
@@ -31,8 +32,10 @@ def read_text_bounded(path: Path, max_bytes: int, what: str = "file") -> str:
     if not regular:
         raise UnreadableFile("not a readable regular file")
     try:
+        if path.stat().st_size > max_bytes:  # refused before a byte of it is read
+            raise UnreadableFile(f"{what} is larger than {_size(max_bytes)}; not read")
         with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)  # bounded even if the file grows meanwhile
+            data = read_at_most(handle, max_bytes + 1)  # bounded even if the file grows
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
     if len(data) > max_bytes:
@@ -43,6 +46,20 @@ def read_text_bounded(path: Path, max_bytes: int, what: str = "file") -> str:
         raise UnreadableFile(
             "file is not valid UTF-8", data[: exc.start].count(b"\n") + 1
         ) from None
+
+
+def read_at_most(handle: BinaryIO, limit: int) -> bytes:
+    """Up to `limit` bytes, in blocks: read(limit) would allocate all of `limit` up front
+    (64 MiB for every small export file), whatever the file's size."""
+    blocks: list[bytes] = []
+    left = limit
+    while left > 0:
+        block = handle.read(min(left, 1 << 20))
+        if not block:
+            break
+        blocks.append(block)
+        left -= len(block)
+    return b"".join(blocks)
 
 
 def _size(count: int) -> str:

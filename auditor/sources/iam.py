@@ -62,6 +62,7 @@ MAX_ANCESTRY = 32  # folders nest at most 10 deep; anything longer is a loop
 MAX_PAGES = 1000
 _TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 _URL_PREFIX_RE = re.compile(r"^[A-Z]+ \S+: ")
+_PROJECT_NUMBER_RE = re.compile(r"projects/\d+")
 MAX_REASON = 300
 # Everything a read can fail with that is the estate's answer, not a bug here.
 _READ_ERRORS = (
@@ -331,7 +332,7 @@ class _Collector:
             read = partial(self.get_deny_policy, name, project_ids)
             policy = self.read(resource, f"deny policy {name}", read)
             if policy is not None:
-                policies.append(policy)
+                policies.append(_attached_to(policy, resource))
         return policies
 
     def list_deny_names(self, resource: str) -> list[str]:
@@ -429,6 +430,16 @@ class _Rest:
         raise Malformed(f"more than {MAX_PAGES} pages")
 
 
+def _attached_to(policy: DenyPolicy, resource: str) -> DenyPolicy:
+    """A policy listed under the project is attached to it. Its name says the project number;
+    when the number could not be mapped to the id (the project read failed), use the id the
+    rest of the inventory uses rather than leave the policy attached to nothing known."""
+    attached = policy.attachment.removeprefix(iamjson.CRM)
+    if resource.startswith("projects/") and _PROJECT_NUMBER_RE.fullmatch(attached):
+        return replace(policy, attachment=iamjson.CRM + resource)
+    return policy
+
+
 def _segment(value: str) -> str:
     return quote(value, safe="@.")
 
@@ -436,7 +447,10 @@ def _segment(value: str) -> str:
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, api_exceptions.GoogleAPICallError):
         return exc.code in _TRANSIENT_CODES
-    return isinstance(exc, requests.ConnectionError | requests.Timeout)
+    # A body cut short (ChunkedEncodingError) is a lost connection too.
+    return isinstance(
+        exc, requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError
+    )
 
 
 def _reason(exc: BaseException) -> str:

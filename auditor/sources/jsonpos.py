@@ -9,6 +9,7 @@ enforces a depth and a size limit before doing any real work.
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from json import JSONDecodeError
 from json import decoder as _decoder
 from typing import Any
 
+from auditor import limits
 from auditor.errors import InputError
 
 # The C string scanner behind json.loads; typeshed leaves it out, json.decoder exports it.
@@ -23,8 +25,8 @@ _scanstring: Callable[[str, int, bool], tuple[str, int]] = _decoder.scanstring  
 
 Pointer = tuple[str | int, ...]
 
-DEFAULT_MAX_DEPTH = 200
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_DEPTH = limits.MAX_JSON_DEPTH
+DEFAULT_MAX_BYTES = limits.MAX_JSON_BYTES
 
 _WS_RE = re.compile(r"[ \t\n\r]*")
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
@@ -250,3 +252,45 @@ def parse_json(
 def _size(n: int) -> str:
     mib = 1024 * 1024
     return f"{n // mib} MiB" if n % mib == 0 else f"{n} bytes"
+
+
+def load_json_value(text: str, path: str, *, max_depth: int, max_bytes: int) -> Any:
+    """Strict JSON through the standard library's C parser, for large machine-written files
+    (saved reports) where parse_json's line numbers are not worth its speed (about 2 MB/s).
+
+    Raises InputError(path, message) for text nested deeper than max_depth, over max_bytes,
+    holding NaN or Infinity, or an integer too long to convert; JSONDecodeError (with its
+    line) for other syntax errors, worded by the caller. Duplicate keys: the last one wins.
+    """
+    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InputError(path, f"file is larger than {_size(max_bytes)}; not read")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except JSONDecodeError:  # a ValueError too: left to the caller, who words it
+        raise
+    except RecursionError:  # the C parser stops near Python's recursion limit
+        raise InputError(path, f"nesting deeper than {max_depth} levels") from None
+    except ValueError as exc:  # an integer longer than Python's int digit limit, or NaN
+        raise InputError(path, f"invalid JSON: {exc}") from None
+    if _depth_exceeds(value, max_depth):
+        raise InputError(path, f"nesting deeper than {max_depth} levels")
+    return value
+
+
+def _refuse_constant(word: str) -> Any:
+    raise ValueError(f"{word} is not valid JSON")
+
+
+def _depth_exceeds(value: Any, max_depth: int) -> bool:
+    """Whether arrays/objects nest deeper than max_depth in value (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        if depth + 1 > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in item)
+    return False

@@ -17,12 +17,15 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
+from auditor import limits
 from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.sources.files import UnreadableFile, read_text_bounded, relative, walk_files
 
-MAX_DOC_BYTES = 5 * 1024 * 1024
+MAX_DOC_BYTES = limits.MAX_SQL_DOC_BYTES
 # BigQuery's own limit on STRUCT/ARRAY nesting; also keeps recursion bounded on hostile input.
-MAX_NESTING = 15
+MAX_NESTING = limits.MAX_SCHEMA_NESTING
+MAX_TOKENS = limits.MAX_SQL_TOKENS
+MAX_STATEMENTS = limits.MAX_SQL_STATEMENTS
 
 
 # sqlglot's BigQuery dialect reads the standard SQL names as generic types; map them back.
@@ -56,6 +59,7 @@ _CREATE_TABLE_RE = re.compile(
     r"TABLE\b(?!\s+FUNCTION\b)",
     re.IGNORECASE,
 )
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_]+|[^A-Za-z0-9_\s]")
 _PLACEHOLDER_RE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 # sqlglot's error descriptions quote tokens or values after these; the text before is generic.
 _UNSAFE_DESCRIPTION_RE = re.compile(r"""['"`<{]| but got |\n""")
@@ -99,6 +103,7 @@ class _Statement:
     start: int = -1  # offset of its first code character; -1 while only comments were seen
     pieces: list[str] = field(default_factory=list)
     code: list[str] = field(default_factory=list)  # without comments/strings, to classify it
+    tokens: int = 0  # about what the SQL parser will see: words, symbols, whole strings
 
     def add(self, piece: str, offset: int, kind: str) -> None:
         """Append a piece of kind "code", "name" (backticked), "string" or "comment"."""
@@ -112,6 +117,7 @@ class _Statement:
             self.start = offset
         self.pieces.append(piece)
         self.code.append(piece if kind in ("code", "name") else " ")
+        self.tokens += len(_TOKEN_RE.findall(piece)) if kind == "code" else 1
 
 
 class _Placeholders:
@@ -217,9 +223,21 @@ class _DocReader:
 
     def read(self) -> None:
         seen: dict[tuple[str | None, str], int | None] = {}
-        for statement in _split(self.text, self.placeholders):
+        tokens = 0
+        for count, statement in enumerate(_split(self.text, self.placeholders), start=1):
             first_line = self.line_at(statement.start)
             self._offset = first_line - 1
+            tokens += statement.tokens
+            # The SQL parser is slow (see auditor.limits): bound what one doc can cost.
+            over = (
+                f"more than {MAX_STATEMENTS:,} statements" if count > MAX_STATEMENTS
+                else f"more than {MAX_TOKENS:,} SQL tokens" if tokens > MAX_TOKENS
+                else None
+            )  # fmt: skip
+            if over is not None:
+                message = f"SQL doc has {over}; statements from line {first_line} on were not read"
+                self.problem(message, first_line, unread=True)
+                return
             table = self._read_statement(statement, first_line)
             if table is None:
                 continue

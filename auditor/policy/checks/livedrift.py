@@ -50,16 +50,25 @@ def live_drift(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
     for live_table in inventory.live_tables:
         by_dataset[live_table.dataset_id].append(live_table)
     extra = bool(rule.params.get("report_extra_tables", True))
+    unread = {gap.scope for gap in inventory.gaps}
     for dataset in datasets:
         live = {t.table_id.lower(): t for t in by_dataset[dataset.dataset_id]}
         for key, template in sorted(templates.items()):
             table = live.get(key)
+            resource = table_resource_name(dataset.project, dataset.dataset_id, template.name)
+            if table is None and (resource in unread or dataset.resource in unread):
+                # Not listed or not read is not missing: its gap makes the run incomplete.
+                yield CheckResult(
+                    status=Status.SKIPPED,
+                    resource=resource,
+                    message=f"table {dataset.dataset_id}.{template.name} could not be read; "
+                    "drift not checked",
+                )
+                continue
             if table is None:
                 yield CheckResult(
                     status=Status.FAIL,
-                    resource=table_resource_name(
-                        dataset.project, dataset.dataset_id, template.name
-                    ),
+                    resource=resource,
                     message=(
                         f"dataset {dataset.dataset_id} lacks table {template.name} "
                         f"(template {template.location.path})"

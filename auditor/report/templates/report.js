@@ -12,8 +12,8 @@
   data.columns.forEach(function (name, i) { C[name] = i; });
   var SEV_RANK = { critical: 4, high: 3, medium: 2, low: 1, info: 0 };
   var STATUS_RANK = { ERROR: 4, FAIL: 3, WAIVED: 2, SKIPPED: 1, PASS: 0 };
-  // Control, bidi and line-separator characters are shown as \uXXXX, never interpreted.
-  var HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+  // Control, bidi, zero-width and line-separator characters are shown as \uXXXX, never interpreted.
+  var HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\u2028\u2029\ufeff]/g;
 
   function visible(text) {
     return String(text).replace(HIDDEN, function (c) {
