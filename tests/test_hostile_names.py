@@ -357,6 +357,24 @@ def test_legal_hostile_names_are_scanned_end_to_end(
 
 
 @pytest.mark.emulator
+def test_pushdown_queries_legal_hostile_table_ids(
+    hostile_estate: LocalBigQuery, tmp_path: Path
+) -> None:
+    """The same tables through pushdown: their ids go into SQL, backtick-quoted."""
+    code, report, _ = scan(
+        tmp_path, "--endpoint", hostile_estate.endpoint, *IAM, "--dataset", TENANT,
+        "--content-scan", "pushdown", "--only", "tenant-no-credential-values",
+    )  # fmt: skip
+    statuses = {
+        f["resource"].removeprefix(f"{BQ}/{TENANT}/tables/"): f["status"]
+        for f in report["findings"]
+    }
+    assert statuses == {**dict.fromkeys(LEGAL_TABLES, "PASS"), "hostile_view": "SKIPPED"}
+    assert report["run"]["complete"] is True, report["run"]["coverage"]
+    assert code == 0
+
+
+@pytest.mark.emulator
 def test_snapshot_of_the_hostile_estate_keeps_every_string_exactly(
     hostile_estate: LocalBigQuery, tmp_path: Path
 ) -> None:
