@@ -542,7 +542,7 @@ def _not_scanned(target: ScanTarget, reason: str) -> TableOutcome:
 
 
 def _reason(exc: Exception) -> str:
-    return exc.reason if isinstance(exc, _Failed) else describe(exc)
+    return exc.reason if isinstance(exc, _Failed) else describe(exc, server_message=False)
 
 
 _EVIDENCE = re.compile(rf"([0-9a-f]{{{FINGERPRINT_HEX_DIGITS}}}):([0-9]+):(.*)", re.DOTALL)

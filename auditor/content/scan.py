@@ -74,7 +74,8 @@ def scan_contents(
     if options.mode is ContentMode.OFF:
         return ContentResult((), (), ())
     call = _Caller(
-        CollectOptions(timeout=options.timeout, attempts=options.attempts, backoff=options.backoff)
+        CollectOptions(timeout=options.timeout, attempts=options.attempts, backoff=options.backoff),
+        server_messages=False,  # errors of calls that read contents may quote the contents
     )
     chosen = sorted((t for t in tables if t.type in SCANNED_TYPES), key=lambda t: t.resource)
     if scanner is None:
@@ -118,7 +119,7 @@ def _scan_one(
     except _Failed as failed:
         reason = failed.reason
     except Exception as exc:  # every failure becomes a gap naming the table, never an escape
-        reason = describe(exc)
+        reason = describe(exc, server_message=False)
     else:
         return TableOutcome(outcome.scan, outcome.hits, gaps + outcome.gaps)
     gap = CoverageGap(table.resource, f"contents not scanned ({options.mode.value}): {reason}")

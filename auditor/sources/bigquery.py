@@ -237,6 +237,7 @@ class _Failed(Exception):
 _TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 _TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalError"})
 _URL_PREFIX_RE = re.compile(r"^[A-Z]+ \S+: ")
+_KEYWORD_RE = re.compile(r"[A-Za-z]{1,64}")  # an error reason such as accessDenied
 MAX_REASON = 300
 
 
@@ -252,17 +253,28 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError | auth_exceptions.TransportError)
 
 
-def describe(exc: BaseException, timeout: float | None = None) -> str:
-    """Status code and a short message for a failed call, fit for a CoverageGap reason."""
+def describe(
+    exc: BaseException, timeout: float | None = None, *, server_message: bool = True
+) -> str:
+    """Status code and a short message for a failed call, fit for a CoverageGap reason.
+
+    server_message=False keeps only the status and the error's reason keyword: calls that
+    read table contents get answers whose free text may quote the values they choked on.
+    """
     if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
         try:
             phrase = HTTPStatus(int(exc.code)).phrase
         except ValueError:
             phrase = "HTTP error"
-        message = _URL_PREFIX_RE.sub("", str(exc.message or "")).strip()
         errors = exc.errors or []
-        if not message and errors and isinstance(errors[0], dict):
-            message = str(errors[0].get("message", ""))
+        first = errors[0] if errors and isinstance(errors[0], dict) else {}
+        if not server_message:
+            keyword = str(first.get("reason", ""))
+            shown = f" ({keyword})" if _KEYWORD_RE.fullmatch(keyword) else ""
+            return f"{exc.code} {phrase}{shown}; message withheld: it may quote table data"
+        message = _URL_PREFIX_RE.sub("", str(exc.message or "")).strip()
+        if not message and first:
+            message = str(first.get("message", ""))
         return _short(f"{exc.code} {phrase}: {message or 'no message'}")
     if isinstance(exc, Malformed):
         return _short(f"malformed answer: {exc}")
@@ -285,8 +297,9 @@ def _short(text: str) -> str:
 class _Caller:
     """Runs one API call with bounded retries; failures come out as _Failed(reason)."""
 
-    def __init__(self, options: CollectOptions) -> None:
+    def __init__(self, options: CollectOptions, *, server_messages: bool = True) -> None:
         self._options = options
+        self._server_messages = server_messages  # see describe()
         self._random = random.Random()  # noqa: S311  (jitter, not security)
 
     def __call__(self, fetch: Callable[[], T], timeout: float | None = None) -> T:
@@ -296,7 +309,9 @@ class _Caller:
                 return fetch()
             except Exception as exc:  # every failure becomes a reason, never an escape
                 if attempt == attempts or not _transient(exc):
-                    reason = describe(exc, timeout or self._options.timeout)
+                    reason = describe(
+                        exc, timeout or self._options.timeout, server_message=self._server_messages
+                    )
                     if attempt > 1:
                         reason += f" (gave up after {attempt} attempts)"
                     raise _Failed(reason) from exc
