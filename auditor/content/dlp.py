@@ -55,7 +55,6 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from http import HTTPStatus
 from typing import TypeVar
 
 import google.auth
@@ -84,6 +83,7 @@ from auditor.detect.values import (
 )
 from auditor.errors import AuditorError, UsageError
 from auditor.model import ContentScan, CoverageGap, Table, ValueHit
+from auditor.sources.apierrors import server_message, status_line
 from auditor.sources.iam import Retries
 
 __all__ = [
@@ -119,7 +119,6 @@ MAX_REASON = 300
 VALUE_OVERHEAD = 64
 ROW_OVERHEAD = 64
 _TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
-_URL_PREFIX_RE = re.compile(r"^[A-Z]+ \S+: ")
 _NAME_SEGMENT = re.compile(r"[^/\s]+")
 _RUN = re.compile(r"[^\s\"'`(),;:=&?<>\[\]{}]{8,}")  # a word that could be a sent value
 # Loggers that put HTTP bodies in their DEBUG records: the DLP REST transport (the request
@@ -654,12 +653,7 @@ def _reason(exc: BaseException) -> str:
     """Status and the server's message (to be `_scrub`bed); never a parser's message (it
     may quote the answer, findings included)."""
     if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
-        try:
-            phrase = HTTPStatus(int(exc.code)).phrase
-        except ValueError:
-            phrase = "HTTP error"
-        message = _URL_PREFIX_RE.sub("", str(exc.message or "")).strip()
-        text = f"{exc.code} {phrase}: {message or 'no message'}"
+        text = f"{status_line(exc)}: {server_message(exc) or 'no message'}"
     elif isinstance(exc, json_format.ParseError):
         text = "malformed answer: not an InspectContentResponse"
     else:

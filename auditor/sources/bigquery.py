@@ -32,7 +32,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from http import HTTPStatus
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -60,7 +59,7 @@ from auditor.model import (
     dataset_resource,
     table_resource_name,
 )
-from auditor.sources import infoschema
+from auditor.sources import apierrors, infoschema
 from auditor.sources.infoschema import Malformed, Plan, QueryAnswer, QueryFailed, TableKey
 
 T = TypeVar("T")
@@ -236,7 +235,6 @@ class _Failed(Exception):
 
 _TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 _TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalError"})
-_URL_PREFIX_RE = re.compile(r"^[A-Z]+ \S+: ")
 _KEYWORD_RE = re.compile(r"[A-Za-z]{1,64}")  # an error reason such as accessDenied
 MAX_REASON = 300
 
@@ -262,20 +260,17 @@ def describe(
     read table contents get answers whose free text may quote the values they choked on.
     """
     if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
-        try:
-            phrase = HTTPStatus(int(exc.code)).phrase
-        except ValueError:
-            phrase = "HTTP error"
         errors = exc.errors or []
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
+        status = apierrors.status_line(exc)
         if not server_message:
             keyword = str(first.get("reason", ""))
             shown = f" ({keyword})" if _KEYWORD_RE.fullmatch(keyword) else ""
-            return f"{exc.code} {phrase}{shown}; message withheld: it may quote table data"
-        message = _URL_PREFIX_RE.sub("", str(exc.message or "")).strip()
+            return f"{status}{shown}; message withheld: it may quote table data"
+        message = apierrors.server_message(exc)
         if not message and first:
             message = str(first.get("message", ""))
-        return _short(f"{exc.code} {phrase}: {message or 'no message'}")
+        return _short(f"{status}: {message or 'no message'}")
     if isinstance(exc, Malformed):
         return _short(f"malformed answer: {exc}")
     if isinstance(exc, InvalidJSONError):  # an OSError too: not a connection error

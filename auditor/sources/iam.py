@@ -27,7 +27,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -52,6 +51,7 @@ from auditor.model import (
     ResourcePolicy,
 )
 from auditor.sources import iamjson
+from auditor.sources.apierrors import server_message, status_line
 from auditor.sources.iamjson import Malformed
 
 T = TypeVar("T")
@@ -61,7 +61,6 @@ POLICY_VERSION = 3  # the version that carries conditions
 MAX_ANCESTRY = 32  # folders nest at most 10 deep; anything longer is a loop
 MAX_PAGES = 1000
 _TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
-_URL_PREFIX_RE = re.compile(r"^[A-Z]+ \S+: ")
 _PROJECT_NUMBER_RE = re.compile(r"projects/\d+")
 MAX_REASON = 300
 # Everything a read can fail with that is the estate's answer, not a bug here.
@@ -456,12 +455,7 @@ def _transient(exc: BaseException) -> bool:
 def _reason(exc: BaseException) -> str:
     """Status and a short message, fit for a CoverageGap (as the BigQuery source words it)."""
     if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
-        try:
-            phrase = HTTPStatus(int(exc.code)).phrase
-        except ValueError:
-            phrase = "HTTP error"
-        message = _URL_PREFIX_RE.sub("", str(exc.message or "")).strip()
-        text = f"{exc.code} {phrase}: {message or 'no message'}"
+        text = f"{status_line(exc)}: {server_message(exc) or 'no message'}"
     elif isinstance(exc, Malformed):
         where = "/".join(str(part) for part in exc.pointer)
         text = f"malformed answer: {exc.message}" + (f" (at {where})" if where else "")
