@@ -105,17 +105,21 @@ class AuditOptions:
         sys.exit(exit_code(result.report, threshold, self.allow_partial))
 
 
+# The policy pack to judge by: every command that evaluates rules takes it.
+policies_option = click.option(
+    "--policies",
+    "-p",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Policy files or folders (default: the shipped policy pack).",
+)
+
+
 def audit_options(function: F) -> F:
     """The options every auditing command takes, gathered into one AuditOptions argument."""
     options = [
-        click.option(
-            "--policies",
-            "-p",
-            "policy_paths",
-            multiple=True,
-            type=click.Path(path_type=Path),
-            help="Policy files or folders (default: the shipped policy pack).",
-        ),
+        policies_option,
         click.option("--only", multiple=True, help="Run only these rules (id or name)."),
         click.option(
             "--waivers",

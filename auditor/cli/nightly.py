@@ -38,7 +38,7 @@ import click
 from click.core import ParameterSource
 
 from auditor.audit import audit
-from auditor.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, load_rules, now, select
+from auditor.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, load_rules, now, policies_option, select
 from auditor.cli.scan import LiveOptions, live_options, progress_display
 from auditor.config import CONFIG_NAME, FAIL_ON_CHOICES, FILE_FORMATS, Config, load_config
 from auditor.errors import AuditorError, UsageError
@@ -117,14 +117,7 @@ class Outcome:
     help=f"Settings file (default: ./{CONFIG_NAME} when it exists). Options given here win.",
 )
 @live_options
-@click.option(
-    "--policies",
-    "-p",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Policy files or folders (default: the shipped policy pack).",
-)
+@policies_option
 @click.option("--only", multiple=True, help="Run only these rules (id or name).")
 @click.option(
     "--waivers",

@@ -33,6 +33,7 @@ from auditor.cli.common import (
     fail,
     load_rules,
     now,
+    policies_option,
     select,
 )
 from auditor.cli.scan import (
@@ -188,14 +189,7 @@ def remediate() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Plan from a snapshot file instead of reading BigQuery (apply still checks live).",
 )
-@click.option(
-    "--policies",
-    "-p",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Policy files or folders (default: the shipped policy pack).",
-)
+@policies_option
 @click.option("--only", multiple=True, help="Only findings of these rules (id or name).")
 @click.option(
     "--only-resource",

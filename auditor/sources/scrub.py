@@ -43,7 +43,9 @@ def scrub_inventory(inventory: Inventory) -> Inventory:
 
 
 def scrub_dataset(dataset: Dataset) -> Dataset:
-    return _changed(dataset, description=_text(dataset.description), labels=_labels(dataset.labels))
+    return _changed(
+        dataset, description=_text(dataset.description), labels=scrub_labels(dataset.labels)
+    )
 
 
 def scrub_table(table: Table) -> Table:
@@ -51,7 +53,7 @@ def scrub_table(table: Table) -> Table:
         table,
         description=_text(table.description),
         view_query=_text(table.view_query),
-        labels=_labels(table.labels),
+        labels=scrub_labels(table.labels),
         fields=_fields(table.fields),
     )
 
@@ -79,9 +81,6 @@ def _text(text: str | None) -> str | None:
 
 def scrub_labels(labels: Mapping[str, str]) -> dict[str, str]:
     return {key: _label_value(key, value) for key, value in labels.items()}
-
-
-_labels = scrub_labels
 
 
 def scrub_api_fields(fields: Sequence[Any]) -> list[Any]:
