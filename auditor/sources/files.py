@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from auditor.errors import InputError
+from auditor.limits import size_text
 
 # Folders that never hold the platform's schemas, only tooling.
 SKIPPED_DIRS = frozenset({"node_modules", ".venv", "venv", "__pycache__"})
@@ -22,9 +23,11 @@ class UnreadableFile(Exception):
         self.line = line
 
 
-def read_text_bounded(path: Path, max_bytes: int, what: str = "file") -> str:
-    """The file as UTF-8 text (a BOM is dropped); UnreadableFile when it is not a regular file,
-    cannot be read, is larger than max_bytes, or is not UTF-8."""
+def read_text_bounded(
+    path: Path, max_bytes: int, what: str = "file", encoding: str = "utf-8-sig"
+) -> str:
+    """The file as UTF-8 text (by default a BOM is dropped); UnreadableFile when it is not a
+    regular file, cannot be read, is larger than max_bytes, or is not UTF-8."""
     try:
         regular = path.is_file()
     except (OSError, ValueError):  # e.g. EACCES on stat, or a NUL in the name
@@ -33,15 +36,15 @@ def read_text_bounded(path: Path, max_bytes: int, what: str = "file") -> str:
         raise UnreadableFile("not a readable regular file")
     try:
         if path.stat().st_size > max_bytes:  # refused before a byte of it is read
-            raise UnreadableFile(f"{what} is larger than {_size(max_bytes)}; not read")
+            raise UnreadableFile(f"{what} is larger than {size_text(max_bytes)}; not read")
         with path.open("rb") as handle:
             data = read_at_most(handle, max_bytes + 1)  # bounded even if the file grows
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
     if len(data) > max_bytes:
-        raise UnreadableFile(f"{what} is larger than {_size(max_bytes)}; not read")
+        raise UnreadableFile(f"{what} is larger than {size_text(max_bytes)}; not read")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise UnreadableFile(
             "file is not valid UTF-8", data[: exc.start].count(b"\n") + 1
@@ -60,11 +63,6 @@ def read_at_most(handle: BinaryIO, limit: int) -> bytes:
         blocks.append(block)
         left -= len(block)
     return b"".join(blocks)
-
-
-def _size(count: int) -> str:
-    mib = 1024 * 1024
-    return f"{count // mib} MiB" if count % mib == 0 else f"{count} bytes"
 
 
 def relative(path: Path, root: Path) -> str:

@@ -243,15 +243,10 @@ def parse_json(
     """
     # Cheap test first: each character is at least one byte.
     if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise InputError(path, f"file is larger than {_size(max_bytes)}; not read")
+        raise InputError(path, f"file is larger than {limits.size_text(max_bytes)}; not read")
     parser = _Parser(text, path, max_depth)
     value = parser.parse()
     return Positioned(value, parser.lines)
-
-
-def _size(n: int) -> str:
-    mib = 1024 * 1024
-    return f"{n // mib} MiB" if n % mib == 0 else f"{n} bytes"
 
 
 def load_json_value(text: str, path: str, *, max_depth: int, max_bytes: int) -> Any:
@@ -263,7 +258,7 @@ def load_json_value(text: str, path: str, *, max_depth: int, max_bytes: int) -> 
     line) for other syntax errors, worded by the caller. Duplicate keys: the last one wins.
     """
     if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise InputError(path, f"file is larger than {_size(max_bytes)}; not read")
+        raise InputError(path, f"file is larger than {limits.size_text(max_bytes)}; not read")
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except JSONDecodeError:  # a ValueError too: left to the caller, who words it

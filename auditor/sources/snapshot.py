@@ -58,6 +58,7 @@ from auditor.model import (
     ValueHit,
 )
 from auditor.resources import format_schema
+from auditor.sources.files import UnreadableFile, read_text_bounded
 from auditor.sources.jsonpos import Pointer, Positioned, parse_json
 from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 
@@ -122,26 +123,10 @@ def load_snapshot(text: str, path: str) -> Inventory:
 def read_snapshot(path: Path) -> Inventory:
     """Read and load a snapshot file; InputError when it cannot be read or is invalid."""
     name = str(path)
-    try:
-        regular = path.is_file()
-    except (OSError, ValueError):  # e.g. a name too long for the file system, or a NUL in it
-        regular = False
-    if not regular:
-        raise InputError(name, "not a readable regular file")
-    try:
-        if path.stat().st_size > MAX_SNAPSHOT_BYTES:  # refused before a byte of it is read
-            raise InputError(name, f"file is larger than {_size(MAX_SNAPSHOT_BYTES)}; not read")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_SNAPSHOT_BYTES + 1)  # bounded even if the file grows
-    except OSError as exc:
-        raise InputError(name, f"cannot read file: {exc.strerror or type(exc).__name__}") from None
-    if len(data) > MAX_SNAPSHOT_BYTES:
-        raise InputError(name, f"file is larger than {_size(MAX_SNAPSHOT_BYTES)}; not read")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(name, "file is not valid UTF-8", line) from None
+    try:  # strict UTF-8: the product writes snapshots without a BOM
+        text = read_text_bounded(path, MAX_SNAPSHOT_BYTES, encoding="utf-8")
+    except UnreadableFile as exc:
+        raise InputError(name, exc.message, exc.line) from None
     return load_snapshot(text, name)
 
 
@@ -314,11 +299,6 @@ def _check_field_depth(inv: Inventory) -> None:
                     )
                 if f.fields:
                     stack.append((level + 1, f.fields))
-
-
-def _size(n: int) -> str:
-    mib = 1024 * 1024
-    return f"{n // mib} MiB" if n % mib == 0 else f"{n} bytes"
 
 
 def _iso_utc(moment: datetime) -> str:
