@@ -7,12 +7,20 @@ replays a snapshot). Both end here.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor import __version__
-from auditor.model import Finding, Inventory, Report, RunInfo, Status
+from auditor.model import (
+    CheckContext,
+    Finding,
+    Inventory,
+    Report,
+    RunInfo,
+    RunScope,
+    Status,
+)
 from auditor.policy.baseline import mark_baseline
 from auditor.policy.checks import CheckKind
 from auditor.policy.engine import evaluate
@@ -40,6 +48,7 @@ def run_gate(
     baseline: Collection[str] = frozenset(),
     template_globs: Sequence[str] = DEFAULT_TEMPLATE_GLOBS,
     command: str = "gate",
+    scope: RunScope | None = None,
 ) -> AuditResult:
     """The pre-merge gate: a platform repo's templates and SQL docs."""
     started = clock()
@@ -53,6 +62,7 @@ def run_gate(
         waivers=waivers,
         baseline=baseline,
         command=command,
+        scope=scope or RunScope(sources=("repo",)),
     )
 
 
@@ -66,9 +76,23 @@ def audit(
     waivers: Sequence[Waiver] = (),
     baseline: Collection[str] = frozenset(),
     command: str = "audit",
+    evaluation_time: datetime | None = None,
+    scope: RunScope | None = None,
 ) -> AuditResult:
+    """`evaluation_time` defaults to when the estate was read (a snapshot's creation time, so
+    a replay is reproducible), else to the run's start. `scope` carries the run's filters and
+    sources; the rules, project and datasets examined are filled in here from what ran."""
     started = started or clock()
-    findings = evaluate(inventory, rules, registry)
+    context = CheckContext(
+        evaluation_time=_aware(evaluation_time or inventory.collected_at or started),
+        scope=replace(
+            scope or RunScope(),
+            rules=tuple(r.id for r in rules),
+            project=inventory.project,
+            datasets=tuple(sorted({d.dataset_id for d in inventory.datasets})),
+        ),
+    )
+    findings = evaluate(inventory, rules, registry, context)
     findings, notes = apply_waivers(findings, waivers, started.date())
     if baseline:
         findings = mark_baseline(findings, frozenset(baseline))
@@ -86,9 +110,16 @@ def audit(
         errors=errors,
         inputs=inventory.inputs,
         tool_version=__version__,
+        evaluation_time=context.evaluation_time,
+        scope=context.scope,
     )
     report = Report(run=run, rules=tuple(r.info for r in rules), findings=findings)
     return AuditResult(report, notes)
+
+
+def _aware(when: datetime) -> datetime:
+    """A naive time is taken to be UTC (conditions compare against aware instants)."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def failing_fingerprints(findings: Sequence[Finding]) -> frozenset[str]:

@@ -353,6 +353,8 @@ class Inventory:
     custom_roles: tuple[CustomRole, ...] = ()
     content_scans: tuple[ContentScan, ...] = ()
     value_hits: tuple[ValueHit, ...] = ()
+    # When the estate was read (a snapshot's creation time): replays evaluate at this time.
+    collected_at: datetime | None = None
 
     @property
     def tables(self) -> tuple[TableSchema, ...]:
@@ -427,6 +429,33 @@ class RuleInfo:
 
 
 @dataclass(frozen=True)
+class RunScope:
+    """What one run examined. A finding outside a run's scope says nothing about it: a
+    narrowed run (--only, --dataset) neither resolves nor raises findings it did not check."""
+
+    rules: tuple[str, ...] = ()  # ids of the rules evaluated
+    project: str | None = None
+    datasets: tuple[str, ...] = ()  # dataset ids examined (live runs)
+    rule_filter: tuple[str, ...] = ()  # --only: empty when the whole pack ran
+    dataset_filter: tuple[str, ...] = ()  # --dataset globs: empty when every dataset was read
+    sources: tuple[str, ...] = ()  # where the inventory came from, e.g. "bigquery", "snapshot"
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.rule_filter or self.dataset_filter)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may know beyond the inventory and its rule. Checks never read the clock:
+    the run's evaluation time decides time-bound IAM conditions, so `scan`, `nightly` and
+    `access explain` give one answer, and a snapshot replays as it was collected."""
+
+    evaluation_time: datetime  # timezone-aware
+    scope: RunScope = field(default_factory=RunScope)
+
+
+@dataclass(frozen=True)
 class RunInfo:
     started_at: datetime
     finished_at: datetime
@@ -436,6 +465,8 @@ class RunInfo:
     errors: tuple[str, ...] = ()
     inputs: tuple[InputFile, ...] = ()
     tool_version: str = ""
+    evaluation_time: datetime | None = None  # None only in reports written before it existed
+    scope: RunScope = field(default_factory=RunScope)
 
     @property
     def complete(self) -> bool:

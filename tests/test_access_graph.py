@@ -26,6 +26,7 @@ from auditor.access.roles import RoleCatalog, parse_catalog
 from auditor.errors import InputError
 from auditor.model import (
     AccessEntry,
+    CheckContext,
     Condition,
     CustomRole,
     Dataset,
@@ -855,7 +856,7 @@ def check(kind: str, inventory: Inventory, **params: object) -> set[tuple[str, s
         check=kind,
         params=params,
     )
-    findings = run_rules(inventory, [rule], REGISTRY)
+    findings = run_rules(inventory, [rule], REGISTRY, CheckContext(evaluation_time=NOW))
     return {(f.status.value, f.resource, f.principal) for f in findings}
 
 
@@ -911,7 +912,7 @@ def test_genai_check_public_domain_and_gap_results() -> None:
 def test_genai_check_evidence_holds_every_path() -> None:
     inventory = estate(ds("customers", entry(U, GENAI_EMAIL)), project=[binding(VIEWER, GENAI)])
     rule = Rule("AUD-900", "t", "t", Severity.CRITICAL, "r", "m", "genai-cannot-reach")
-    (finding,) = run_rules(inventory, [rule], REGISTRY)
+    (finding,) = run_rules(inventory, [rule], REGISTRY, CheckContext(evaluation_time=NOW))
     assert finding.status is Status.FAIL
     assert finding.evidence["paths"] == [
         [acl_hop(GENAI).to_dict()],

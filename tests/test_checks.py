@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from auditor.model import (
+    CheckContext,
     Field,
     InputFile,
     Inventory,
@@ -16,6 +19,9 @@ from auditor.model import (
 from auditor.policy.checks import REGISTRY, load_all
 from auditor.policy.engine import evaluate
 from auditor.policy.rule import Rule, Scope, Target
+
+# Checks get the run's context; these tests decide no time-bound condition.
+CONTEXT = CheckContext(evaluation_time=datetime(2026, 1, 1, tzinfo=UTC))
 
 TENANT = Scope(Target.TENANT, template_paths=("tenant/*.json",), datasets=("{tenant_id}",))
 ANY = Scope()
@@ -45,11 +51,9 @@ def sql_table(dataset: str, name: str, *fields: Field, path: str = "docs/t.sql")
     return TableSchema(name, fields, Origin.SQL_DOC, Location(path, 10), dataset=dataset)
 
 
-def run(
-    kind: str, inventory: Inventory, scope: Scope = ANY
-) -> set[tuple[str, str, str | None]]:
+def run(kind: str, inventory: Inventory, scope: Scope = ANY) -> set[tuple[str, str, str | None]]:
     load_all()
-    findings = evaluate(inventory, [rule(kind, scope)], REGISTRY)
+    findings = evaluate(inventory, [rule(kind, scope)], REGISTRY, CONTEXT)
     return {(f.status.value, f.resource, f.column) for f in findings}
 
 
@@ -86,7 +90,10 @@ def test_credential_column_finding_points_at_the_field_line() -> None:
     load_all()
     tpl = template("tenant/t.json", Field("api_key", "STRING", line=42))
     findings = evaluate(
-        Inventory(root=".", templates=(tpl,)), [rule("no-credential-columns", TENANT)], REGISTRY
+        Inventory(root=".", templates=(tpl,)),
+        [rule("no-credential-columns", TENANT)],
+        REGISTRY,
+        CONTEXT,
     )
     assert [(f.location, f.severity, f.remediation) for f in findings] == [
         (Location("tenant/t.json", 42), Severity.HIGH, "fix it")
@@ -175,7 +182,10 @@ def test_sql_doc_drift_message_names_both_types_and_template_line() -> None:
     tpl = template("templates/t.json", Field("duration_ms", "INTEGER", line=8))
     doc = sql_table("{tenant_id}", "t", Field("duration_ms", "FLOAT64", line=22))
     (finding,) = evaluate(
-        Inventory(root=".", templates=(tpl,), sql_tables=(doc,)), [rule("sql-doc-drift")], REGISTRY
+        Inventory(root=".", templates=(tpl,), sql_tables=(doc,)),
+        [rule("sql-doc-drift")],
+        REGISTRY,
+        CONTEXT,
     )
     assert finding.message == (
         "column 'duration_ms' is FLOAT64 NULLABLE in the SQL doc but INT64 NULLABLE in "
@@ -199,13 +209,13 @@ def test_schema_valid_fails_files_with_problems_and_passes_the_rest() -> None:
 def test_a_crashing_check_is_an_error_finding_not_a_crash() -> None:
     load_all()
 
-    def boom(inventory: Inventory, rule: Rule) -> list[object]:
+    def boom(inventory: Inventory, rule: Rule, context: CheckContext) -> list[object]:
         raise RuntimeError("kaboom")
 
     from auditor.policy.checks import CheckKind
 
     registry = {"boom": CheckKind("boom", "d", {}, boom)}  # type: ignore[arg-type]
-    (finding,) = evaluate(Inventory(root="."), [rule("boom")], registry)
+    (finding,) = evaluate(Inventory(root="."), [rule("boom")], registry, CONTEXT)
     assert (finding.status, finding.rule_id, finding.message) == (
         Status.ERROR,
         "AUD-900",

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from auditor.detect.redact import redact
 from auditor.detect.values import catalog, evidence, scan_value
 from auditor.errors import UsageError
 from auditor.model import (
+    CheckContext,
     ContentScan,
     CoverageGap,
     Dataset,
@@ -58,6 +60,9 @@ from tests.conftest import LocalBigQuery
 from tests.support.dlp_responder import write_recordings
 from tests.support.faultproxy import FaultProxy, google_error
 from tests.support.recorded import RecordedServer
+
+# Checks get the run's context; these tests decide no time-bound condition.
+CONTEXT = CheckContext(evaluation_time=datetime(2026, 1, 1, tzinfo=UTC))
 
 P = "gac-prod-471220"
 BQ = f"//bigquery.googleapis.com/projects/{P}/datasets"
@@ -456,7 +461,7 @@ def test_off_scans_nothing() -> None:
 
 def run_check(inventory: Inventory) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     rules = load_policies([AUD_014], load_all()).rules
-    findings = evaluate(inventory, rules, load_all())
+    findings = evaluate(inventory, rules, load_all(), CONTEXT)
     return [(f.status.value, f.resource, f.column, dict(f.evidence)) for f in findings]
 
 
@@ -499,7 +504,7 @@ def test_the_check_fails_per_hit_passes_scanned_tables_and_fails_closed() -> Non
         ("PASS", steps.resource, None, {"mode": "local", "rows": 20}),
         ("SKIPPED", view.resource, None, {}),
     ]  # fmt: skip
-    findings = evaluate(inventory, load_policies([AUD_014], load_all()).rules, load_all())
+    findings = evaluate(inventory, load_policies([AUD_014], load_all()).rules, load_all(), CONTEXT)
     error = next(f for f in findings if f.status is Status.ERROR)
     assert "403 Forbidden" in error.message and "acme.queue" in error.message
     # Nothing scanned at all (content scan off): every tenant table is an ERROR.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from auditor.model import (
     AccessEntry,
+    CheckContext,
     Dataset,
     Field,
     GranteeKind,
@@ -20,6 +22,9 @@ from auditor.model import (
 from auditor.policy.checks import REGISTRY, load_all
 from auditor.policy.engine import evaluate
 from auditor.policy.rule import Rule, Scope, Target
+
+# Checks get the run's context; these tests decide no time-bound condition.
+CONTEXT = CheckContext(evaluation_time=datetime(2026, 1, 1, tzinfo=UTC))
 
 P = "gac-prod-471220"
 BQ = f"//bigquery.googleapis.com/projects/{P}/datasets"
@@ -45,7 +50,7 @@ def run(
     )
     return {
         (f.status.value, f.resource, f.column or f.principal)
-        for f in evaluate(inventory, [rule], REGISTRY)
+        for f in evaluate(inventory, [rule], REGISTRY, CONTEXT)
     }
 
 

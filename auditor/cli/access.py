@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from auditor.cli.common import CommandError, exit_on_errors, now
+from auditor.cli.common import (
+    CommandError,
+    as_utc,
+    evaluation_time_option,
+    exit_on_errors,
+    now,
+)
 from auditor.cli.scan import LiveOptions, live_options_whole_estate, progress_display
 from auditor.model import Inventory
 from auditor.report.safe_text import terminal_text
@@ -39,12 +45,7 @@ def access() -> None:
     help="Answer from an offline export folder (docs/offline-exports.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@click.option(
-    "--evaluation-time",
-    type=click.DateTime(),
-    default=None,
-    help="Evaluate time-bound IAM conditions at this UTC time (default: now).",
-)
+@evaluation_time_option
 @live_options_whole_estate
 def explain_command(
     live: LiveOptions,
@@ -63,7 +64,8 @@ def explain_command(
 
     with exit_on_errors():
         inventory = _inventory(live, snapshot_path, exports_dir)
-        when = now() if evaluation_time is None else _utc(evaluation_time)
+        # The instant `scan` would use: a snapshot is evaluated as of its collection.
+        when = as_utc(evaluation_time) if evaluation_time else inventory.collected_at or now()
         graph = AccessGraph.build(inventory, now=when)
         answer = graph.paths_for(principal, dataset) if principal else graph.readers(dataset)
     if as_json:
@@ -89,7 +91,3 @@ def _inventory(live: LiveOptions, snapshot: Path | None, exports: Path | None) -
 
             return collect_from_exports(exports, live.templates, live.template_globs, progress)
         return live.collect(progress)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

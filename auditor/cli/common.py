@@ -17,7 +17,7 @@ import click
 
 from auditor.audit import AuditResult
 from auditor.errors import AuditorError
-from auditor.model import Report, Severity
+from auditor.model import Report, RunScope, Severity
 from auditor.policy.baseline import fingerprints_from_report
 from auditor.policy.checks import CheckKind, load_all
 from auditor.policy.loader import load_policies
@@ -81,10 +81,21 @@ class AuditOptions:
     fail_on: str
     allow_partial: bool
     color: bool | None
+    evaluation_time: datetime | None
 
     def load_rules(self) -> tuple[list[Rule], dict[str, CheckKind]]:
         rules, registry = load_rules(self.policy_paths)
         return select(rules, self.only), registry
+
+    def evaluation_instant(self) -> datetime | None:
+        """--evaluation-time as an aware UTC instant; None leaves the run's default."""
+        return None if self.evaluation_time is None else as_utc(self.evaluation_time)
+
+    def scope(self, sources: Sequence[str], datasets: Sequence[str] = ()) -> RunScope:
+        """The run's filters and sources (the audit fills in what was examined)."""
+        return RunScope(
+            rule_filter=tuple(self.only), dataset_filter=tuple(datasets), sources=tuple(sources)
+        )
 
     def load_waivers(self) -> tuple[Waiver, ...]:
         return load_waivers(self.waivers_path) if self.waivers_path else ()
@@ -114,6 +125,21 @@ policies_option = click.option(
     type=click.Path(path_type=Path),
     help="Policy files or folders (default: the shipped policy pack).",
 )
+
+
+# One evaluation time for a run: time-bound IAM conditions are decided at this instant.
+evaluation_time_option = click.option(
+    "--evaluation-time",
+    type=click.DateTime(),
+    default=None,
+    help="Decide time-bound IAM conditions at this UTC time (default: the run's start, or a "
+    "replayed snapshot's collection time).",
+)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A naive time is taken to be UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def audit_options(function: F) -> F:
@@ -169,6 +195,7 @@ def audit_options(function: F) -> F:
             default=None,
             help="Colour the console output (default: when a terminal).",
         ),
+        evaluation_time_option,
     ]
 
     @functools.wraps(function)

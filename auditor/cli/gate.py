@@ -52,6 +52,7 @@ def gate(
             baseline=baseline,
             template_globs=globs,
             command=command_line(),
+            scope=opts.scope(("repo",)),
         )
     opts.finish(result, "gate")
 

@@ -38,13 +38,22 @@ import click
 from click.core import ParameterSource
 
 from auditor.audit import audit
-from auditor.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, load_rules, now, policies_option, select
+from auditor.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    as_utc,
+    evaluation_time_option,
+    load_rules,
+    now,
+    policies_option,
+    select,
+)
 from auditor.cli.scan import LiveOptions, live_options, progress_display
 from auditor.config import CONFIG_NAME, FAIL_ON_CHOICES, FILE_FORMATS, Config, load_config
 from auditor.errors import AuditorError, UsageError
 from auditor.history.store import HistoryError, HistoryStore, RunRecord, new_run_id
 from auditor.logs import JsonLog, Log, LogFormat, LogSeverity, TextLog, scrub
-from auditor.model import Finding, Report, Severity
+from auditor.model import Finding, Report, RunScope, Severity
 from auditor.policy.waivers import load_waivers
 from auditor.report import EXTENSIONS, FORMATS, html
 from auditor.report import json as json_report
@@ -96,6 +105,7 @@ class NightlySettings:
     bigquery_sink: str | None
     fail_on: Severity | None
     allow_partial: bool
+    evaluation_time: datetime | None = None  # None: the run's start
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,7 @@ class Outcome:
     show_default=True,
     help="json: one Cloud Logging object per line on stderr; auto: json unless a terminal.",
 )
+@evaluation_time_option
 def nightly(live: LiveOptions, config_path: Path | None, log_format: str, **options: Any) -> None:
     """The nightly compliance job: scan the live estate, record the run in the history,
     write reports with the trend and the changes since the previous run.
@@ -269,6 +280,12 @@ def _nightly(
                 started=started,
                 waivers=waivers,
                 command=scrub(" ".join(["auditor", *sys.argv[1:]])),
+                evaluation_time=settings.evaluation_time,
+                scope=RunScope(
+                    rule_filter=settings.only,
+                    dataset_filter=settings.live.datasets,
+                    sources=settings.live.sources(),
+                ),
             )
             for note in result.notes:
                 log.log(LogSeverity.NOTICE, note)
@@ -307,6 +324,7 @@ def resolve(
         bigquery_sink=values["bigquery_sink"],
         fail_on=None if values["fail_on"] == "none" else Severity(values["fail_on"]),
         allow_partial=bool(values["allow_partial"]),
+        evaluation_time=as_utc(values["evaluation_time"]) if values["evaluation_time"] else None,
     )
 
 

@@ -97,6 +97,11 @@ class LiveOptions:
         )
         return collect_estate(source, progress)
 
+    def sources(self) -> tuple[str, ...]:
+        """Where a live collection reads from, for the run's scope."""
+        iam = f"iam-exports:{self.iam_exports}" if self.iam_exports else "iam-api"
+        return ("templates", "bigquery", iam)
+
 
 def live_options(function: F) -> F:
     return _live_options(function, dataset_filter=True, content_scan=True)
@@ -283,19 +288,23 @@ def scan(
         waivers, baseline = opts.load_waivers(), opts.baseline()
         started = now()
         with progress_display() as progress:
+            sources: tuple[str, ...]
             if exports_dir is not None:
+                sources = ("templates", "exports")
                 from auditor.sources.estate import collect_from_exports
 
                 inventory = collect_from_exports(
                     exports_dir, live.templates, live.template_globs, progress
                 )
             elif snapshot_path is not None:
+                sources = ("snapshot",)
                 progress(f"replaying snapshot {snapshot_path}")
                 inventory = read_snapshot(snapshot_path)
                 inventory = dataclasses.replace(
                     inventory, inputs=(*inventory.inputs, _input(snapshot_path))
                 )
             else:
+                sources = live.sources()
                 inventory = live.collect(progress, rules)
             progress(f"evaluating {len(rules)} rules")
             result = audit(
@@ -307,6 +316,8 @@ def scan(
                 waivers=waivers,
                 baseline=baseline,
                 command=" ".join(["auditor", *sys.argv[1:]]),
+                evaluation_time=opts.evaluation_instant(),
+                scope=opts.scope(sources, live.datasets),
             )
     opts.finish(result, "scan")
 

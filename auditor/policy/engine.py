@@ -1,27 +1,32 @@
-"""Runs rules over an inventory. Pure: the caller passes the clock's date for waivers."""
+"""Runs rules over an inventory. Pure: the run's context (evaluation time, scope) is passed in."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from auditor.model import CheckResult, Finding, Inventory, Location, Status
+from auditor.model import CheckContext, CheckResult, Finding, Inventory, Location, Status
 from auditor.policy.checks import CheckKind
 from auditor.policy.rule import Rule
 
 
 def evaluate(
-    inventory: Inventory, rules: Sequence[Rule], registry: Mapping[str, CheckKind]
+    inventory: Inventory,
+    rules: Sequence[Rule],
+    registry: Mapping[str, CheckKind],
+    context: CheckContext,
 ) -> tuple[Finding, ...]:
     """Every rule's results as findings. A crashing check is an ERROR finding, not a crash."""
     findings: list[Finding] = []
     for rule in rules:
-        findings.extend(_run_rule(inventory, rule, registry[rule.check]))
+        findings.extend(_run_rule(inventory, rule, registry[rule.check], context))
     return tuple(findings)
 
 
-def _run_rule(inventory: Inventory, rule: Rule, kind: CheckKind) -> list[Finding]:
+def _run_rule(
+    inventory: Inventory, rule: Rule, kind: CheckKind, context: CheckContext
+) -> list[Finding]:
     try:
-        results = list(kind.function(inventory, rule))
+        results = list(kind.function(inventory, rule, context))
     except Exception as exc:  # one broken check must not hide the others
         source = rule.source or Location("policies")
         return [

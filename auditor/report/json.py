@@ -18,7 +18,7 @@ from jsonschema.exceptions import best_match
 
 from auditor import limits
 from auditor.errors import InputError
-from auditor.model import Finding, Report, RuleInfo, RunInfo
+from auditor.model import Finding, Report, RuleInfo, RunInfo, RunScope
 from auditor.report.summary import iso_utc, ordered, ordered_rules, summarize
 from auditor.resources import format_schema
 from auditor.sources.jsonpos import load_json_value
@@ -57,6 +57,24 @@ def _run(run: RunInfo) -> dict[str, Any]:
         "coverage": [{"scope": g.scope, "reason": g.reason} for g in run.coverage],
         "errors": list(run.errors),
         "inputs": [{"path": i.path, "sha256": i.sha256} for i in run.inputs],
+        **(
+            {"evaluation_time": iso_utc(run.evaluation_time)}
+            if run.evaluation_time is not None
+            else {}
+        ),
+        "scope": _scope(run.scope),
+    }
+
+
+def _scope(scope: RunScope) -> dict[str, Any]:
+    return {
+        "rules": list(scope.rules),
+        "project": scope.project,
+        "datasets": list(scope.datasets),
+        "rule_filter": list(scope.rule_filter),
+        "dataset_filter": list(scope.dataset_filter),
+        "sources": list(scope.sources),
+        "narrowed": scope.narrowed,
     }
 
 

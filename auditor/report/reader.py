@@ -25,6 +25,7 @@ from auditor.model import (
     Report,
     RuleInfo,
     RunInfo,
+    RunScope,
     Severity,
     Status,
     WaiverRef,
@@ -56,6 +57,22 @@ def _run(data: Mapping[str, Any], tool_version: str) -> RunInfo:
         errors=errors,
         inputs=tuple(InputFile(i["path"], i["sha256"]) for i in data["inputs"]),
         tool_version=tool_version,
+        evaluation_time=_time(data["evaluation_time"]) if "evaluation_time" in data else None,
+        scope=_scope(data.get("scope")),
+    )
+
+
+def _scope(data: Mapping[str, Any] | None) -> RunScope:
+    """A report written before runs recorded their scope has none (an empty RunScope)."""
+    if data is None:
+        return RunScope()
+    return RunScope(
+        rules=tuple(data["rules"]),
+        project=data["project"],
+        datasets=tuple(data["datasets"]),
+        rule_filter=tuple(data["rule_filter"]),
+        dataset_filter=tuple(data["dataset_filter"]),
+        sources=tuple(data["sources"]),
     )
 
 

@@ -23,7 +23,7 @@ import copy
 import difflib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -108,6 +108,24 @@ def load_snapshot(text: str, path: str) -> Inventory:
     text is not JSON, is nested too deep, has an unknown snapshot_version or does not match
     the snapshot schema; the message names the JSON path of the first problem.
     """
+    return _load(text, path)[0]
+
+
+def read_snapshot(path: Path) -> Inventory:
+    """Read and load a snapshot file; InputError when it cannot be read or is invalid.
+
+    The inventory's collected_at is the snapshot's created_at: a replay is evaluated as of
+    the collection, so it gives the same answer whenever it runs."""
+    name = str(path)
+    try:  # strict UTF-8: the product writes snapshots without a BOM
+        text = read_text_bounded(path, MAX_SNAPSHOT_BYTES, encoding="utf-8")
+    except UnreadableFile as exc:
+        raise InputError(name, exc.message, exc.line) from None
+    inventory, created_at = _load(text, name)
+    return replace(inventory, collected_at=created_at)
+
+
+def _load(text: str, path: str) -> tuple[Inventory, datetime]:
     doc = parse_json(text, path, max_depth=MAX_JSON_DEPTH, max_bytes=MAX_SNAPSHOT_BYTES)
     _check_version(doc, path)
     problems = sorted(_schema_problems(doc), key=lambda p: p.line)
@@ -116,18 +134,8 @@ def load_snapshot(text: str, path: str) -> Inventory:
         more = len(problems) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise InputError(path, first.message + suffix, first.line)
-    _check_created_at(doc, path)
-    return _inventory(doc.value["inventory"])
-
-
-def read_snapshot(path: Path) -> Inventory:
-    """Read and load a snapshot file; InputError when it cannot be read or is invalid."""
-    name = str(path)
-    try:  # strict UTF-8: the product writes snapshots without a BOM
-        text = read_text_bounded(path, MAX_SNAPSHOT_BYTES, encoding="utf-8")
-    except UnreadableFile as exc:
-        raise InputError(name, exc.message, exc.line) from None
-    return load_snapshot(text, name)
+    created_at = _check_created_at(doc, path)
+    return _inventory(doc.value["inventory"]), created_at
 
 
 # ---------------------------------------------------------------------------- writing
@@ -331,11 +339,11 @@ def _check_version(doc: Positioned, path: str) -> None:
         )
 
 
-def _check_created_at(doc: Positioned, path: str) -> None:
+def _check_created_at(doc: Positioned, path: str) -> datetime:
     """The schema checks the shape of created_at; this checks that it is a real time."""
     value = doc.value["created_at"]
     try:
-        datetime.fromisoformat(value)
+        return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
         line = doc.line_of(("created_at",))
         raise InputError(path, f"created_at: {value!r} is not a valid time", line) from None

@@ -1,4 +1,4 @@
-"""The registry of check kinds: name -> pure function of (inventory, rule).
+"""The registry of check kinds: name -> pure function of (inventory, rule, context).
 
 Every kind declares a JSON Schema for its parameters, so a policy is validated before
 anything runs (tests walk the registry and fail on a kind without one).
@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.model import CheckResult, Inventory
+from auditor.model import CheckContext, CheckResult, Inventory
 from auditor.policy.rule import Rule
 
-CheckFunction = Callable[[Inventory, Rule], Iterable[CheckResult]]
+CheckFunction = Callable[[Inventory, Rule, CheckContext], Iterable[CheckResult]]
 
 
 @dataclass(frozen=True)

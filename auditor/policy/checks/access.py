@@ -3,14 +3,13 @@
 Only the protected datasets (`protected_datasets` globs, default `customers`) are examined:
 GenAI access to tenant datasets is allowed and never reported, except where a tenant dataset
 is itself a way into a protected one (an authorized view). Checks have no clock: IAM
-conditions bounded in time are decided against `evaluation_time` when the rule gives one,
-and are otherwise left undecided (the path is reported, marked conditional).
+conditions bounded in time are decided against the run's evaluation time (the context's),
+so an expired grant is no path and a grant that starts later is reported as conditional.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -18,7 +17,7 @@ from auditor.access.explain import cuts
 from auditor.access.graph import AccessGraph
 from auditor.access.paths import AccessGap, AccessPath, Capability, GapKind, Hop, HopKind
 from auditor.access.principals import ALL_USERS, PUBLIC, canonical, genai_domain, is_genai
-from auditor.model import CheckResult, Dataset, Inventory, Status
+from auditor.model import CheckContext, CheckResult, Dataset, Inventory, Status
 from auditor.policy.checks import register
 from auditor.policy.rule import Rule
 
@@ -45,12 +44,6 @@ _COMMON: Mapping[str, Any] = {
         "description": "fnmatch globs on dataset ids of the protected datasets.",
         "default": list(DEFAULT_PROTECTED),
     },
-    "evaluation_time": {
-        "description": "ISO 8601 instant against which time-bound IAM conditions are decided; "
-        "without it they count as conditional.",
-        "type": "string",
-        "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$",
-    },
 }
 
 
@@ -73,9 +66,11 @@ def _schema(**extra: Any) -> Mapping[str, Any]:
     ),
     permissions=_PERMISSIONS,
 )
-def genai_cannot_reach(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def genai_cannot_reach(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     patterns = tuple(rule.params.get("genai_members", ()))
-    graph = _graph(inventory, rule)
+    graph = AccessGraph.build(inventory, now=context.evaluation_time)
     for ds in _protected(inventory, rule):
         answer = graph.readers(ds.resource)
         reached = False
@@ -95,8 +90,10 @@ def genai_cannot_reach(inventory: Inventory, rule: Rule) -> Iterator[CheckResult
     params_schema=_schema(),
     permissions=_PERMISSIONS,
 )
-def protected_not_public(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
-    graph = _graph(inventory, rule)
+def protected_not_public(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
+    graph = AccessGraph.build(inventory, now=context.evaluation_time)
     for ds in _protected(inventory, rule):
         answer = graph.readers(ds.resource)
         public = {p: paths for p, paths in answer.by_principal().items() if p in PUBLIC}
@@ -126,9 +123,11 @@ def protected_not_public(inventory: Inventory, rule: Rule) -> Iterator[CheckResu
     ),
     permissions=_PERMISSIONS,
 )
-def no_broad_project_data_roles(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def no_broad_project_data_roles(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     allowed = [canonical(p) for p in rule.params.get("allowed_members", ())]
-    graph = _graph(inventory, rule)
+    graph = AccessGraph.build(inventory, now=context.evaluation_time)
     for ds in _protected(inventory, rule):
         answer = graph.readers(ds.resource)
         broad: dict[str, dict[tuple[str, str], list[AccessPath]]] = {}
@@ -162,12 +161,6 @@ def no_broad_project_data_roles(inventory: Inventory, rule: Rule) -> Iterator[Ch
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _graph(inventory: Inventory, rule: Rule) -> AccessGraph:
-    when = rule.params.get("evaluation_time")
-    now = datetime.fromisoformat(when) if isinstance(when, str) else None
-    return AccessGraph.build(inventory, now=now)
 
 
 def _protected(inventory: Inventory, rule: Rule) -> list[Dataset]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.model import CheckResult, Inventory, Status
+from auditor.model import CheckContext, CheckResult, Inventory, Status
 from auditor.policy.checks import register
 from auditor.policy.checks.live_scope import datasets_in_scope
 from auditor.policy.rule import Rule
@@ -16,7 +16,9 @@ from auditor.policy.rule import Rule
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
     permissions=("bigquery.datasets.get",),
 )
-def dataset_default_cmek(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def dataset_default_cmek(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     for dataset in datasets_in_scope(inventory, rule):
         if dataset.default_kms_key:
             yield CheckResult(
@@ -41,7 +43,7 @@ def dataset_default_cmek(inventory: Inventory, rule: Rule) -> Iterator[CheckResu
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
     permissions=("bigquery.tables.get",),
 )
-def table_cmek(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def table_cmek(inventory: Inventory, rule: Rule, context: CheckContext) -> Iterator[CheckResult]:
     in_scope = {d.dataset_id for d in datasets_in_scope(inventory, rule)}
     for table in inventory.live_tables:
         # Views store no data; only tables have encryption to check.

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from auditor.content.base import CHECK_KIND, MAX_SAMPLE_ROWS, SCANNED_TYPES, ContentMode
-from auditor.model import CheckResult, Inventory, Status, ValueHit
+from auditor.model import CheckContext, CheckResult, Inventory, Status, ValueHit
 from auditor.policy.checks import register
 from auditor.policy.checks.live_scope import datasets_in_scope
 from auditor.policy.rule import Rule
@@ -38,7 +38,9 @@ from auditor.policy.rule import Rule
     },
     permissions=("bigquery.tables.getData", "bigquery.jobs.create"),
 )
-def no_credential_values(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def no_credential_values(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     scans = {s.table: s for s in inventory.content_scans}
     hits: dict[str, list[ValueHit]] = defaultdict(list)
     for hit in inventory.value_hits:

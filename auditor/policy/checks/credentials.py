@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from auditor.detect.names import classify_column
-from auditor.model import CheckResult, Inventory, Location, Origin, Status
+from auditor.model import CheckContext, CheckResult, Inventory, Location, Origin, Status
 from auditor.policy.checks import register
 from auditor.policy.checks.common import (
     column_location,
@@ -23,7 +23,9 @@ from auditor.policy.rule import Rule
     description="Tables in scope have no column that looks like it holds a secret value.",
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
 )
-def no_credential_columns(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def no_credential_columns(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     for table in tables_in_scope(inventory.tables, rule, inventory):
         resource = table_resource(table)
         hits = 0
@@ -76,7 +78,9 @@ _DEFAULT_TABLE_PATTERN = (
         },
     },
 )
-def no_credential_tables(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def no_credential_tables(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     pattern = re.compile(
         str(rule.params.get("table_name_pattern", _DEFAULT_TABLE_PATTERN)), re.IGNORECASE
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.detect.names import classify_column
-from auditor.model import CheckResult, Inventory, Status
+from auditor.model import CheckContext, CheckResult, Inventory, Status
 from auditor.policy.checks import register
 from auditor.policy.checks.common import (
     column_location,
@@ -22,7 +22,9 @@ from auditor.policy.rule import Rule
     description="Every secret-holding column in scope is BYTES (KMS ciphertext), never text.",
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
 )
-def secrets_encrypted_bytes(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def secrets_encrypted_bytes(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     for table in tables_in_scope(inventory.tables, rule, inventory):
         resource = table_resource(table)
         secret_columns = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.model import AccessEntry, CheckResult, GranteeKind, Inventory, Status
+from auditor.model import AccessEntry, CheckContext, CheckResult, GranteeKind, Inventory, Status
 from auditor.policy.checks import register
 from auditor.policy.checks.live_scope import datasets_in_scope
 from auditor.policy.rule import Rule
@@ -27,7 +27,9 @@ def _public_member(entry: AccessEntry) -> str | None:
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
     permissions=("bigquery.datasets.get", "bigquery.tables.getIamPolicy"),
 )
-def no_public_access(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def no_public_access(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     in_scope = {d.dataset_id for d in datasets_in_scope(inventory, rule)}
     for dataset in datasets_in_scope(inventory, rule):
         public = [(e, m) for e in dataset.access if (m := _public_member(e)) is not None]

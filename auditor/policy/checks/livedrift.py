@@ -6,7 +6,15 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auditor.model import CheckResult, Inventory, Status, Table, TableSchema, table_resource_name
+from auditor.model import (
+    CheckContext,
+    CheckResult,
+    Inventory,
+    Status,
+    Table,
+    TableSchema,
+    table_resource_name,
+)
 from auditor.policy.checks import register
 from auditor.policy.checks.live_scope import datasets_in_scope
 from auditor.policy.checks.schemadiff import ColumnDiff, DiffKind, diff_columns
@@ -31,7 +39,7 @@ from auditor.policy.rule import Rule, Scope
     },
     permissions=("bigquery.tables.list", "bigquery.tables.get"),
 )
-def live_drift(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def live_drift(inventory: Inventory, rule: Rule, context: CheckContext) -> Iterator[CheckResult]:
     templates = {
         t.name.lower(): t
         for t in inventory.templates
@@ -156,7 +164,9 @@ _CONVENTION_SCHEMA: Mapping[str, Any] = {
     },
     permissions=("bigquery.datasets.get",),
 )
-def classified_datasets(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def classified_datasets(
+    inventory: Inventory, rule: Rule, context: CheckContext
+) -> Iterator[CheckResult]:
     conventions = {
         kind: Scope(
             datasets=tuple(spec.get("datasets", ())),

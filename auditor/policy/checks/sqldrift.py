@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-from auditor.model import CheckResult, Inventory, Location, Status, TableSchema
+from auditor.model import CheckContext, CheckResult, Inventory, Location, Status, TableSchema
 from auditor.policy.checks import register
 from auditor.policy.checks.common import column_location, table_resource, tables_in_scope
 from auditor.policy.checks.schemadiff import ColumnDiff, DiffKind, diff_columns
@@ -20,7 +20,7 @@ from auditor.policy.rule import Rule
     ),
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
 )
-def sql_doc_drift(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def sql_doc_drift(inventory: Inventory, rule: Rule, context: CheckContext) -> Iterator[CheckResult]:
     templates: dict[str, TableSchema] = {}
     for tpl in inventory.templates:
         templates.setdefault(tpl.name.lower(), tpl)

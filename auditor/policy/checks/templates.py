@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.model import CheckResult, Inventory, Location, Status
+from auditor.model import CheckContext, CheckResult, Inventory, Location, Status
 from auditor.policy.checks import register
 from auditor.policy.rule import Rule
 
@@ -17,7 +17,7 @@ from auditor.policy.rule import Rule
     ),
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
 )
-def schema_valid(inventory: Inventory, rule: Rule) -> Iterator[CheckResult]:
+def schema_valid(inventory: Inventory, rule: Rule, context: CheckContext) -> Iterator[CheckResult]:
     failing: set[str] = set()
     for problem in inventory.problems:
         if not rule.scope.template_paths or rule.scope.matches_template_path(problem.path):
