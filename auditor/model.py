@@ -303,10 +303,21 @@ class GroupMembership:
     member: str  # an IAM member string: user:..., serviceAccount:..., group:...
 
 
+class RoleStatus(StrEnum):
+    DEFINED = "defined"  # the permissions are known
+    DELETED = "deleted"  # the estate says the role does not exist: its bindings grant nothing
+    UNRESOLVED = "unresolved"  # a lookup failed: the role stays unknown (a coverage gap)
+
+
 @dataclass(frozen=True)
 class CustomRole:
-    name: str  # projects/P/roles/R or organizations/N/roles/R
+    """A role definition read from the estate: a custom role, or a predefined role the
+    shipped catalog lacks (IAM roles.get, or an exported `gcloud iam roles describe`)."""
+
+    name: str  # projects/P/roles/R, organizations/N/roles/R or roles/R
     permissions: tuple[str, ...]
+    status: RoleStatus = RoleStatus.DEFINED
+    detail: str = ""  # where a looked-up definition came from, or why it is deleted/unresolved
 
 
 @dataclass(frozen=True)

@@ -728,6 +728,9 @@ def test_unknown_role_is_a_gap_never_harmless() -> None:
             "projects/p",
             "role roles/mystery.superUser (granted on projects/p) is not in the role catalog: "
             "whether its members can read data is unknown",
+            # The principals a worst-case resolution would let in: only the role's holder.
+            anyone=False,
+            affects=(GENAI,),
         ),
     )
 
@@ -756,8 +759,15 @@ def test_role_catalog() -> None:
     assert "bigquery.tables.getData" not in (roles.permissions("roles/viewer") or ())
     with pytest.raises(InputError, match="untracked permissions"):
         parse_catalog(
-            {"version": 1, "tracked": ["a.b.c"], "legacy": {}, "roles": {"roles/x": ["d.e.f"]}},
-            "roles.yaml",
+            {
+                "version": 2,
+                "source": "test",
+                "published": "2026-08-22",
+                "tracked": ["a.b.c"],
+                "legacy": {},
+                "roles": {"roles/x": ["d.e.f"]},
+            },
+            "roles.json",
         )
 
 

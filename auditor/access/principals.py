@@ -100,6 +100,28 @@ def is_service_agent(sa_email: str) -> bool:
     )
 
 
+def stands_for_others(member: str) -> bool:
+    """A member at the end of a path that stands for principals not known here: an
+    unexpanded group, allUsers/allAuthenticatedUsers, a domain, an unresolved special
+    group (projectViewer:P ...)."""
+    return (
+        member in PUBLIC
+        or member.startswith(("group:", "domain:"))
+        or special_group(member) is not None
+    )
+
+
+def may_include(member: str, principal: str) -> bool:
+    """Whether `member` (a path's end) is, or may stand for, `principal`."""
+    if member in (principal, ALL_USERS):
+        return True
+    if member == ALL_AUTHENTICATED_USERS:
+        return principal not in PUBLIC
+    if member.startswith("domain:"):
+        return user_domain(principal) == member.removeprefix("domain:")
+    return member.startswith("group:") or special_group(member) is not None
+
+
 def service_account_project(sa_email: str) -> str | None:
     """The project id of a user-managed service account (`x@P.iam.gserviceaccount.com`,
     `P@appspot.gserviceaccount.com`); None when the address does not say it (the Compute

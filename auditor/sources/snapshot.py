@@ -53,6 +53,7 @@ from auditor.model import (
     Origin,
     Problem,
     ResourcePolicy,
+    RoleStatus,
     Table,
     TableSchema,
     ValueHit,
@@ -158,9 +159,7 @@ def _inventory_json(inv: Inventory) -> dict[str, Any]:
         "group_memberships": [
             {"group": m.group, "member": m.member} for m in inv.group_memberships
         ],
-        "custom_roles": [
-            {"name": r.name, "permissions": list(r.permissions)} for r in inv.custom_roles
-        ],
+        "custom_roles": [_custom_role_json(r) for r in inv.custom_roles],
         "content_scans": [
             {
                 "table": s.table,
@@ -205,6 +204,13 @@ def _table_schema_json(t: TableSchema) -> dict[str, Any]:
         "location": {"path": t.location.path, "line": t.location.line},
         "dataset": t.dataset,
     }
+
+
+def _custom_role_json(r: CustomRole) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": r.name, "permissions": list(r.permissions)}
+    if r.status is not RoleStatus.DEFINED or r.detail:
+        out.update(status=r.status.value, detail=r.detail)
+    return out
 
 
 def _problem_json(p: Problem) -> dict[str, Any]:
@@ -484,7 +490,13 @@ def _inventory(data: Mapping[str, Any]) -> Inventory:
             GroupMembership(m["group"], m["member"]) for m in data["group_memberships"]
         ),
         custom_roles=tuple(
-            CustomRole(r["name"], tuple(r["permissions"])) for r in data["custom_roles"]
+            CustomRole(
+                r["name"],
+                tuple(r["permissions"]),
+                RoleStatus(r.get("status", RoleStatus.DEFINED.value)),
+                r.get("detail", ""),
+            )
+            for r in data["custom_roles"]
         ),
         content_scans=tuple(
             ContentScan(s["table"], s["mode"], int(s["rows_scanned"]), tuple(s["columns"]))
