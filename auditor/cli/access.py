@@ -91,3 +91,83 @@ def _inventory(live: LiveOptions, snapshot: Path | None, exports: Path | None) -
 
             return collect_from_exports(exports, live.templates, live.template_globs, progress)
         return live.collect(progress)
+
+
+@access.group("roles")
+def roles() -> None:
+    """The role catalog: what each predefined role lets its members do to data."""
+
+
+@roles.command("show")
+@click.argument("role", required=False)
+def show_command(role: str | None) -> None:
+    """The catalog's size, source and date; with ROLE, the tracked permissions it holds."""
+    from auditor.access.roles import builtin_catalog
+
+    with exit_on_errors():
+        catalog = builtin_catalog()
+    if role is None:
+        click.echo(f"{len(catalog.roles)} predefined roles, published {catalog.published}")
+        click.echo(terminal_text(f"source: {catalog.source}"))
+        click.echo(f"tracked permissions: {', '.join(sorted(catalog.tracked))}")
+        return
+    perms = catalog.permissions(role)
+    if perms is None:
+        click.echo(terminal_text(f"{role} is not in the catalog"), err=True)
+        sys.exit(1)
+    click.echo(terminal_text(f"{catalog.normalise(role)}: {', '.join(sorted(perms)) or 'none'}"))
+
+
+@roles.command("refresh")
+@click.option(
+    "--iam-endpoint",
+    envvar="AUDITOR_IAM_ENDPOINT",
+    help="Base URL of the IAM API (default: Google's, with application default credentials).",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the catalog (default: the one this installation loads).",
+)
+@click.option(
+    "--reference",
+    "reference_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the reference (every role's data-related permissions, gzip JSON) "
+    "here; default in a source checkout: reference/iam/gcp-predefined-roles.json.gz.",
+)
+def refresh_command(
+    iam_endpoint: str | None, catalog_path: Path | None, reference_path: Path | None
+) -> None:
+    """Regenerate the role catalog from today's definitions: IAM roles.list (view FULL).
+    Nothing is written unless every page was read."""
+    from auditor.access.catalog import (
+        CATALOG,
+        REFERENCE,
+        build_catalog,
+        catalog_text,
+        reference_bytes,
+        reference_from_roles,
+    )
+    from auditor.sources.iam import IamEndpoints, list_predefined_roles
+
+    with exit_on_errors():
+        endpoints = IamEndpoints.local(iam_endpoint) if iam_endpoint else IamEndpoints()
+        items = list_predefined_roles(endpoints=endpoints)
+        today = now().date().isoformat()
+        source = f"IAM roles.list view=FULL at {endpoints.iam}, read {today}"
+        reference = reference_from_roles(items, source, today)
+        doc = build_catalog(reference, "auditor access roles refresh")
+        if reference_path is None and REFERENCE.parent.is_dir():
+            reference_path = REFERENCE
+        target = catalog_path or CATALOG
+        try:
+            if reference_path is not None:
+                reference_path.write_bytes(reference_bytes(reference))
+            target.write_text(catalog_text(doc), encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    click.echo(f"{len(doc['roles'])} predefined roles ({today}) -> {target}")
+    if reference_path is not None:
+        click.echo(f"reference -> {reference_path}")

@@ -38,6 +38,7 @@ from auditor.model import (
     Inventory,
     Problem,
     ResourcePolicy,
+    RoleStatus,
     Table,
     dataset_resource,
     table_resource_name,
@@ -69,7 +70,17 @@ _DATASET_RE = re.compile(r"datasets/(?P<dataset>[^/.]+)\.json")
 # Dataset ids have no dots; table ids may not either, but the first dot is the separator.
 _TABLE_RE = re.compile(r"tables/(?P<dataset>[^/.]+)\.(?P<table>[^/]+)\.json")
 _TABLE_IAM_RE = re.compile(r"table-iam/(?P<dataset>[^/.]+)\.(?P<table>[^/]+)\.json")
-_LAYOUT = (_FOLDER_IAM_RE, _ACCOUNT_IAM_RE, _GROUP_RE, _DATASET_RE, _TABLE_RE, _TABLE_IAM_RE)
+# `gcloud iam roles describe roles/NAME`: a predefined role's definition (today's, from IAM).
+_ROLE_RE = re.compile(r"roles/(?P<name>[^/]+)\.json")
+_LAYOUT = (
+    _FOLDER_IAM_RE,
+    _ACCOUNT_IAM_RE,
+    _GROUP_RE,
+    _DATASET_RE,
+    _TABLE_RE,
+    _TABLE_IAM_RE,
+    _ROLE_RE,
+)
 _NOTES = (".md", ".txt")  # a README beside the exports is fine
 _ANCESTOR_KINDS = {"project": "projects/", "folder": "folders/", "organization": "organizations/"}
 # The BigQuery converters raise their own Malformed (a ValueError); these too mean "bad data".
@@ -141,7 +152,7 @@ class _Loader:
         policies = [p for p in map(self.allow_policy, ancestry) if p is not None]
         policies += self.account_policies()
         deny = self.deny_policies(ancestry, project_ids)
-        roles = self.custom_roles(ancestry)
+        roles = self.custom_roles(ancestry) + self.predefined_roles()
         datasets = self.datasets()
         tables = self.tables({d.resource for d in datasets})
         seeds = [g for p in policies for g in iamjson.binding_groups(p.bindings)]
@@ -355,6 +366,39 @@ class _Loader:
                 continue
             roles.append(role)
         return roles
+
+    def predefined_roles(self) -> list[CustomRole]:
+        """Every `roles/NAME.json` (gcloud iam roles describe): the definition of a
+        predefined role, which wins over the shipped catalog's. A bad file is a problem and
+        leaves that role, and only it, unresolved (a gap only where the role is bound in a
+        way that could matter: the access graph decides)."""
+        roles: list[CustomRole] = []
+        for rel in self.layout(_ROLE_RE):
+            match = _ROLE_RE.fullmatch(rel)
+            assert match is not None
+            name = f"roles/{match['name']}"
+            path = self.files[rel]
+            self.claimed.add(rel)
+            self.inputs.append(InputFile(rel, _sha256(path)))
+            try:
+                text = read_text_bounded(path, MAX_EXPORT_BYTES, "export file")
+                doc = parse_json(text, rel, max_bytes=MAX_EXPORT_BYTES)
+                role = iamjson.looked_up_role(doc.value, name)
+            except UnreadableFile as exc:
+                roles.append(self.bad_role(rel, name, exc.message, exc.line))
+            except InputError as exc:
+                roles.append(self.bad_role(rel, name, exc.detail, exc.line))
+            except Malformed as exc:
+                roles.append(self.bad_role(rel, name, exc.message, doc.line_of(exc.pointer)))
+            else:
+                note = f": {role.detail}" if role.detail else ""
+                roles.append(replace(role, detail=f"export {rel}{note}"))
+        return roles
+
+    def bad_role(self, rel: str, name: str, message: str, line: int | None) -> CustomRole:
+        problem = Problem(rel, f"role {name}: {message}", line, unread=True)
+        self.problems.append(problem)
+        return CustomRole(name, (), RoleStatus.UNRESOLVED, f"export {problem}")
 
     # -- BigQuery
 

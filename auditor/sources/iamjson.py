@@ -23,6 +23,7 @@ from auditor.model import (
     GroupMembership,
     IamBinding,
     ResourcePolicy,
+    RoleStatus,
 )
 from auditor.sources.jsonpos import Pointer
 from auditor.sources.jsonwords import json_type, with_article
@@ -242,6 +243,22 @@ def custom_role(doc: Any, at: Pointer, *, permissions_required: bool) -> CustomR
             ' "includedPermissions": [] for a role without permissions',
             at,
         )
+    return CustomRole(name=name, permissions=_strings(obj, "includedPermissions", at))
+
+
+def looked_up_role(doc: Any, name: str, at: Pointer = ()) -> CustomRole:
+    """An iam.v1 Role as `roles.get` answers (and `gcloud iam roles describe` prints) it, for
+    the role `name`: its permissions, or DELETED when the role is marked deleted. The API
+    leaves includedPermissions out of a role without permissions."""
+    obj = object_at(doc, at, "a role")
+    found = string_at(obj, "name", at)
+    if found != name:
+        raise Malformed(f"expected the role {name!r}, got {found!r}", (*at, "name"))
+    deleted = obj.get("deleted", False)
+    if not isinstance(deleted, bool):
+        raise _wrong_type((*at, "deleted"), "a boolean", deleted)
+    if deleted:
+        return CustomRole(name, (), RoleStatus.DELETED, "marked deleted")
     return CustomRole(name=name, permissions=_strings(obj, "includedPermissions", at))
 
 

@@ -66,7 +66,9 @@ from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 # 2: the IAM parts of the inventory (ancestry, IAM and deny policies, groups, custom roles).
 # 3: the content scan (content_scans and value_hits: never a value, only where, how many,
 #    a redacted prefix and a fingerprint).
-SNAPSHOT_VERSION = 3
+# 4: role definitions carry a status and a detail (predefined roles the catalog lacks are
+#    looked up; one that does not exist grants nothing, one whose lookup failed stays unknown).
+SNAPSHOT_VERSION = 4
 SCHEMA_NAME = "snapshot"
 TOOL_NAME = "auditor"
 
@@ -207,10 +209,12 @@ def _table_schema_json(t: TableSchema) -> dict[str, Any]:
 
 
 def _custom_role_json(r: CustomRole) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": r.name, "permissions": list(r.permissions)}
-    if r.status is not RoleStatus.DEFINED or r.detail:
-        out.update(status=r.status.value, detail=r.detail)
-    return out
+    return {
+        "name": r.name,
+        "permissions": list(r.permissions),
+        "status": r.status.value,
+        "detail": r.detail,
+    }
 
 
 def _problem_json(p: Problem) -> dict[str, Any]:
@@ -493,8 +497,8 @@ def _inventory(data: Mapping[str, Any]) -> Inventory:
             CustomRole(
                 r["name"],
                 tuple(r["permissions"]),
-                RoleStatus(r.get("status", RoleStatus.DEFINED.value)),
-                r.get("detail", ""),
+                RoleStatus(r["status"]),
+                r["detail"],
             )
             for r in data["custom_roles"]
         ),
