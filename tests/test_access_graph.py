@@ -816,14 +816,14 @@ def test_explain_names_each_hop_and_the_cuts() -> None:
     )
     answer = AccessGraph.build(inventory, now=NOW).readers("customers")
     assert explain(answer, principal=GENAI) == (
-        f"{GENAI} can read {CUSTOMERS}: 2 path(s)\n"
-        "  path 1:\n"
-        f"    1. {GENAI} is a member of group:ai@convergence.example\n"
-        f"    2. group:ai@convergence.example holds {VIEWER} in the access list of {CUSTOMERS}\n"
-        "  path 2:\n"
-        f"    1. {GENAI} is a member of group:ai@convergence.example\n"
-        f"    2. group:ai@convergence.example holds {VIEWER} on projects/p, which covers every "
-        "dataset below it\n"
+        # Paths numbered 1..n, each whole: later hops under the first, in order.
+        f"{GENAI} can read {CUSTOMERS} by 2 paths:\n"
+        f"  1. {GENAI} is a member of group:ai@convergence.example\n"
+        f"     -> group:ai@convergence.example holds {VIEWER} in the access list of "
+        f"{CUSTOMERS}\n"
+        f"  2. {GENAI} is a member of group:ai@convergence.example\n"
+        f"     -> group:ai@convergence.example holds {VIEWER} on projects/p, which covers "
+        "every dataset below it\n"
         "  what would cut it:\n"
         "    one change removes all 2 paths, any of:\n"
         f"      - remove {GENAI} from group:ai@convergence.example\n"
