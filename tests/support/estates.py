@@ -44,9 +44,7 @@ class ExportEstate:
     def ancestry(self) -> list[str]:
         return [f"projects/{self.project}", f"folders/{self.folder}", f"organizations/{self.org}"]
 
-    def bind(
-        self, resource: str, role: str, *members: str, condition: str | None = None
-    ) -> None:
+    def bind(self, resource: str, role: str, *members: str, condition: str | None = None) -> None:
         """A binding on projects/P, folders/F or organizations/O (or a service account's
         policy, `serviceAccount:EMAIL`)."""
         binding: Binding = {"members": list(members), "role": role}
