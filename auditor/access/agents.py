@@ -161,9 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path, help="fabric service-agents.yaml files")
     parser.add_argument("--source", required=True, help="repository@commit the files are from")
     parser.add_argument("--published", required=True, help="the files' date, YYYY-MM-DD")
-    parser.add_argument(
-        "--output", type=Path, default=Path(__file__).resolve().parent / _DATA_FILE
-    )
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / _DATA_FILE)
     args = parser.parse_args(argv)
     try:
         docs = [yaml.safe_load(f.read_text(encoding="utf-8")) for f in args.files]

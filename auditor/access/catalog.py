@@ -114,9 +114,7 @@ def parse_reference(doc: Any, source: str) -> Reference:
         titles[name] = (str(role.get("title", "")), str(role.get("stage", "")))
     untracked = sorted(p for p in TRACKED if not p.startswith(tuple(prefixes)))
     if untracked:
-        raise InputError(
-            source, f"the reference does not keep the tracked permissions {untracked}"
-        )
+        raise InputError(source, f"the reference does not keep the tracked permissions {untracked}")
     return Reference(origin, published, tuple(prefixes), permissions, titles)
 
 

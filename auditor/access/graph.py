@@ -420,8 +420,7 @@ class AccessGraph(Expansion):
                 for view in views:
                     via.extend(self._table_reaches(view, gaps))
             reaches.extend(
-                replace(r, hops=(*r.hops, hop), target=ds.resource, table_level=False)
-                for r in via
+                replace(r, hops=(*r.hops, hop), target=ds.resource, table_level=False) for r in via
             )
         return reaches
 
