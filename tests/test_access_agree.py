@@ -24,8 +24,10 @@ from click.testing import CliRunner
 from auditor.access.catalog import REFERENCE, read_reference
 from auditor.cli import main
 from auditor.resources import POLICIES_DIR, SCHEMAS_DIR
+from auditor.sources.bigquery import make_client
 from auditor.sources.estate import collect_from_exports
 from auditor.sources.snapshot import dump_snapshot
+from tests.conftest import LocalBigQuery
 from tests.support.estates import ExportEstate
 from tests.test_access_estates import build as random_estate
 
@@ -336,3 +338,50 @@ def test_a_snapshot_is_judged_as_of_its_collection_by_scan_and_explain(tmp_path:
     run("scan", *source, "-f", "json", "-o", str(out), "--only", "AUD-011", *later)
     assert genai_fails(json.loads(out.read_text(encoding="utf-8"))) == {SEARCH: [True]}
     assert VERTEX not in {p["principal"] for p in explained(source, *later)["paths"]}
+
+
+@pytest.mark.emulator
+def test_nightly_decides_the_conditions_as_scan_and_explain_do(
+    fast_bq: LocalBigQuery, tmp_path: Path
+) -> None:
+    """The live path: datasets from a local BigQuery, IAM from exports. The nightly job,
+    the scan and explain all report the later grant (conditional) and not the expired one."""
+    from google.cloud import bigquery
+
+    client = make_client(fast_bq.project, fast_bq.endpoint)
+    dataset = bigquery.Dataset(f"{fast_bq.project}.customers")
+    dataset.access_entries = [
+        bigquery.AccessEntry("OWNER", "groupByEmail", "platform-admins@convergence.example")
+    ]
+    client.create_dataset(dataset, exists_ok=True)
+    iam = conditions().write(tmp_path / "iam")
+    live = ["--endpoint", fast_bq.endpoint, "--iam-exports", str(iam), "--dataset", "customers"]
+    when = ("--evaluation-time", WHEN)
+    nightly = CliRunner().invoke(
+        main,
+        ["nightly", *live, "--only", "AUD-011", "--output-dir", str(tmp_path / "out"),
+         "--history", str(tmp_path / "history.sqlite"), "--log-format", "json", *when],
+    )  # fmt: skip
+    assert "Traceback" not in nightly.output, nightly.output
+    report = json.loads((tmp_path / "out" / "nightly-latest.json").read_text(encoding="utf-8"))
+    assert report["run"]["complete"] is True, report["run"]["coverage"]
+    assert report["run"]["evaluation_time"] == "2026-09-01T00:00:00Z"
+    assert genai_fails(report) == {SEARCH: [True]}
+    out = tmp_path / "scan.json"
+    run(
+        "scan",
+        *live,
+        "-f",
+        "json",
+        "-o",
+        str(out),
+        "--only",
+        "AUD-011",
+        "--content-scan",
+        "off",
+        *when,
+    )
+    assert genai_fails(json.loads(out.read_text(encoding="utf-8"))) == {SEARCH: [True]}
+    payload = explained(["--endpoint", fast_bq.endpoint, "--iam-exports", str(iam)], *when)
+    assert {p["principal"]: p["conditional"] for p in payload["paths"]}.get(SEARCH) is True
+    assert VERTEX not in {p["principal"] for p in payload["paths"]}
