@@ -23,6 +23,7 @@ from auditor.model import (
     Inventory,
     Problem,
     ResourcePolicy,
+    RoleStatus,
 )
 from auditor.sources import iamjson
 from auditor.sources.exports import ExportLoad, load_exports
@@ -680,3 +681,150 @@ def test_a_deleted_custom_role_grants_nothing() -> None:
     assert iamjson.custom_role(empty, (), permissions_required=False) == CustomRole(
         empty["name"], ()
     )
+
+
+# ---------------------------------------------------------------------------- roles.get
+
+
+INSIGHTS = "roles/bigquery.dataInsightsReader"  # newer than the shipped catalog
+RETIRED = "roles/legacy.reportViewer"  # IAM answers 404: no such role
+ODD = "roles/odd.role"  # IAM answers with includedPermissions: "all"
+LEGACY_AUDITOR = f"{ORG}/roles/legacyAuditor"  # an organization role the list left out
+
+
+def with_unknown_roles(server: RecordedServer) -> None:
+    body = json.loads((RECORDED / "resourcemanager" / "projects.getIamPolicy.json").read_text())
+    policy = body["response"]["body"]
+    for role in (INSIGHTS, RETIRED, ODD, LEGACY_AUDITOR):
+        policy["bindings"].append({"role": role, "members": [f"serviceAccount:{AIP_AGENT}"]})
+    server.answer("POST", rf"^/v3/{PROJECT}:getIamPolicy$", body=policy)
+
+
+def test_roles_the_catalog_lacks_are_looked_up_once_each(server: RecordedServer) -> None:
+    from auditor.access.roles import builtin_catalog
+
+    with_unknown_roles(server)
+    # Dataset ACLs name roles too: INSIGHTS twice over, dataViewer (in the catalog) once.
+    extra = (INSIGHTS, "roles/bigquery.dataViewer")
+    parts = collect(server, roles=extra, known_roles=builtin_catalog())
+    assert parts.gaps == ()  # a lookup never makes the whole run incomplete
+    looked_up = {r.name: r for r in parts.custom_roles if r.detail.startswith("IAM roles.get")}
+    assert looked_up == {
+        INSIGHTS: CustomRole(
+            INSIGHTS,
+            (
+                "bigquery.datasets.get",
+                "bigquery.tables.get",
+                "bigquery.tables.getData",
+                "resourcemanager.projects.get",
+            ),
+            RoleStatus.DEFINED,
+            "IAM roles.get",
+        ),
+        RETIRED: CustomRole(
+            RETIRED,
+            (),
+            RoleStatus.DELETED,
+            f"IAM roles.get: 404 Not Found: The role named {RETIRED} was not found.",
+        ),
+        ODD: CustomRole(
+            ODD,
+            (),
+            RoleStatus.UNRESOLVED,
+            "IAM roles.get: malformed answer: includedPermissions: expected an array, got a"
+            " string (at includedPermissions)",
+        ),
+        LEGACY_AUDITOR: CustomRole(
+            LEGACY_AUDITOR, (), RoleStatus.DELETED, "IAM roles.get: marked deleted"
+        ),
+    }
+    for role in (INSIGHTS, RETIRED, ODD, LEGACY_AUDITOR):
+        assert server.count("GET", rf"^/v1/{role}$") == 1, role
+    # Roles the catalog or the custom-role lists define are not asked for.
+    assert server.count("GET", r"^/v1/roles/owner$") == 0
+    assert server.count("GET", r"^/v1/roles/bigquery.dataViewer$") == 0
+    assert server.count("GET", rf"^/v1/{PROJECT}/roles/tenantLogReader$") == 0
+
+
+def test_without_a_catalog_nothing_is_looked_up(server: RecordedServer) -> None:
+    with_unknown_roles(server)
+    parts = collect(server)
+    assert server.count("GET", r"^/v1/roles/") == 0
+    assert INSIGHTS not in {r.name for r in parts.custom_roles}
+
+
+def test_a_failed_lookup_leaves_that_role_unresolved_after_retries(
+    server: RecordedServer,
+) -> None:
+    from auditor.access.roles import builtin_catalog
+
+    with_unknown_roles(server)
+    server.fail("GET", rf"^/v1/{INSIGHTS}$", 503, times=2)  # then the recording
+    server.fail("GET", rf"^/v1/{ODD}$", 403, message="Permission iam.roles.get denied")
+    sleeps = Sleeps()
+    parts = collect(server, sleeps, known_roles=builtin_catalog())
+    by_name = {r.name: r for r in parts.custom_roles}
+    assert by_name[INSIGHTS].status is RoleStatus.DEFINED
+    assert by_name[ODD] == CustomRole(
+        ODD,
+        (),
+        RoleStatus.UNRESOLVED,
+        "IAM roles.get: 403 Forbidden: Permission iam.roles.get denied",
+    )
+    assert sleeps.delays == [1.0, 2.0]
+    assert parts.gaps == ()
+
+
+def test_role_files_in_an_export_folder(exports: Path) -> None:
+    roles = exports / "roles"
+    roles.mkdir()
+    describe = {
+        "name": INSIGHTS,
+        "title": "BigQuery Data Insights Reader",
+        "includedPermissions": ["bigquery.tables.getData"],
+        "stage": "BETA",
+        "etag": "AA==",
+    }
+    (roles / "bigquery.dataInsightsReader.json").write_text(json.dumps(describe, indent=2))
+    (roles / "legacy.reportViewer.json").write_text(json.dumps({"name": RETIRED, "deleted": True}))
+    (roles / "odd.role.json").write_text(
+        '{\n  "name": "roles/odd.role",\n  "includedPermissions": 7\n}\n'
+    )
+    (roles / "mismatch.json").write_text(
+        json.dumps({"name": "roles/other", "includedPermissions": []})
+    )
+    loaded = load_exports(exports)
+    by_name = {r.name: r for r in loaded.custom_roles if r.name.startswith("roles/")}
+    assert by_name == {
+        INSIGHTS: CustomRole(
+            INSIGHTS,
+            ("bigquery.tables.getData",),
+            RoleStatus.DEFINED,
+            "export roles/bigquery.dataInsightsReader.json",
+        ),
+        RETIRED: CustomRole(
+            RETIRED, (), RoleStatus.DELETED, "export roles/legacy.reportViewer.json: marked deleted"
+        ),
+        ODD: CustomRole(
+            ODD,
+            (),
+            RoleStatus.UNRESOLVED,
+            "export roles/odd.role.json:3: role roles/odd.role: includedPermissions: expected an"
+            " array, got integer 7",
+        ),
+        "roles/mismatch": CustomRole(
+            "roles/mismatch",
+            (),
+            RoleStatus.UNRESOLVED,
+            "export roles/mismatch.json:1: role roles/mismatch: expected the role"
+            " 'roles/mismatch', got 'roles/other'",
+        ),
+    }
+    # Each bad file is a problem naming it and the line; no gap: the graph decides whether
+    # the unresolved role matters.
+    assert [(p.path, p.line) for p in loaded.problems] == [
+        ("roles/mismatch.json", 1),
+        ("roles/odd.role.json", 3),
+    ]
+    assert loaded.gaps == ()
+    assert {i.path for i in loaded.inputs} >= {"roles/odd.role.json", "roles/mismatch.json"}
