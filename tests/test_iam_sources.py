@@ -810,7 +810,7 @@ def test_role_files_in_an_export_folder(exports: Path) -> None:
             (),
             RoleStatus.UNRESOLVED,
             "export roles/odd.role.json:3: role roles/odd.role: includedPermissions: expected an"
-            " array, got integer 7",
+            " array, got an integer",
         ),
         "roles/mismatch": CustomRole(
             "roles/mismatch",
