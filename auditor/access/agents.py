@@ -18,8 +18,8 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
 from importlib import resources
@@ -60,17 +60,20 @@ class AgentCatalog:
     source: str
     published: str
     agents: tuple[ServiceAgent, ...]
+    # domain -> its agents, for lookups by address (derived from `agents`).
+    by_domain: Mapping[str, tuple[ServiceAgent, ...]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
 
     def find(self, address: str) -> ServiceAgent | None:
         """The documented service agent an email address is, if any."""
         domain = address.lower().rpartition("@")[2]
-        return next((a for a in _by_domain(self).get(domain, ()) if a.matches(address)), None)
+        return next((a for a in self.by_domain.get(domain, ()) if a.matches(address)), None)
 
 
-@cache
-def _by_domain(catalog: AgentCatalog) -> dict[str, tuple[ServiceAgent, ...]]:
+def _by_domain(agents: Iterable[ServiceAgent]) -> dict[str, tuple[ServiceAgent, ...]]:
     grouped: dict[str, list[ServiceAgent]] = {}
-    for agent in catalog.agents:
+    for agent in agents:
         grouped.setdefault(agent.domain, []).append(agent)
     return {k: tuple(v) for k, v in grouped.items()}
 
@@ -116,7 +119,7 @@ def parse_agents(doc: Any, source: str) -> AgentCatalog:
         agents.append(
             ServiceAgent(item["account"], item["domain"], item["product"], item["api"], role)
         )
-    return AgentCatalog(origin, published, tuple(agents))
+    return AgentCatalog(origin, published, tuple(agents), _by_domain(agents))
 
 
 # --- regenerating the list ----------------------------------------------------------------

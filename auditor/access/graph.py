@@ -24,7 +24,7 @@ questions cost what their answers cost.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -138,6 +138,7 @@ class AccessGraph(Expansion):
         ] = {}
         self._raw: dict[str, _Raw] = {}
         self._updaters: dict[str, tuple[Updaters | None, frozenset[AccessGap]]] = {}
+        self._delegates: dict[str, bool] = {}
 
     @classmethod
     def build(cls, inventory: Inventory, *, now: datetime | None) -> AccessGraph:
@@ -215,7 +216,7 @@ class AccessGraph(Expansion):
                 )
                 if unknown := self._unknown_hops(path.hops):
                     what_ifs.setdefault(path, (reach.project, unknown))
-                elif _delegation_holds(path.hops, self._roles):
+                elif _delegation_holds(path.hops, self._delegate_only):
                     found.setdefault(path, reach.project)
         raw = _Raw(
             list(found.items()),
@@ -227,6 +228,8 @@ class AccessGraph(Expansion):
 
     def _unknown_hops(self, hops: Iterable[Hop]) -> tuple[AccessGap, ...]:
         """The gaps of the unknown roles a path goes through (a what-if path), if any."""
+        if not self._role_gaps:
+            return ()
         found: list[AccessGap] = []
         for hop in hops:
             if hop.kind in _ROLE_HOPS and self._unknown(hop.detail):
@@ -356,6 +359,15 @@ class AccessGraph(Expansion):
         updaters = self._role_updaters(role, gaps)
         return (Capability.SELF_GRANT, updaters) if updaters else None
 
+    def _delegate_only(self, role: str) -> bool:
+        """Whether a role's only way to act as an account is implicitDelegation (memoized:
+        asked once per impersonation hop of every path)."""
+        only = self._delegates.get(role)
+        if only is None:
+            perms = self._roles.permissions(role) or frozenset()
+            only = self._delegates[role] = perms & IMPERSONATE == {DELEGATE}
+        return only
+
     def _role_updaters(self, role: str, gaps: set[AccessGap]) -> Updaters | None:
         """The principals that may change a custom role (iam.roles.update where it is
         defined), each with the hop that says how; None for a predefined role."""
@@ -468,13 +480,11 @@ def _as_principal(who: str, path: AccessPath) -> AccessPath | None:
     return replace(path, principal=who, hops=(hop, *path.hops))
 
 
-def _delegation_holds(hops: tuple[Hop, ...], roles: RoleCatalog) -> bool:
+def _delegation_holds(hops: tuple[Hop, ...], delegate_only: Callable[[str], bool]) -> bool:
     """Whether every delegation-only impersonation hop (implicitDelegation alone) is a link
     of a chain: followed by an impersonation by the account it delegates to."""
     for i, hop in enumerate(hops):
-        if hop.kind is not HopKind.IMPERSONATION:
-            continue
-        if (roles.permissions(hop.detail) or frozenset()) & IMPERSONATE != {DELEGATE}:
+        if hop.kind is not HopKind.IMPERSONATION or not delegate_only(hop.detail):
             continue
         after = hops[i + 1] if i + 1 < len(hops) else None
         if after is None or after.kind is not HopKind.IMPERSONATION or after.member != hop.subject:
