@@ -4,7 +4,9 @@ over local HTTP, the offline exports of the same data, and the shapes both read.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -828,3 +830,74 @@ def test_role_files_in_an_export_folder(exports: Path) -> None:
     ]
     assert loaded.gaps == ()
     assert {i.path for i in loaded.inputs} >= {"roles/odd.role.json", "roles/mismatch.json"}
+
+
+# ---------------------------------------------------------------------------- export script
+
+
+FAKE_GCLOUD = """#!/usr/bin/env bash
+# gcloud iam roles describe ROLE --format=json, as recorded for the test.
+role=$4
+case "$role" in
+  roles/iam.serviceAccountUser) echo "ERROR: NOT_FOUND: $role" >&2; exit 1;;
+  roles/bigquery.jobUser) [ -n "$DENY" ] && { echo "ERROR: PERMISSION_DENIED" >&2; exit 1; };;
+esac
+printf '{"name": "%s", "includedPermissions": ["bigquery.jobs.create"], "stage": "GA"}\\n' "$role"
+"""
+
+
+def role_export_section() -> str:
+    """The part of docs/offline-exports.md's script that exports predefined roles."""
+    doc = (Path(__file__).parent.parent / "docs" / "offline-exports.md").read_text()
+    script = doc.split("```bash\n", 1)[1].split("```", 1)[0]
+    start = script.index("# Predefined roles in use")
+    end = script.index("rm -f roles.err") + len("rm -f roles.err")
+    return "set -euo pipefail\n" + script[start:end] + "\n"
+
+
+def run_role_export(folder: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text(FAKE_GCLOUD)
+    gcloud.chmod(0o755)
+    return subprocess.run(
+        ["bash", "-c", role_export_section()],
+        cwd=folder,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the export script needs jq")
+def test_the_documented_role_export_writes_what_the_loader_reads(
+    exports: Path, tmp_path: Path
+) -> None:
+    before = load_exports(exports)
+    done = run_role_export(exports, tmp_path)
+    assert done.returncode == 0, done.stderr
+    bound = {b.role for p in before.iam_policies for b in p.bindings}
+    bound |= {b.role for t in before.tables for b in t.iam or ()}
+    for dataset in (exports / "datasets").iterdir():  # as bq prints them: READER, roles/...
+        bound |= {e.get("role", "") for e in json.loads(dataset.read_text())["access"]}
+    predefined = {r for r in bound if r.startswith("roles/")}
+    assert {f"roles/{p.stem}" for p in (exports / "roles").iterdir()} == predefined
+    assert not (exports / "roles.err").exists()
+    loaded = load_exports(exports)
+    assert loaded.problems == before.problems
+    by_name = {r.name: r for r in loaded.custom_roles if r.name.startswith("roles/")}
+    assert by_name["roles/iam.serviceAccountUser"].status is RoleStatus.DELETED
+    assert by_name["roles/owner"] == CustomRole(
+        "roles/owner", ("bigquery.jobs.create",), RoleStatus.DEFINED, "export roles/owner.json"
+    )
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the export script needs jq")
+def test_the_role_export_stops_on_an_error_other_than_not_found(
+    exports: Path, tmp_path: Path
+) -> None:
+    done = run_role_export(exports, tmp_path, DENY="1")
+    assert done.returncode == 1
+    assert "PERMISSION_DENIED" in done.stderr
