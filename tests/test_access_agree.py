@@ -385,3 +385,9 @@ def test_nightly_decides_the_conditions_as_scan_and_explain_do(
     payload = explained(["--endpoint", fast_bq.endpoint, "--iam-exports", str(iam)], *when)
     assert {p["principal"]: p["conditional"] for p in payload["paths"]}.get(SEARCH) is True
     assert VERTEX not in {p["principal"] for p in payload["paths"]}
+
+
+def test_the_console_report_says_as_of_when(tmp_path: Path) -> None:
+    source = ["--exports", str(conditions().write(tmp_path / "exports"))]
+    _, text = run("scan", *source, "--only", "AUD-011", "--evaluation-time", WHEN)
+    assert "\nas of:   2026-09-01T00:00:00Z\n" in text

@@ -65,6 +65,8 @@ def _header(report: Report) -> list[Text]:
         Text.assemble("command: ", _text(run.command)),
         Text(f"run:     {iso_utc(run.started_at)} -> {iso_utc(run.finished_at)}"),
     ]
+    if run.evaluation_time is not None:  # the instant time-bound IAM conditions were decided at
+        lines.append(Text(f"as of:   {iso_utc(run.evaluation_time)}"))
     if run.complete:
         lines.append(Text("complete: every input in scope was examined", style="green"))
         return lines
