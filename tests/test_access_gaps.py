@@ -292,3 +292,19 @@ def test_a_service_agent_outside_both_lists_is_named_with_its_product() -> None:
 
 def test_the_shipped_allowlist_passes_the_admins() -> None:
     assert results(estate(), "AUD-015") == [(Status.PASS, None)]
+
+
+@pytest.mark.parametrize(("holder", "expected"), [(VERTEX, Status.ERROR), (ALICE, Status.PASS)])
+def test_an_unknown_role_on_an_account_policy_matters_if_its_holder_could_be_genai(
+    holder: str, expected: Status
+) -> None:
+    """Whether MYSTERY lets its holder act as the ETL account (which reads customers) is
+    unknown: that could let the Vertex AI agent in, not alice."""
+    policy = ResourcePolicy(
+        "projects/p/serviceAccounts/etl@p.iam.gserviceaccount.com",
+        (IamBinding(MYSTERY, (holder,)),),
+    )
+    inventory = estate(project=[IamBinding(VIEWER, (ETL,))], accounts=[policy])
+    assert results(inventory, "AUD-011") == [(expected, None)]
+    [gap] = AccessGraph.build(inventory, now=NOW).readers("customers").gaps
+    assert gap.affects == (holder,)
