@@ -6,8 +6,9 @@ coverage gaps). A finding outside that part says nothing about this run: it is n
 resolved nor new here. So the comparison does not take "the run before" as the state of
 everything; it takes, for each finding, the newest earlier run that examined it:
 
-- walk the earlier runs newest first; a finding failing in one of them is known to fail,
-  unless a newer run (still earlier than this one) examined it and did not see it fail;
+- walk the earlier runs newest first; the newest run that saw a finding fail decides it:
+  it is known to fail, unless a newer run (still earlier than this one) examined it and did
+  not see it fail; older observations of it say nothing more;
 - stop at a run that examined everything this history can ask about (no --only, no
   --dataset narrower than this run's, no coverage gap): nothing older can change the answer.
 
@@ -182,6 +183,7 @@ def compare(
     against `history`: the earlier runs, newest first, each with its FAIL/ERROR records.
     `history` is read lazily and left unfinished once an earlier run settles the rest."""
     known: dict[str, tuple[FindingRecord, frozenset[str]]] = {}  # fp -> record, its run's gaps
+    settled: set[str] = set()  # seen failing, then examined and not failing by a newer run
     newer: list[Coverage] = []
     consulted: list[str] = []
     previous: RunRecord | None = None
@@ -191,11 +193,12 @@ def compare(
         coverage = Coverage.of_run(run)
         for record in failing:
             fp = record.fingerprint
-            if fp in known or any(
-                c.examines(record.rule_id, record.resource, coverage.other_gaps) for c in newer
-            ):
-                continue  # a newer run decided it: failing (already known) or not
-            known[fp] = (record, coverage.other_gaps)
+            if fp in known or fp in settled:
+                continue  # a newer run decided it: an older observation says nothing more
+            if any(c.examines(record.rule_id, record.resource, coverage.other_gaps) for c in newer):
+                settled.add(fp)  # a newer run examined it and did not see it fail
+            else:
+                known[fp] = (record, coverage.other_gaps)
         newer.append(coverage)
         if coverage.settles_all_before(current):
             break
