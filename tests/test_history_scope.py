@@ -389,3 +389,42 @@ def test_coverage_of_a_run_without_a_recorded_scope_is_everything() -> None:
     narrowed = Coverage.of(RunScope(rules=("AUD-007",), rule_filter=("dataset-default-cmek",)), ())
     assert narrowed.examines("AUD-007", f"{BQ}/x")  # --only by name: the ids that ran count
     assert not narrowed.examines("AUD-001", f"{BQ}/x")
+
+
+# ------------------------------------------------------------------ BigQuery sink (emulator)
+
+
+@pytest.mark.emulator
+def test_a_sink_table_from_before_gets_the_scope_columns(faithful_bq: Any, tmp_path: Path) -> None:
+    """A compliance dataset made by an older auditor: its runs table lacks the scope columns.
+    The sink adds them (the old rows stay) and writes the new run whole."""
+    import uuid
+
+    from google.cloud import bigquery
+
+    from auditor.history.bigquery_sink import RUNS_SCHEMA, BigQuerySink, parse_dataset
+    from auditor.sources.bigquery import make_client
+
+    client = make_client(faithful_bq.project, faithful_bq.endpoint)
+    dataset = parse_dataset(f"compliance_old_{uuid.uuid4().hex[:8]}", faithful_bq.project)
+    old_columns = [f for f in RUNS_SCHEMA if f.name != "narrowed" and f.mode != "REPEATED"]
+    old_columns = [f for f in old_columns if f.name != "scope_project"]
+    try:
+        client.create_dataset(bigquery.Dataset(dataset))
+        client.create_table(bigquery.Table(dataset.table("runs"), schema=old_columns))
+        with HistoryStore.open(tmp_path / "history.sqlite") as store:
+            run_id = store.record(run(0, PUBLIC, only=("AUD-006",), gaps=(IAM_GAP,)))
+            BigQuerySink(client, dataset).write_run(store, run_id)
+            expected = store.run(run_id).row()
+        table = client.get_table(dataset.table("runs"))
+        assert [f.name for f in table.schema] == [f.name for f in RUNS_SCHEMA]
+        (row,) = (dict(r) for r in client.list_rows(table))
+        assert {k: row[k] for k in ("narrowed", "scope_rules", "scope_project", "gap_scopes")} == {
+            "narrowed": True,
+            "scope_rules": ["AUD-006"],
+            "scope_project": P,
+            "gap_scopes": [IAM_GAP],
+        }
+        assert row["id"] == expected["id"]
+    finally:
+        client.delete_dataset(dataset, delete_contents=True, not_found_ok=True)

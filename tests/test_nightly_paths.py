@@ -136,6 +136,57 @@ def in_dataset(report: dict[str, Any], dataset: str) -> set[str]:
     }
 
 
+def test_scan_sarif_from_the_live_estate_is_accepted_and_narrowed_runs_say_so(
+    estate: LocalBigQuery, tmp_path: Path
+) -> None:
+    """`auditor scan -f sarif` against the local engine, uploaded as is: every result has a
+    physical location GitHub accepts; a drifted column points at its template line."""
+    live = ["scan", "--endpoint", estate.endpoint, "--iam-exports", str(DEMO_IAM)]
+    out = tmp_path / "scan.sarif"
+    result = CliRunner().invoke(main, [*live, "-f", "sarif", "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    raw = out.read_bytes()
+    log = json.loads(raw)
+    assert schema_errors(log) == []
+    github_sarif.check_file(raw)
+    template = PROJECT_DIR / "schemas" / "tenant" / "x_meta_dq_results.json"
+    line = next(
+        i
+        for i, text in enumerate(template.read_text(encoding="utf-8").splitlines(), 1)
+        if '"name": "pass_rate"' in text
+    )
+    (drift,) = [
+        r
+        for r in log["runs"][0]["results"]
+        if r["ruleId"] == "AUD-009" and r["properties"].get("column") == "pass_rate"
+    ]
+    assert drift["locations"] == [
+        {
+            "physicalLocation": {
+                "artifactLocation": {
+                    "uri": "tenant/x_meta_dq_results.json",
+                    "uriBaseId": "%SRCROOT%",
+                },
+                "region": {"startLine": line},
+            },
+            "logicalLocations": [
+                {
+                    "fullyQualifiedName": f"{BQ}/umbrella/tables/x_meta_dq_results",
+                    "kind": "resource",
+                }
+            ],
+        }
+    ]
+
+    narrowed = CliRunner().invoke(main, [*live, "--only", "AUD-007", "--only", "AUD-011"])
+    assert narrowed.exit_code == 1, narrowed.output
+    assert "complete: every input in scope was examined" not in narrowed.stdout
+    assert (
+        "narrowed: only rules AUD-007, AUD-011; every input in this scope was examined, the "
+        "rest of the estate was not"
+    ) in narrowed.stdout
+
+
 def test_narrowed_nightly_runs_change_nothing_outside_their_scope(
     estate: LocalBigQuery, tmp_path: Path
 ) -> None:
