@@ -28,7 +28,7 @@ as the history assumed then.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -38,7 +38,7 @@ from auditor.model import RunScope
 from auditor.report.html import ChangeSet
 from auditor.report.summary import iso_utc
 
-__all__ = ["Comparison", "Coverage", "compare"]
+__all__ = ["Comparison", "Coverage", "Observed", "RecordLoader", "compare"]
 
 # //bigquery.googleapis.com/projects/P[/datasets/D[/...]]
 _BIGQUERY = re.compile(r"^//bigquery\.googleapis\.com/projects/([^/]+)(?:/datasets/([^/]+))?")
@@ -174,15 +174,24 @@ def _brief(record: FindingRecord) -> dict[str, Any]:
     return out
 
 
+# What the walk reads of each earlier failing finding: (fingerprint, rule id, resource).
+Observed = tuple[str, str, str]
+# The recorded findings of a run, by fingerprint: for the few the comparison lists in full.
+RecordLoader = Callable[[str, Collection[str]], Iterable[FindingRecord]]
+
+
 def compare(
     current: Coverage,
     failing_now: Collection[str],
-    history: Iterable[tuple[RunRecord, Sequence[FindingRecord]]],
+    history: Iterable[tuple[RunRecord, Iterable[Observed]]],
+    load: RecordLoader,
 ) -> Comparison:
     """Compare the run with coverage `current` and FAIL/ERROR fingerprints `failing_now`
-    against `history`: the earlier runs, newest first, each with its FAIL/ERROR records.
-    `history` is read lazily and left unfinished once an earlier run settles the rest."""
-    known: dict[str, tuple[FindingRecord, frozenset[str]]] = {}  # fp -> record, its run's gaps
+    against `history`: the earlier runs, newest first, each with its FAIL/ERROR findings.
+    `history` is read lazily and left unfinished once an earlier run settles the rest;
+    `load(run_id, fingerprints)` gives the records of the findings listed as resolved or not
+    examined (the walk itself reads only fingerprints, rules and resources)."""
+    known: dict[str, tuple[str, str, str, frozenset[str]]] = {}  # fp -> run, rule, resource, gaps
     settled: set[str] = set()  # seen failing, then examined and not failing by a newer run
     newer: list[Coverage] = []
     consulted: list[str] = []
@@ -191,27 +200,26 @@ def compare(
         previous = previous or run
         consulted.append(run.id)
         coverage = Coverage.of_run(run)
-        for record in failing:
-            fp = record.fingerprint
+        for fp, rule_id, resource in failing:
             if fp in known or fp in settled:
                 continue  # a newer run decided it: an older observation says nothing more
-            if any(c.examines(record.rule_id, record.resource, coverage.other_gaps) for c in newer):
+            if any(c.examines(rule_id, resource, coverage.other_gaps) for c in newer):
                 settled.add(fp)  # a newer run examined it and did not see it fail
             else:
-                known[fp] = (record, coverage.other_gaps)
+                known[fp] = (run.id, rule_id, resource, coverage.other_gaps)
         newer.append(coverage)
         if coverage.settles_all_before(current):
             break
     now = frozenset(failing_now)
+    gone: dict[str, dict[str, bool]] = {}  # run id -> fingerprint -> examined now
+    for fp, (run_id, rule_id, resource, seen_without) in known.items():
+        if fp not in now:
+            gone.setdefault(run_id, {})[fp] = current.examines(rule_id, resource, seen_without)
     resolved: list[FindingRecord] = []
     not_examined: list[FindingRecord] = []
-    for fp, (record, seen_without) in known.items():
-        if fp in now:
-            continue
-        if current.examines(record.rule_id, record.resource, seen_without):
-            resolved.append(record)
-        else:
-            not_examined.append(record)
+    for run_id, examined in gone.items():
+        for record in load(run_id, examined.keys()):
+            (resolved if examined[record.fingerprint] else not_examined).append(record)
     return Comparison(
         previous=previous,
         new=tuple(sorted(now - known.keys())),

@@ -27,7 +27,7 @@ import json
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -316,7 +316,7 @@ class HistoryStore:
     def failing(self, run_id: str) -> frozenset[str]:
         """Fingerprints of the run's FAIL and ERROR findings."""
         self._seq(run_id)
-        return frozenset(r.fingerprint for r in self._failing_records(run_id))
+        return frozenset(fp for fp, _, _ in self._failing_observed(run_id))
 
     def compare(self, report: Report) -> Comparison:
         """`report` (not recorded yet) against every recorded run, like with like."""
@@ -324,6 +324,7 @@ class HistoryStore:
             Coverage.of(report.run.scope, (g.scope for g in report.run.coverage)),
             {f.fingerprint for f in report.findings if f.status in FAILING},
             self._history_before(None),
+            self._failing_records,
         )
 
     def compare_recorded(self, run_id: str) -> Comparison:
@@ -332,8 +333,9 @@ class HistoryStore:
         run = self.run(run_id)
         return compare(
             Coverage.of_run(run),
-            {r.fingerprint for r in self._failing_records(run_id)},
+            {fp for fp, _, _ in self._failing_observed(run_id)},
             self._history_before(seq),
+            self._failing_records,
         )
 
     def changes(self, run_id: str) -> ChangeSet:
@@ -354,20 +356,35 @@ class HistoryStore:
             for r in records
         ]
 
-    def _failing_records(self, run_id: str) -> list[FindingRecord]:
-        """The FAIL and ERROR records of run `run_id`, one per fingerprint."""
+    def _failing_observed(self, run_id: str) -> list[tuple[str, str, str]]:
+        """(fingerprint, rule id, resource) of run `run_id`'s FAIL and ERROR findings: what
+        the comparison walks (cheap to read for every earlier run)."""
         first, second = sorted(s.value for s in FAILING)  # ERROR and FAIL
+        rows = self._db.execute(
+            "SELECT DISTINCT fingerprint, rule_id, resource FROM findings "
+            "WHERE run_id = ? AND status IN (?, ?)",
+            (run_id, first, second),
+        )
+        return [(fp, rule_id, resource) for fp, rule_id, resource in rows]
+
+    def _failing_records(self, run_id: str, fingerprints: Collection[str]) -> list[FindingRecord]:
+        """The FAIL/ERROR records of run `run_id` among `fingerprints`, one per fingerprint
+        (an ERROR before a FAIL of the same one)."""
+        first, second = sorted(s.value for s in FAILING)  # ERROR and FAIL
+        wanted = frozenset(fingerprints)
         rows = self._db.execute(
             f"{_FINDING_SELECT} WHERE run_id = ? AND status IN (?, ?) ORDER BY fingerprint, status",
             (run_id, first, second),
         )
         unique: dict[str, FindingRecord] = {}
         for row in rows:
-            record = _finding_record(row)
-            unique.setdefault(record.fingerprint, record)
+            if row[1] in wanted and row[1] not in unique:
+                unique[row[1]] = _finding_record(row)
         return list(unique.values())
 
-    def _history_before(self, seq: int | None) -> Iterator[tuple[RunRecord, list[FindingRecord]]]:
+    def _history_before(
+        self, seq: int | None
+    ) -> Iterator[tuple[RunRecord, list[tuple[str, str, str]]]]:
         """The runs before `seq` (None: every run), newest first, each with its FAIL/ERROR
         records; read one run at a time, as the comparison asks for them."""
         upper = seq if seq is not None else self._max_seq() + 1
@@ -377,7 +394,7 @@ class HistoryStore:
         for (run_seq,) in earlier:
             row = self._db.execute(f"{_RUN_SELECT} WHERE seq = ?", (run_seq,)).fetchone()
             run = self._run_record(row)
-            yield run, self._failing_records(run.id)
+            yield run, self._failing_observed(run.id)
 
     def _max_seq(self) -> int:
         row = self._db.execute("SELECT coalesce(max(seq), 0) FROM runs").fetchone()
