@@ -345,21 +345,36 @@ def test_nightly_decides_the_conditions_as_scan_and_explain_do(
     fast_bq: LocalBigQuery, tmp_path: Path
 ) -> None:
     """The live path: datasets from a local BigQuery, IAM from exports. The nightly job,
-    the scan and explain all report the later grant (conditional) and not the expired one."""
+    the scan and explain all report the later grant (conditional) and not the expired one.
+    The engine is the session's: the test protects a dataset of its own and removes it."""
     from google.cloud import bigquery
 
     client = make_client(fast_bq.project, fast_bq.endpoint)
-    dataset = bigquery.Dataset(f"{fast_bq.project}.customers")
+    dataset = bigquery.Dataset(f"{fast_bq.project}.{LIVE_DATASET}")
     dataset.access_entries = [
         bigquery.AccessEntry("OWNER", "groupByEmail", "platform-admins@convergence.example")
     ]
     client.create_dataset(dataset, exists_ok=True)
+    try:
+        check_nightly_scan_and_explain(fast_bq, tmp_path)
+    finally:
+        client.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True)
+
+
+LIVE_DATASET = "customers_conditions_test"
+
+
+def check_nightly_scan_and_explain(fast_bq: LocalBigQuery, tmp_path: Path) -> None:
     iam = conditions().write(tmp_path / "iam")
-    live = ["--endpoint", fast_bq.endpoint, "--iam-exports", str(iam), "--dataset", "customers"]
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    aud_011 = next(POLICIES_DIR.glob("AUD-011-*.yaml")).read_text(encoding="utf-8")
+    (policies / "AUD-011.yaml").write_text(aud_011.replace("[customers]", f"[{LIVE_DATASET}]"))
+    live = ["--endpoint", fast_bq.endpoint, "--iam-exports", str(iam), "--dataset", LIVE_DATASET]
     when = ("--evaluation-time", WHEN)
     nightly = CliRunner().invoke(
         main,
-        ["nightly", *live, "--only", "AUD-011", "--output-dir", str(tmp_path / "out"),
+        ["nightly", *live, "--policies", str(policies), "--output-dir", str(tmp_path / "out"),
          "--history", str(tmp_path / "history.sqlite"), "--log-format", "json", *when],
     )  # fmt: skip
     assert "Traceback" not in nightly.output, nightly.output
@@ -368,23 +383,14 @@ def test_nightly_decides_the_conditions_as_scan_and_explain_do(
     assert report["run"]["evaluation_time"] == "2026-09-01T00:00:00Z"
     assert genai_fails(report) == {SEARCH: [True]}
     out = tmp_path / "scan.json"
-    run(
-        "scan",
-        *live,
-        "-f",
-        "json",
-        "-o",
-        str(out),
-        "--only",
-        "AUD-011",
-        "--content-scan",
-        "off",
-        *when,
-    )
+    scan = ["scan", *live, "-p", str(policies), "-f", "json", "-o", str(out), *when]
+    run(*scan, "--content-scan", "off")
     assert genai_fails(json.loads(out.read_text(encoding="utf-8"))) == {SEARCH: [True]}
-    payload = explained(["--endpoint", fast_bq.endpoint, "--iam-exports", str(iam)], *when)
-    assert {p["principal"]: p["conditional"] for p in payload["paths"]}.get(SEARCH) is True
-    assert VERTEX not in {p["principal"] for p in payload["paths"]}
+    source = ["--endpoint", fast_bq.endpoint, "--iam-exports", str(iam)]
+    _, text = run("access", "explain", *source, "--dataset", LIVE_DATASET, "--json", *when)
+    paths = json.loads(text)["paths"]
+    assert {p["principal"]: p["conditional"] for p in paths}.get(SEARCH) is True
+    assert VERTEX not in {p["principal"] for p in paths}
 
 
 def test_the_console_report_says_as_of_when(tmp_path: Path) -> None:
