@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -82,7 +82,6 @@ _LAYOUT = (
     _ROLE_RE,
 )
 _NOTES = (".md", ".txt")  # a README beside the exports is fine
-_ANCESTOR_KINDS = {"project": "projects/", "folder": "folders/", "organization": "organizations/"}
 # The BigQuery converters raise their own Malformed (a ValueError); these too mean "bad data".
 _CONVERSION_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
 _ENTRY_RE = re.compile(r"access entry #([0-9]+) ")  # how dataset_from_api names an entry
@@ -224,7 +223,7 @@ class _Loader:
         doc = self.read(ANCESTRY, self.scope)
         if doc is not None:
             try:
-                ancestry = _ancestry(doc.value)
+                ancestry = iamjson.ancestry(doc.value)
             except Malformed as exc:
                 self.malformed(ANCESTRY, doc, exc, self.scope)
             else:
@@ -278,7 +277,8 @@ class _Loader:
         if self.project is None:
             return []
         project = self.project
-        emails = self.parse(SERVICE_ACCOUNTS, self.scope, "service accounts", _account_emails)
+        listed = iamjson.account_emails
+        emails = self.parse(SERVICE_ACCOUNTS, self.scope, "service accounts", listed)
         policies: list[ResourcePolicy] = []
         for email in sorted(emails or ()):
             resource = iamjson.service_account_resource(project, email)
@@ -300,7 +300,7 @@ class _Loader:
             return []
         found: dict[str, list[DenyPolicy]] = {resource: [] for resource in ancestry}
         try:
-            items = list(_deny_items(doc.value))
+            items = list(iamjson.deny_items(doc.value))
         except Malformed as exc:
             self.malformed(DENY_POLICIES, doc, exc, self.scope)
             return []
@@ -567,51 +567,6 @@ class _Loader:
 
 
 # ---------------------------------------------------------------------------- shapes
-
-
-def _ancestry(value: Any) -> list[str]:
-    """`gcloud projects get-ancestors --format=json`: [{id, type}], nearest first: the
-    project, its folders, its organization."""
-    if not isinstance(value, list) or not value:
-        raise Malformed("expected the non-empty array gcloud projects get-ancestors prints")
-    ancestry: list[str] = []
-    last = len(value) - 1
-    for index, item in enumerate(value):
-        at: Pointer = (index,)
-        ancestor = iamjson.object_at(item, at, "an ancestor")
-        kind = iamjson.string_at(ancestor, "type", at)
-        ident = iamjson.string_at(ancestor, "id", at)
-        if index == 0:
-            expected = "project"
-        elif index == last:
-            expected = "organization" if kind != "folder" else "folder"
-        else:
-            expected = "folder"
-        if kind != expected:
-            raise Malformed(f"ancestor {index + 1} is of type {kind!r}, expected {expected!r}", at)
-        if not ident or "/" in ident:
-            raise Malformed(f"ancestor {index + 1} has the id {ident!r}", (*at, "id"))
-        ancestry.append(_ANCESTOR_KINDS[kind] + ident)
-    return ancestry
-
-
-def _account_emails(value: Any) -> list[str]:
-    """`gcloud iam service-accounts list --format=json`: the accounts' emails."""
-    items = iamjson.list_items(value, "accounts")
-    return [iamjson.service_account_email(item, at) for at, item in items]
-
-
-def _deny_items(value: Any) -> Iterator[tuple[Pointer, Any]]:
-    """Policies from an array of policies, a list answer {policies: [...]}, or an array of
-    list answers (how gcloud prints a list command's answer)."""
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, dict) and "policies" in item and "name" not in item:
-                yield from iamjson.list_items(item, "policies", (index,))
-            elif not (isinstance(item, dict) and not item):  # `{}`: a list answer with none
-                yield (index,), item
-        return
-    yield from iamjson.list_items(value, "policies")
 
 
 def _reference(value: Any, key: str, parts: tuple[str, ...]) -> tuple[str, ...]:

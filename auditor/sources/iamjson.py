@@ -271,6 +271,57 @@ def service_account_resource(project: str, email: str) -> str:
     return f"projects/{project}/serviceAccounts/{email}"
 
 
+# ---------------------------------------------------------------------------- gcloud lists
+
+
+ANCESTOR_KINDS = {"project": "projects/", "folder": "folders/", "organization": "organizations/"}
+
+
+def ancestry(value: Any) -> list[str]:
+    """`gcloud projects get-ancestors --format=json`: [{id, type}], nearest first: the
+    project, its folders, its organization."""
+    if not isinstance(value, list) or not value:
+        raise Malformed("expected the non-empty array gcloud projects get-ancestors prints")
+    ancestry: list[str] = []
+    last = len(value) - 1
+    for index, item in enumerate(value):
+        at: Pointer = (index,)
+        ancestor = object_at(item, at, "an ancestor")
+        kind = string_at(ancestor, "type", at)
+        ident = string_at(ancestor, "id", at)
+        if index == 0:
+            expected = "project"
+        elif index == last:
+            expected = "organization" if kind != "folder" else "folder"
+        else:
+            expected = "folder"
+        if kind != expected:
+            raise Malformed(f"ancestor {index + 1} is of type {kind!r}, expected {expected!r}", at)
+        if not ident or "/" in ident:
+            raise Malformed(f"ancestor {index + 1} has the id {ident!r}", (*at, "id"))
+        ancestry.append(ANCESTOR_KINDS[kind] + ident)
+    return ancestry
+
+
+def account_emails(value: Any) -> list[str]:
+    """`gcloud iam service-accounts list --format=json`: the accounts' emails."""
+    items = list_items(value, "accounts")
+    return [service_account_email(item, at) for at, item in items]
+
+
+def deny_items(value: Any) -> Iterator[tuple[Pointer, Any]]:
+    """Policies from an array of policies, a list answer {policies: [...]}, or an array of
+    list answers (how gcloud prints a list command's answer)."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict) and "policies" in item and "name" not in item:
+                yield from list_items(item, "policies", (index,))
+            elif not (isinstance(item, dict) and not item):  # `{}`: a list answer with none
+                yield (index,), item
+        return
+    yield from list_items(value, "policies")
+
+
 # ---------------------------------------------------------------------------- list answers
 
 
