@@ -56,9 +56,10 @@ def explain_command(
     as_json: bool,
     evaluation_time: datetime | None,
 ) -> None:
-    """Every principal that can read DATASET, hop by hop, and the change that would cut
-    each path. Exit 1 when any path exists, 3 when coverage gaps make the answer incomplete,
-    0 when nobody (of those asked about) can read it."""
+    """Every principal that can read DATASET, each path whole (numbered), and the change that
+    would cut it. Exit 1 when any path exists, 3 when coverage gaps make the answer incomplete
+    (with --principal: gaps that could hide a path of that principal), 0 when nobody (of
+    those asked about) can read it."""
     from auditor.access import AccessGraph
     from auditor.access.explain import explain, to_json
 
@@ -75,7 +76,9 @@ def explain_command(
     gaps = inventory.gaps
     for gap in gaps:
         click.echo(terminal_text(f"coverage gap: {gap.scope}: {gap.reason}"), err=True)
-    if gaps or answer.gaps:
+    # A gap that could hide no principal's path (an unknown role held by no one who reads)
+    # is shown, but leaves the answer complete.
+    if gaps or any(g.anyone or g.affects for g in answer.gaps):
         sys.exit(3)
     sys.exit(1 if answer.paths else 0)
 
