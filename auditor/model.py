@@ -456,6 +456,26 @@ class CheckContext:
 
 
 @dataclass(frozen=True)
+class PolicyPack:
+    """The rule files a run evaluated, for the evidence manifest. `origin` says whose pack
+    it is (the one shipped with a tool version, or the paths given)."""
+
+    files: tuple[InputFile, ...]
+    origin: str
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the `sha256sum` listing of the files ("<hex>  <path>\n"), sorted by
+        path: `LC_ALL=C sha256sum FILES | sha256sum` gives it again."""
+        listing = "".join(f"{f.sha256}  {f.path}\n" for f in sorted(self.files, key=_path_of))
+        return hashlib.sha256(listing.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _path_of(item: InputFile) -> str:
+    return item.path
+
+
+@dataclass(frozen=True)
 class RunInfo:
     started_at: datetime
     finished_at: datetime
@@ -467,6 +487,7 @@ class RunInfo:
     tool_version: str = ""
     evaluation_time: datetime | None = None  # None only in reports written before it existed
     scope: RunScope = field(default_factory=RunScope)
+    policy_pack: PolicyPack | None = None  # None only in reports written before it existed
 
     @property
     def complete(self) -> bool:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import click
 
 from auditor.cli.common import exit_on_errors
-from auditor.errors import InputError
 from auditor.report import html
-from auditor.report.reader import report_from_json
+from auditor.report.reader import read_report
 
 
 @click.command()
@@ -28,12 +26,8 @@ def report(results: Path, output: Path) -> None:
     The page lists the SHA-256 of RESULTS.json so a reader can verify what it was made from.
     """
     with exit_on_errors():
-        try:
-            raw = results.read_bytes()
-        except OSError as exc:
-            raise InputError(str(results), f"cannot read: {exc.strerror}") from None
-        parsed = report_from_json(raw.decode("utf-8", errors="replace"), str(results))
-        page = html.render(parsed, results_sha256=hashlib.sha256(raw).hexdigest())
+        saved = read_report(results)
+        page = html.render(saved.report, results_sha256=saved.sha256)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")
     click.echo(f"wrote {output}", err=True)
