@@ -479,18 +479,22 @@ def _control_status(report: Report) -> dict[tuple[str, str], str]:
 
 
 def test_controls_take_the_worst_status_of_their_rules() -> None:
+    # States, not rule statuses (issue 17): failing / unverified / met / not in scope.
     assert _control_status(COMPLETE) == {
-        ("soc2", "CC6.1"): "FAIL",  # AUD-001 fails, AUD-006 passes
-        ("soc2", "CC6.6"): "PASS",
-        ("soc2", "CC6.10"): "FAIL",  # AUD-007: one FAIL (expired waiver), two WAIVED
-        ("iso27001_2022", "A.8.12"): "FAIL",
-        ("iso27001_2022", "A.5.15"): "PASS",
-        ("iso27001_2022", "A.8.24"): "FAIL",
-        ("iso27001_2022", f"A.5.12{SCRIPT}"): "FAIL",
-        ("cis_gcp", "7.1"): "FAIL",
+        ("soc2", "CC6.1"): "failing",  # AUD-001 fails, AUD-006 passes
+        ("soc2", "CC6.6"): "met",
+        ("soc2", "CC6.10"): "failing",  # AUD-007: one FAIL (expired waiver), two WAIVED
+        ("iso27001_2022", "A.8.12"): "failing",
+        ("iso27001_2022", "A.5.15"): "met",
+        ("iso27001_2022", "A.8.24"): "failing",
+        ("iso27001_2022", f"A.5.12{SCRIPT}"): "failing",
+        ("cis_gcp", "7.1"): "failing",
     }
+    soc2 = html.controls(COMPLETE)[0][0]
+    assert soc2.counts == {"failing": 2, "unverified": 0, "met": 1, "not in scope": 0}
+    assert soc2.sentence == "SOC 2: 1 of 3 controls met, 2 failing, 0 unverified, 0 not in scope"
     incomplete = _control_status(REPORT)
-    assert incomplete[("soc2", "CC6.6")] == "UNVERIFIED"
+    assert incomplete[("soc2", "CC6.6")] == "unverified"
     frameworks, unmapped = html.controls(COMPLETE)
     assert [fw.key for fw in frameworks] == ["soc2", "iso27001_2022", "cis_gcp"]
     assert [c.control for c in frameworks[0].controls] == ["CC6.1", "CC6.6", "CC6.10"]
@@ -519,7 +523,8 @@ def test_findings_data_is_the_report_in_order(page: Page) -> None:
     by_fp = {r["fingerprint"]: r for r in got}
     token = by_fp[FINDINGS[0].fingerprint]
     assert token["column"] == "config.auth.token"
-    assert token["location"] == f"{TEMPLATES}/x_meta_pipeline_runs.json:12"
+    assert token["location"] == f"{TEMPLATES}/x_meta_pipeline_runs.json"
+    assert token["line"] == 12
     assert token["evidence"] == {"detector": "name", "kinds": ["a", "b"]}
     assert token["change"] == "new"
     assert by_fp[FINDINGS[1].fingerprint]["baseline"] == 1
@@ -529,7 +534,7 @@ def test_findings_data_is_the_report_in_order(page: Page) -> None:
     assert genai["change"] == "persisting"
     waived = by_fp[FINDINGS[5].fingerprint]
     assert data["waivers"][waived["waiver"]] == ["rollout SEC-42", "secops@acme.test", "2024-05-10",
-                                                 False, True]  # fmt: skip
+                                                 False, True, False]  # fmt: skip
     assert by_fp[FINDINGS[2].fingerprint]["dataset"] == ""
 
 
@@ -554,8 +559,10 @@ def test_manifest_lists_inputs_and_the_results_hash(page_text: str) -> None:
     assert "ab" * 32 in page_text
     assert "c" * 64 in page_text
     assert "unreadable" in page_text
+    # Without a results file, the hash of this run's JSON report (what -f json writes).
     no_hash = html.render(COMPLETE)
-    assert "not given" in no_hash
+    assert hashlib.sha256(json_report.render(COMPLETE).encode()).hexdigest() in no_hash
+    assert "not given" not in no_hash
     with pytest.raises(UsageError):
         html.render(COMPLETE, results_sha256="C" * 64)
 

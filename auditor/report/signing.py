@@ -429,8 +429,10 @@ def info_fields(info: SignerInfo) -> dict[str, Any]:
 
 
 __all__ = [
+    "DETACHED_SUFFIX",
     "HTML_END",
     "HTML_SLOT",
+    "Ed25519PublicKey",
     "Embedding",
     "KeyFileSigner",
     "Outcome",
