@@ -108,7 +108,7 @@ class FrameworkView:
     controls: tuple[ControlView, ...]
 
     def count(self, state: ControlState) -> int:
-        return sum(1 for c in self.controls if c.state is state)
+        return sum(1 for c in self.controls if c.state == state)
 
     @property
     def counts(self) -> Mapping[str, int]:
