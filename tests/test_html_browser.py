@@ -430,6 +430,7 @@ def test_a_genai_path_through_a_group_and_an_authorized_view_shows_every_hop(
     ]
     assert graph.locator("g.edge.implicit").count() == 1  # the view inside acme_corp
     first, second = access.locator("ol.hops").all()
+    assert second.locator("li").count() == 2
     assert first.locator("li").all_inner_texts() == [
         f"{GENAI} \u2192 {ANALYSTS} (group-member: member)",
         f"{ANALYSTS} \u2192 acme-prod.acme_corp (dataset-acl: roles/bigquery.dataViewer)",

@@ -22,8 +22,8 @@ def _signer(spec: str, name: str | None, kms_endpoint: str | None) -> signing.Si
     from auditor.report import kms  # the KMS client only when a KMS key is asked for
 
     if kms.is_kms(spec):
-        client = kms.make_kms_client(kms_endpoint)
-        return kms.KmsSigner(client, kms.key_version(spec), name)
+        version = kms.key_version(spec)
+        return kms.KmsSigner(kms.make_kms_client(kms_endpoint), version, name)
     return signing.KeyFileSigner(Path(spec), name)
 
 
@@ -133,5 +133,6 @@ def _public_key(spec: str, kms_endpoint: str | None) -> signing.Ed25519PublicKey
     from auditor.report import kms
 
     if kms.is_kms(spec):
-        return kms.public_key(kms.make_kms_client(kms_endpoint), kms.key_version(spec))
+        version = kms.key_version(spec)
+        return kms.public_key(kms.make_kms_client(kms_endpoint), version)
     return signing.load_public_key(Path(spec))
