@@ -52,6 +52,7 @@ UNEXPLAINED_INCOMPLETE = "the saved report marks the run incomplete without nami
 
 _decoder = json.JSONDecoder(parse_constant=lambda word: _refuse(word))
 _WHITESPACE = " \t\n\r"
+_SHARED_TEXT = 80  # evidence texts this short are interned (names, roles, kinds)
 
 
 def _refuse(word: str) -> Any:
@@ -150,8 +151,8 @@ def _finding(data: Mapping[str, Any], index: int, source: str) -> Finding:
         message=data["message"],
         column=data.get("column"),
         principal=data.get("principal"),
-        location=Location(location["path"], location.get("line")) if location else None,
-        evidence=data.get("evidence", {}),
+        location=Location(sys.intern(location["path"]), location.get("line")) if location else None,
+        evidence=_shared(data["evidence"]) if "evidence" in data else {},
         remediation=data.get("remediation"),
         waiver=(
             WaiverRef(waiver["reason"], waiver["owner"], waiver["expires"], waiver["expired"])
@@ -168,6 +169,18 @@ def _finding(data: Mapping[str, Any], index: int, source: str) -> Finding:
             "the report was edited or is corrupt",
         )
     return finding
+
+
+def _shared(value: Any) -> Any:
+    """Evidence with its keys and short texts interned: each finding is decoded on its own,
+    so without this every finding would hold its own copy of "kind", "member", "detector"."""
+    if isinstance(value, dict):
+        return {sys.intern(k): _shared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shared(v) for v in value]
+    if isinstance(value, str) and len(value) <= _SHARED_TEXT:
+        return sys.intern(value)
+    return value
 
 
 def _summary_mismatch(expected: Any, found: Any, where: str = "summary") -> str | None:
