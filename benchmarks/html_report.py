@@ -199,15 +199,17 @@ def browser_figures(path: Path) -> dict[str, float]:
     return figures
 
 
-# The child reports its own peak RSS: a forked child's ru_maxrss would count the pages it
-# shared with this (large) process before exec.
+# The child reports its own peak RSS as VmHWM (its memory's high-water mark since exec):
+# ru_maxrss would count the pages it shared with this large process before exec.
 _CHILD = (
-    "import resource, sys\n"
+    "import sys\n"
     "from auditor.cli import main\n"
     "try:\n"
     "    main(sys.argv[1:], standalone_mode=False)\n"
     "finally:\n"
-    "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "    with open('/proc/self/status') as status:\n"
+    "        hwm = [l.split()[1] for l in status if l.startswith('VmHWM:')][0]\n"
+    "    print(hwm, file=sys.stderr)\n"
 )
 
 

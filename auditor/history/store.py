@@ -32,7 +32,7 @@ from typing import Any
 
 from auditor.errors import InputError
 from auditor.model import Finding, Report, Severity, Status
-from auditor.report.html import ChangeSet, TrendPoint
+from auditor.report.html import ChangedFinding, ChangeSet, TrendPoint
 from auditor.report.summary import FAILING, SEVERITIES_DESC, iso_utc, ordered, summarize
 
 __all__ = [
@@ -376,10 +376,20 @@ class HistoryStore:
         current = self.failing(run_id)
         before = self.previous(run_id)
         earlier = self.failing(before.id) if before is not None else frozenset()
+        resolved = earlier - current
+        # What a resolved finding was, from the previous run's rows (the page names it).
+        details = {
+            r.fingerprint: ChangedFinding(
+                r.rule_id, r.rule_name, r.severity, r.status, r.resource, r.column, r.principal
+            )
+            for r in (self.findings(before.id) if before is not None and resolved else ())
+            if r.fingerprint in resolved
+        }
         return ChangeSet(
             new=tuple(sorted(current - earlier)),
-            resolved=tuple(sorted(earlier - current)),
+            resolved=tuple(sorted(resolved)),
             persisting=tuple(sorted(current & earlier)),
+            details=details,
         )
 
     def trend(self, limit: int = 30) -> list[TrendPoint]:

@@ -61,7 +61,7 @@ class ChangeSet:
     new: tuple[str, ...] = ()
     resolved: tuple[str, ...] = ()
     persisting: tuple[str, ...] = ()
-    details: Mapping[str, ChangedFinding] = field(default_factory=dict)
+    details: Mapping[str, ChangedFinding] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
