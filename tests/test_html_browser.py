@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auditor.access.explain import cut
 from auditor.access.paths import Hop, HopKind
@@ -36,7 +37,7 @@ from auditor.model import (
     WaiverRef,
 )
 from auditor.report import csv as csv_report
-from auditor.report import html
+from auditor.report import html, signing
 from auditor.report import json as json_report
 from auditor.report.controls import ControlState
 from auditor.report.reader import report_from_json
@@ -662,3 +663,39 @@ def test_a_blocked_script_would_be_noticed(browser: Any, made: Made, tmp_path: P
         assert any("Content Security Policy" in e for e in errors), errors
     finally:
         context.close()
+
+
+def test_a_signed_page_shows_its_signer_and_verifies_until_edited(
+    browser: Any, made: Made, tmp_path: Path
+) -> None:
+    key = Ed25519PrivateKey.generate()
+
+    class Signer:
+        info = signing.SignerInfo("Ana, security", key.public_key())
+
+        def sign(self, message: bytes) -> bytes:
+            return key.sign(message)
+
+    report = report_from_json(json.dumps(made.results), "results.json")
+    chunks = html.render_chunks(report, signed_by=Signer.info)
+    page_path = tmp_path / "signed.html"
+    page_path.write_text("".join(signing.sign_html(chunks, Signer(), START)), encoding="utf-8")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("html[data-ready=true]")
+        assert page.locator("#signed-by").inner_text().startswith("Signed by Ana, security")
+        status = page.locator("#signature-status")
+        assert status.get_attribute("data-signed") == "true"
+        assert Signer.info.key_id in status.inner_text()
+        assert errors == []
+    finally:
+        context.close()
+    assert signing.verify_file(page_path, [key.public_key()]).ok
+    edited = tmp_path / "edited.html"
+    edited.write_text(page_path.read_text(encoding="utf-8").replace('"FAIL"', '"PASS"'), "utf-8")
+    outcome = signing.verify_file(edited, [key.public_key()])
+    assert not outcome.ok and outcome.reason.startswith("the content was changed after signing")
