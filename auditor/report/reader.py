@@ -293,6 +293,7 @@ def _streamed(text: str, source: str) -> tuple[Report, Mapping[str, Any] | None]
         members["findings"] = []
     data = members
     json_report.validate(data, source)  # everything else, with the findings as []
+    json_report.upgrade(data)
     return _build(data, tuple(findings), source), data.get("signature")
 
 
