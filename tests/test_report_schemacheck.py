@@ -139,6 +139,15 @@ def test_integers_as_jsonschema_counts_them() -> None:
     assert not FAST(data) and not SLOW.is_valid(data)
 
 
+def test_one_of_any_of_all_of() -> None:
+    one = compile_schema({"oneOf": [{"required": ["a"]}, {"required": ["b"]}]})
+    assert one({"a": 1}) and one({"b": 1}) and not one({"a": 1, "b": 2}) and not one({})
+    anything = compile_schema({"anyOf": [{"type": "null"}, {"type": "string"}]})
+    assert anything(None) and anything("x") and not anything(1)
+    both = compile_schema({"allOf": [{"type": "string"}, {"minLength": 2}]})
+    assert both("ab") and not both("a") and not both(3)
+
+
 def test_an_unknown_keyword_is_refused_when_compiling() -> None:
     with pytest.raises(UnsupportedSchema, match="maxLength"):
         compile_schema({"type": "string", "maxLength": 3})

@@ -25,7 +25,7 @@ _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "$comment", 
 _HANDLED = frozenset(
     {
         "type", "enum", "const", "pattern", "minLength", "minimum", "required", "properties",
-        "additionalProperties", "items", "$ref", "format", "$defs",
+        "additionalProperties", "items", "$ref", "format", "$defs", "oneOf", "anyOf", "allOf",
     }
 )  # fmt: skip
 
@@ -154,6 +154,14 @@ class _Compiler:
             checks.append(lambda v: isinstance(v, dict) and members(v))
         else:
             checks.append(lambda v: not isinstance(v, dict) or members(v))
+        if "oneOf" in schema:  # exactly one
+            ones = [self.compile(sub) for sub in schema["oneOf"]]
+            checks.append(lambda v: sum(1 for c in ones if c(v)) == 1)
+        if "anyOf" in schema:
+            anys = [self.compile(sub) for sub in schema["anyOf"]]
+            checks.append(lambda v: any(c(v) for c in anys))
+        if "allOf" in schema:
+            checks.append(_all([self.compile(sub) for sub in schema["allOf"]]))
         if "items" in schema:
             item = self.compile(schema["items"])
             checks.append(lambda v: not isinstance(v, list) or all(map(item, v)))
