@@ -211,7 +211,10 @@
       most = Math.max(most, rows[l]);
       pos[id] = { x: PAD + l * COL, y: PAD + 16 + (rows[l] - 1) * ROW };
     });
-    var width = PAD * 2 + last * COL + BOX_W, height = PAD * 2 + 16 + most * ROW;
+    // An edge that skips a column runs in a lane below the boxes, not through them.
+    var lanes = edges.some(function (s) { return Math.abs(layer[s.to] - layer[s.from]) > 1; });
+    var width = PAD * 2 + last * COL + BOX_W;
+    var height = PAD * 2 + 16 + most * ROW + (lanes ? ROW / 2 : 0);
     var root = svgEl("svg", { "class": "paths-graph", viewBox: "0 0 " + width + " " + height,
       width: width, height: height, role: "img" });
     root.setAttribute("aria-label", "access paths: " + order.map(shortName).join(", "));
@@ -219,14 +222,21 @@
       var a = pos[s.from], b = pos[s.to];
       var x1 = a.x + BOX_W, y1 = a.y + BOX_H / 2, x2 = b.x, y2 = b.y + BOX_H / 2;
       var g = svgEl("g", { "class": "edge" + (s.implicit ? " implicit" : ""), "data-kind": s.kind });
-      var mid = (x1 + x2) / 2;
-      g.appendChild(svgEl("path", { d: "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + (x2 - 6) + " " + y2 }));
+      var mid = (x1 + x2) / 2, ly = (y1 + y2) / 2 - 4, d;
+      if (Math.abs(layer[s.to] - layer[s.from]) > 1) {
+        var lane = Math.max(a.y, b.y) + BOX_H + 14;
+        d = "M" + x1 + " " + y1 + " C" + (x1 + 40) + " " + lane + " " + (x2 - 40) + " " + lane + " " + (x2 - 6) + " " + y2;
+        ly = lane + 12;
+      } else {
+        d = "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + (x2 - 6) + " " + y2;
+      }
+      g.appendChild(svgEl("path", { d: d }));
       g.appendChild(svgEl("path", { "class": "arrow", d: "M" + (x2 - 7) + " " + (y2 - 4) + " L" + x2 + " " + y2 + " L" + (x2 - 7) + " " + (y2 + 4) + " Z" }));
-      var lx = x1 + 8, ly = Math.min(y1, y2) - 4;
       g.appendChild(svgEl("title", {}, [s.kind, s.detail, s.condition ? "if " + s.condition : ""].filter(Boolean).join(" \u00b7 ")));
-      if (s.kind) { g.appendChild(svgEl("text", { "class": "kind", x: lx, y: ly - 11 }, clip(s.kind, LABEL))); }
-      if (s.detail) { g.appendChild(svgEl("text", { "class": "detail", x: lx, y: ly }, clip(s.detail, LABEL))); }
-      if (s.condition) { g.appendChild(svgEl("text", { "class": "condition", x: lx, y: Math.max(y1, y2) + 14 }, clip("if " + s.condition, LABEL))); }
+      var at = { x: mid, "text-anchor": "middle" };
+      if (s.kind) { g.appendChild(svgEl("text", Object.assign({ "class": "kind", y: ly - 11 }, at), clip(s.kind, LABEL))); }
+      if (s.detail) { g.appendChild(svgEl("text", Object.assign({ "class": "detail", y: ly }, at), clip(s.detail, LABEL))); }
+      if (s.condition) { g.appendChild(svgEl("text", Object.assign({ "class": "condition", y: ly + 13 }, at), clip("if " + s.condition, LABEL))); }
       root.appendChild(g);
     });
     order.forEach(function (id, n) {
