@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ DEFAULT_EVALUATION_TIME = datetime(2026, 6, 1, tzinfo=UTC)
 _FINDING_KEYS = {"status", "resource", "column", "principal"}
 _TOP_KEYS = {"about", "findings", "gaps", "evaluation_time"}
 _PARTS = ("repo", "exports", "rows", "expected.json")
+_BIGQUERY = "/bigquery/v2"  # the REST API's base path, under the server's URL
 
 
 class Expected(NamedTuple):
@@ -197,22 +197,30 @@ def with_contents(inventory: Inventory, rows: Path, rule: Rule) -> Inventory:
     options = dataclasses.replace(
         content_options([rule], base=ContentOptions(workers=1, attempts=1)), timeout=10.0
     )
-    with tempfile.TemporaryDirectory() as empty, RecordedServer(Path(empty)) as server:
+    with tempfile.TemporaryDirectory() as recordings:
         for path in sorted(rows.glob("*.json")):
             table = tables.get(path.stem)
             assert table is not None, f"{path}: no table {path.stem} in exports/tables/"
             answer = tabledata_answer(table, json.loads(path.read_text(encoding="utf-8")))
-            route = f"/projects/{table.project}/datasets/{table.dataset_id}/tables/{table.table_id}"
-            server.answer("GET", re.escape(route) + "/data$", body=answer)
-        client = make_client(inventory.project, server.url)
-        scanned = [t for t in inventory.live_tables if t.dataset_id in tenant]
-        result = scan_contents(client, scanned, options)
+            recording = {
+                "request": {"method": "GET", "path": f"{_BIGQUERY}/{_table_path(table)}/data"},
+                "response": {"status": 200, "body": answer},
+            }
+            (Path(recordings) / path.name).write_text(json.dumps(recording), encoding="utf-8")
+        with RecordedServer(Path(recordings)) as server:
+            client = make_client(inventory.project, server.url)
+            scanned = [t for t in inventory.live_tables if t.dataset_id in tenant]
+            result = scan_contents(client, scanned, options)
     return dataclasses.replace(
         inventory,
         content_scans=result.scans,
         value_hits=result.hits,
         gaps=inventory.gaps + result.gaps,
     )
+
+
+def _table_path(table: Table) -> str:
+    return f"projects/{table.project}/datasets/{table.dataset_id}/tables/{table.table_id}"
 
 
 def tabledata_answer(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
