@@ -494,6 +494,9 @@ def test_doc_examples_are_optional(tmp_path: Path, registry: dict[str, CheckKind
             (28, "example.text: not valid JSON (Expecting property name enclosed in double "
                  "quotes at line 1 of the text)"),
         ]),
+        ('    [{"name": "api_key", "type": "STRING"}]', "    " + "[" * 3000, [
+            (28, "example.text: not valid JSON (nested too deeply)"),
+        ]),
     ],
 )
 def test_doc_example_errors(

@@ -204,9 +204,11 @@ def _example_problems(doc: Positioned) -> list[SchemaProblem]:
         try:
             json.loads(example["text"])
         except json.JSONDecodeError as exc:
-            line = doc.line_of((key, "text"))
             message = f"{key}.text: not valid JSON ({exc.msg} at line {exc.lineno} of the text)"
-            problems.append(SchemaProblem(line, message))
+            problems.append(SchemaProblem(doc.line_of((key, "text")), message))
+        except RecursionError:
+            message = f"{key}.text: not valid JSON (nested too deeply)"
+            problems.append(SchemaProblem(doc.line_of((key, "text")), message))
     return problems
 
 
