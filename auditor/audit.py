@@ -24,6 +24,7 @@ from auditor.model import (
 from auditor.policy.baseline import mark_baseline
 from auditor.policy.checks import CheckKind
 from auditor.policy.engine import evaluate
+from auditor.policy.pack import policy_pack
 from auditor.policy.rule import Rule
 from auditor.policy.waivers import Waiver, apply_waivers
 from auditor.report.definitions import find_definitions
@@ -113,6 +114,7 @@ def audit(
         tool_version=__version__,
         evaluation_time=context.evaluation_time,
         scope=context.scope,
+        policy_pack=policy_pack(rules),
     )
     report = Report(
         run=run,
