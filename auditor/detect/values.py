@@ -56,7 +56,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from auditor.detect.names import COMMON_VETOES, TOKEN_VETOES, split_words
+from auditor.detect.names import COMMON_VETOES, HASH_WORDS, TOKEN_VETOES, split_words
 from auditor.detect.redact import fingerprint_secret, redact
 from auditor.errors import InputError
 from auditor.model import Severity
@@ -212,7 +212,9 @@ def _credential_key(secret: str, match: re.Match[str]) -> bool:
     # counters called tokens (`next_page_token`, `max_token`).
     key = _assigned_key(match).rsplit(".", 1)[-1]
     words = set(split_words(key))
-    if words & COMMON_VETOES or key.lower() in _PUBLIC_CREDENTIAL_KEYS:
+    # A hash assigned to `hashed_password` is not the password (names.py counts hash
+    # COLUMNS as credential material; here only plaintext values are looked for).
+    if words & (COMMON_VETOES | HASH_WORDS) or key.lower() in _PUBLIC_CREDENTIAL_KEYS:
         return False
     return not ("token" in words and words & TOKEN_VETOES)
 

@@ -43,8 +43,11 @@ CANDIDATE_PARTS = (
     "hmac", "wrap", "nonce", "login", "header", "apikey",
 )  # fmt: skip
 CANDIDATE_WORDS = frozenset(
-    ("pin", "code", "url", "uri", "conn", "connection", "answer", "phrase", "sig")
-)
+    {
+        "pin", "pins", "code", "codes", "url", "urls", "uri", "uris", "conn", "connection",
+        "answer", "answers", "phrase", "sig",
+    }
+)  # fmt: skip
 DESCRIPTION_PARTS = (
     "password", "secret", "token", "credential", "api key", "private key", "encrypt",
     "hash", "cookie", "authoriz", "bearer", "session", "signature", "key",
