@@ -44,7 +44,7 @@ BY_ID = {d.id: d for d in DETECTORS}
 
 # Fake, format-valid secrets, assembled here so no literal in the repo matches a scanner.
 GOOGLE_KEY = "AIza" + "FAKE84ekLPCLn0SFqZYVVA-jEnTYGUHe1Ld"
-GITHUB_TOKEN = "ghp_" + "FAKE5pj4e2Jekl5JEXhvG8sBRiz7fLm9Pvp1"
+GITHUB_TOKEN = "ghp_" + "FAKE5pj4e2Jekl5JEXhvG8sBRiz7fL4VSfq2"  # checksum valid
 JWT = (
     "eyJ" + "hbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
     ".eyJzdWIiOiJzdmMtcGlwZWxpbmUiLCJ0ZW5hbnQiOiJhY21lIn0"
@@ -90,6 +90,30 @@ EXPECTED_DLP = {
     "anthropic-api-key": "ANTHROPIC_API_KEY",
     "openai-api-key": "OPENAI_API_KEY",
     "huggingface-token": None,
+    "pypi-token": None,
+    "npm-token": None,
+    "dockerhub-token": None,
+    "twilio-api-key": None,
+    "sendgrid-api-key": None,
+    "mailgun-api-key": None,
+    "mailchimp-api-key": None,
+    "shopify-token": None,
+    "atlassian-api-token": None,
+    "vault-token": None,
+    "terraform-cloud-token": None,
+    "databricks-token": None,
+    "digitalocean-token": None,
+    "linear-api-key": None,
+    "postman-api-key": None,
+    "grafana-token": None,
+    "newrelic-api-key": None,
+    "doppler-token": None,
+    "telegram-bot-token": None,
+    "age-secret-key": "ENCRYPTION_KEY",
+    "groq-api-key": None,
+    "replicate-api-token": None,
+    "square-token": None,
+    "airtable-token": None,
     "jwt": "JSON_WEB_TOKEN",
     "authorization-basic": "BASIC_AUTH_HEADER",
     "authorization-bearer": "AUTH_TOKEN",

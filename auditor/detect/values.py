@@ -246,12 +246,31 @@ def _basic_auth(secret: str, match: re.Match[str]) -> bool:
     return bool(credential) and _not_placeholder(credential, match)
 
 
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_VALUE = {c: i for i, c in enumerate(_BASE62)}
+_CHECKSUMMED_BODY = 36  # 30 random characters and a 6-character checksum
+
+
+def _crc32_checksum(secret: str, match: re.Match[str]) -> bool:
+    """GitHub's token format (also npm's): after the `xxx_` prefix, 30 random base62
+    characters and the CRC32 of them in 6 base62 digits. Longer tokens (some ghu_/ghs_)
+    carry no such checksum and are kept."""
+    body = secret.partition("_")[2]
+    if len(body) != _CHECKSUMMED_BODY:
+        return True
+    value = 0
+    for char in body[-6:]:
+        value = value * 62 + _BASE62_VALUE.get(char, 0)
+    return value == binascii.crc32(body[:-6].encode("ascii"))
+
+
 VALIDATORS: Mapping[str, Validator] = {
     "not-placeholder": _not_placeholder,
     "letters-and-digits": _letters_and_digits,
     "credential-key": _credential_key,
     "jwt": _jwt,
     "basic-auth": _basic_auth,
+    "crc32-checksum": _crc32_checksum,
 }
 
 
