@@ -74,9 +74,9 @@ def sendgrid(rng: random.Random) -> str:
 
 
 def mailgun(rng: random.Random) -> str:
-    if rng.random() < 0.5:
-        return "key-" + pick(rng, HEX, 32)
-    return f"{pick(rng, HEX, 32)}-{pick(rng, HEX, 8)}-{pick(rng, HEX, 8)}"
+    # The "key-" format; current keys (32-8-8 hex) have no fixed part, so they are left
+    # to the assignment detectors and planted as generic secrets.
+    return "key-" + pick(rng, HEX, 32)
 
 
 def mailchimp(rng: random.Random) -> str:
@@ -192,3 +192,148 @@ GENERATORS: dict[str, Callable[[random.Random], str]] = {
     "square-token": square,
     "airtable-token": airtable,
 }
+
+
+# ---------------------------------------------------------------------------------------
+# The catalog's older formats (Google, AWS, Azure, Slack, Stripe, OpenAI...), same rules.
+# ---------------------------------------------------------------------------------------
+
+PEM_KINDS = (
+    "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY",
+    "OPENSSH PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK",
+    "SSH2 ENCRYPTED PRIVATE KEY",
+)  # fmt: skip
+
+
+def pem_private_key(rng: random.Random, kind: str | None = None) -> str:
+    kind = kind or rng.choice(PEM_KINDS)
+    lines = [pick(rng, B64, 64) for _ in range(rng.randint(3, 6))]
+    return f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----"
+
+
+def gcp_service_account_key(rng: random.Random) -> str:
+    project = "acme-" + pick(rng, string.ascii_lowercase, 6)
+    key = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": pick(rng, HEX, 40),
+        "private_key": pem_private_key(rng, "PRIVATE KEY") + "\n",
+        "client_email": f"etl@{project}.iam.gserviceaccount.com",
+        "client_id": str(rng.randint(10**20, 10**21)),
+    }
+    return json.dumps(key)
+
+
+def google_api_key(rng: random.Random) -> str:
+    return "AIza" + pick(rng, B64URL, 35)
+
+
+def google_access_token(rng: random.Random) -> str:
+    return "ya29.a0" + pick(rng, B64URL, rng.randint(60, 160))
+
+
+def google_refresh_token(rng: random.Random) -> str:
+    return "1//0" + pick(rng, B64URL, rng.randint(60, 100))
+
+
+def aws_access_key_id(rng: random.Random) -> str:
+    return rng.choice(("AKIA", "ASIA")) + pick(rng, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+
+
+def aws_secret_access_key(rng: random.Random) -> str:
+    return pick(rng, ALNUM + "/+", 40)
+
+
+def azure_client_secret(rng: random.Random) -> str:
+    return pick(rng, ALNUM, 3) + str(rng.randint(0, 9)) + "Q~" + pick(rng, ALNUM + "_~.-", 34)
+
+
+def azure_storage_key(rng: random.Random) -> str:
+    return pick(rng, B64, 86) + "=="
+
+
+def gitlab(rng: random.Random) -> str:
+    return rng.choice(("glpat-", "gldt-", "glrt-")) + pick(rng, B64URL, 20)
+
+
+def slack_token(rng: random.Random) -> str:
+    return (
+        f"{rng.choice(('xoxb', 'xoxp'))}-{rng.randint(10**11, 10**12)}-"
+        f"{rng.randint(10**12, 10**13)}-{pick(rng, ALNUM, 24)}"
+    )
+
+
+def slack_webhook(rng: random.Random) -> str:
+    upper = string.ascii_uppercase + string.digits
+    return (
+        f"https://hooks.slack.com/services/T{pick(rng, upper, 10)}/B{pick(rng, upper, 10)}/"
+        f"{pick(rng, ALNUM, 24)}"
+    )
+
+
+def stripe(rng: random.Random) -> str:
+    return f"{rng.choice(('sk', 'rk'))}_{rng.choice(('live', 'test'))}_{pick(rng, ALNUM, 32)}"
+
+
+def anthropic(rng: random.Random) -> str:
+    return "sk-ant-api03-" + pick(rng, B64URL, 93) + "AA"
+
+
+def openai(rng: random.Random) -> str:
+    return "sk-proj-" + pick(rng, B64URL, 120)
+
+
+def jwt(rng: random.Random) -> str:
+    def part(obj: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    header = part({"alg": rng.choice(("HS256", "RS256")), "typ": "JWT"})
+    payload = part({"sub": "svc-" + pick(rng, ALNUM, 8), "iat": 1795000000, "exp": 1795003600})
+    return f"{header}.{payload}.{pick(rng, B64URL, 43)}"
+
+
+def basic_auth(rng: random.Random) -> str:
+    user = rng.choice(("etl", "deploy-bot", "svc_loader", "api"))
+    password = pick(rng, ALNUM, 6) + rng.choice("!-_#") + pick(rng, ALNUM, 8)
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def opaque_token(rng: random.Random) -> str:
+    return pick(rng, ALNUM, rng.choice((32, 40, 48)))
+
+
+def password(rng: random.Random) -> str:
+    words = ("Harbor", "Quartz", "Maple", "Falcon", "Cobalt", "Willow", "Ember", "Tundra")
+    return rng.choice(words) + str(rng.randint(10, 99)) + rng.choice("!#-_.") + pick(rng, ALNUM, 6)
+
+
+def signed_url_signature(rng: random.Random) -> str:
+    return pick(rng, HEX, 256)
+
+
+GENERATORS.update(
+    {
+        "gcp-service-account-key": gcp_service_account_key,
+        "pem-private-key": pem_private_key,
+        "google-api-key": google_api_key,
+        "google-oauth-access-token": google_access_token,
+        "google-oauth-refresh-token": google_refresh_token,
+        "aws-access-key-id": aws_access_key_id,
+        "aws-secret-access-key": aws_secret_access_key,
+        "azure-client-secret": azure_client_secret,
+        "azure-storage-key": azure_storage_key,
+        "gitlab-token": gitlab,
+        "slack-token": slack_token,
+        "slack-webhook": slack_webhook,
+        "stripe-secret-key": stripe,
+        "anthropic-api-key": anthropic,
+        "openai-api-key": openai,
+        "jwt": jwt,
+        "authorization-basic": basic_auth,
+        "authorization-bearer": opaque_token,
+        "url-credentials": password,
+        "password-assignment": password,
+        "secret-assignment": opaque_token,
+        "signed-url": signed_url_signature,
+    }
+)
