@@ -266,6 +266,7 @@ def _base_type(type_name: str | None) -> str | None:
 # ---------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)  # templates and tenant datasets repeat the same descriptions
 def _description_judgement(description: str) -> _Judgement | None:
     """The first credential (or hash of one) in the leading noun phrases."""
     for words in _description_phrases(description):
@@ -353,6 +354,7 @@ def _included(pieces: list[str]) -> list[tuple[str, ...]]:
     return found
 
 
+@lru_cache(maxsize=8192)
 def _description_clears(description: str) -> str | None:
     """The metadata noun when the description's first phrase is "<noun> of <secret>"
     ("ID of the API key", "Resource name of a secret in Secret Manager")."""
