@@ -1,6 +1,7 @@
 """Score the credential VALUE detectors on the labelled values corpus and time them.
 
     python benchmarks/values.py [--half dev|test|both] [--passes N] [--baseline-catalog F]
+                                [--baseline-code DIR]
 
 The corpus (benchmarks/corpora/values.{dev,test}.csv, made by make_values.py): fake
 secrets of every catalog format in realistic carriers, and hard negatives. Per half:
@@ -11,7 +12,10 @@ planted. The unit table tests/data/credential_values.csv is scored too (100% exp
 Throughput (values scanned per second) is measured over both halves, and with
 --baseline-catalog (a catalog file, e.g. the one before a change: `git show REV:auditor/
 detect/catalog.yaml > /tmp/old.yaml`) the same values are timed with that catalog in the
-same process, interleaved pass by pass, and the ratio printed.
+same process, interleaved pass by pass, and the ratio printed. With --baseline-code (a
+checkout of an older revision: `git archive REV auditor | tar -x -C DIR`) the same values
+are timed with that revision's code and catalog, in a child process started once, pass by
+pass in turn with this one, so both see the same machine load.
 
 Exit 1 when a scored half misses recall >= 0.97 or precision >= 0.97, or the unit table
 is not 100%.
@@ -21,7 +25,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,6 +125,43 @@ def timed(values: Sequence[str], detectors: Sequence[Detector]) -> float:
     return time.perf_counter() - start
 
 
+_CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from auditor.detect.values import scan_value
+values = json.load(open(sys.argv[2], encoding="utf-8"))
+for line in sys.stdin:  # one line per pass asked for
+    start = time.perf_counter()
+    for value in values:
+        scan_value(value)
+    print(time.perf_counter() - start, flush=True)
+"""
+
+
+def alternate_with_code(values: Sequence[str], code: Path, passes: int) -> tuple[float, float]:
+    """Seconds for `passes` passes here and in a child running `code`, taken in turn."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as handle:
+        json.dump(list(values), handle)
+        handle.flush()
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(code), handle.name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        here = there = 0.0
+        detectors = catalog()
+        for _ in range(passes):
+            here += timed(values, detectors)
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            there += float(child.stdout.readline())
+        child.stdin.close()
+        child.wait(timeout=60)
+    return here, there
+
+
 def report(title: str, rows: list[Row]) -> Score:
     result, wrong, misattributed = score(rows)
     print(f"== {title}")
@@ -136,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half", choices=("dev", "test", "both"), default="dev")
     parser.add_argument("--passes", type=int, default=5, help="timing passes over the corpus")
     parser.add_argument("--baseline-catalog", type=Path, help="catalog to compare speed with")
+    parser.add_argument("--baseline-code", type=Path, help="older checkout to compare with")
     args = parser.parse_args(argv)
 
     load_start = time.perf_counter()
@@ -163,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
             baseline_s += timed(values, baseline)
     total = len(values) * args.passes
     print(f"throughput {total / current_s:,.0f} values/s ({len(detectors)} detectors)")
+    if args.baseline_code:
+        here, there = alternate_with_code(values, args.baseline_code, args.passes)
+        print(
+            f"baseline code {total / there:,.0f} values/s ({args.baseline_code}), this code "
+            f"{total / here:,.0f} values/s alternating with it; this/baseline = {there / here:.2f}"
+        )
     if baseline is not None:
         print(
             f"baseline   {total / baseline_s:,.0f} values/s ({len(baseline)} detectors, "

@@ -83,6 +83,8 @@ def clean(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item["mode"] = f["mode"].upper()
         if isinstance(f.get("description"), str) and f["description"].strip():
             item["description"] = " ".join(f["description"].split())[:MAX_DESCRIPTION]
+        if isinstance(f.get("rangeElementType"), dict):  # a RANGE column needs it to be valid
+            item["rangeElementType"] = f["rangeElementType"]
         sub = f.get("fields")
         if _is_fields(sub):
             item["fields"] = clean(sub)
