@@ -14,20 +14,24 @@ from pathlib import Path
 from auditor import __version__
 from auditor.model import (
     CheckContext,
+    DiscoveredInput,
+    Discovery,
     Finding,
+    InputKind,
     Inventory,
     Report,
     RunInfo,
     RunScope,
     Status,
+    TemplateScope,
 )
 from auditor.policy.baseline import mark_baseline
 from auditor.policy.checks import CheckKind
 from auditor.policy.engine import evaluate
-from auditor.policy.rule import Rule
+from auditor.policy.rule import Rule, Target
 from auditor.policy.waivers import Waiver, apply_waivers
-from auditor.sources.repo import collect_repo
-from auditor.sources.templates import DEFAULT_TEMPLATE_GLOBS
+from auditor.sources.discovery import DiscoveryOptions
+from auditor.sources.repo import collect_inputs
 
 Clock = Callable[[], datetime]
 
@@ -36,6 +40,9 @@ Clock = Callable[[], datetime]
 class AuditResult:
     report: Report
     notes: tuple[str, ...]  # waiver notes: expired, unused
+    # Tenant rules ran but no template or SQL-doc table was in tenant scope: nothing was
+    # checked, which must not read as a pass (the gate exits 2 unless told it is intended).
+    nothing_in_tenant_scope: bool = False
 
 
 def run_gate(
@@ -46,14 +53,23 @@ def run_gate(
     *,
     waivers: Sequence[Waiver] = (),
     baseline: Collection[str] = frozenset(),
-    template_globs: Sequence[str] = DEFAULT_TEMPLATE_GLOBS,
+    options: DiscoveryOptions | None = None,
+    config: str | None = None,
     command: str = "gate",
     scope: RunScope | None = None,
+    evaluation_time: datetime | None = None,
 ) -> AuditResult:
-    """The pre-merge gate: a platform repo's templates and SQL docs."""
+    """The pre-merge gate: a platform repo's templates and SQL docs. `options`: where the
+    inputs are (default: discovery's defaults); `config`: the project config that said so,
+    for the report."""
     started = clock()
-    inventory = collect_repo(root, template_globs)
-    return audit(
+    collected = collect_inputs(root, options or DiscoveryOptions())
+    inventory = collected.inventory
+    warning = tenant_scope_warning(inventory, collected.discovered, rules)
+    discovery = Discovery(
+        files=collected.discovered, config=config, warnings=(warning,) if warning else ()
+    )
+    result = audit(
         inventory,
         rules,
         registry,
@@ -63,6 +79,38 @@ def run_gate(
         baseline=baseline,
         command=command,
         scope=scope or RunScope(sources=("repo",)),
+        evaluation_time=evaluation_time,
+        discovery=discovery,
+    )
+    return replace(result, nothing_in_tenant_scope=warning is not None)
+
+
+def tenant_scope_warning(
+    inventory: Inventory, discovered: Sequence[DiscoveredInput], rules: Sequence[Rule]
+) -> str | None:
+    """Why nothing was checked for tenants, when rules about tenant templates are enabled
+    but no template (and no SQL-doc table) is in their scope; None when something is."""
+    tenant_rules = [r for r in rules if r.scope.target is Target.TENANT and r.scope.template_paths]
+    if not tenant_rules:
+        return None
+    tenant_templates = any(
+        d.kind is InputKind.TEMPLATE and d.scope is TemplateScope.TENANT
+        for d in discovered
+    )
+    tenant_doc_tables = any(
+        r.scope.matches_table(t) for t in inventory.sql_tables for r in tenant_rules
+    )
+    if tenant_templates or tenant_doc_tables:
+        return None
+    templates = sum(1 for d in discovered if d.kind is InputKind.TEMPLATE)
+    paths = sorted({p for r in tenant_rules for p in r.scope.template_paths})
+    names = ", ".join(r.id for r in tenant_rules)
+    return (
+        f"nothing to check: configure tenant paths. {names} judge tenant templates, but none "
+        f"of the {templates} templates found matches the tenant paths ({', '.join(paths)}) "
+        "and no SQL-doc table is in a tenant dataset; set `tenant = [...]` under [gate] in "
+        "auditor.toml or [tool.auditor.gate] in pyproject.toml, or pass --allow-empty if "
+        "this repository has no tenant templates"
     )
 
 
@@ -78,6 +126,7 @@ def audit(
     command: str = "audit",
     evaluation_time: datetime | None = None,
     scope: RunScope | None = None,
+    discovery: Discovery | None = None,
 ) -> AuditResult:
     """`evaluation_time` defaults to when the estate was read (a snapshot's creation time, so
     a replay is reproducible), else to the run's start. `scope` carries the run's filters and
@@ -112,6 +161,7 @@ def audit(
         tool_version=__version__,
         evaluation_time=context.evaluation_time,
         scope=context.scope,
+        discovery=discovery,
     )
     report = Report(run=run, rules=tuple(r.info for r in rules), findings=findings)
     return AuditResult(report, notes)

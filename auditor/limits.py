@@ -16,7 +16,7 @@ MAX_JSON_DEPTH = 200  # arrays/objects inside each other
 
 # --- BigQuery's own schema limits ------------------------------------------------------------
 MAX_SCHEMA_NESTING = 15  # RECORD / STRUCT levels
-MAX_COLUMNS = 10_000  # per table, nested columns included
+MAX_COLUMNS = 10_000  # leaf fields per table: nested leaves count, RECORD columns do not
 MAX_COLUMN_NAME_LENGTH = 300
 MAX_DESCRIPTION_LENGTH = 1024
 

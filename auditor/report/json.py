@@ -18,7 +18,7 @@ from jsonschema.exceptions import best_match
 
 from auditor import limits
 from auditor.errors import InputError
-from auditor.model import Finding, Report, RuleInfo, RunInfo, RunScope
+from auditor.model import Discovery, Finding, Report, RuleInfo, RunInfo, RunScope
 from auditor.report.summary import iso_utc, ordered, ordered_rules, summarize
 from auditor.resources import format_schema
 from auditor.sources.jsonpos import load_json_value
@@ -63,7 +63,22 @@ def _run(run: RunInfo) -> dict[str, Any]:
             else {}
         ),
         "scope": _scope(run.scope),
+        **({"discovery": _discovery(run.discovery)} if run.discovery is not None else {}),
     }
+
+
+def _discovery(discovery: Discovery) -> dict[str, Any]:
+    files: list[dict[str, Any]] = []
+    for item in discovery.files:
+        entry: dict[str, Any] = {"path": item.path, "kind": item.kind.value}
+        if item.scope is not None:
+            entry["scope"] = item.scope.value
+        if item.dialect is not None:
+            entry["dialect"] = item.dialect
+        if item.reason is not None:
+            entry["reason"] = item.reason
+        files.append(entry)
+    return {"config": discovery.config, "files": files, "warnings": list(discovery.warnings)}
 
 
 def _scope(scope: RunScope) -> dict[str, Any]:

@@ -19,8 +19,11 @@ from typing import Any
 from auditor.errors import InputError
 from auditor.model import (
     CoverageGap,
+    DiscoveredInput,
+    Discovery,
     Finding,
     InputFile,
+    InputKind,
     Location,
     Report,
     RuleInfo,
@@ -28,6 +31,7 @@ from auditor.model import (
     RunScope,
     Severity,
     Status,
+    TemplateScope,
     WaiverRef,
 )
 from auditor.report import json as json_report
@@ -59,7 +63,25 @@ def _run(data: Mapping[str, Any], tool_version: str) -> RunInfo:
         tool_version=tool_version,
         evaluation_time=_time(data["evaluation_time"]) if "evaluation_time" in data else None,
         scope=_scope(data.get("scope")),
+        discovery=_discovery(data.get("discovery")),
     )
+
+
+def _discovery(data: Mapping[str, Any] | None) -> Discovery | None:
+    """A report of a run without discovery (a scan, or written before it existed) has none."""
+    if data is None:
+        return None
+    files = tuple(
+        DiscoveredInput(
+            path=f["path"],
+            kind=InputKind(f["kind"]),
+            scope=TemplateScope(f["scope"]) if "scope" in f else None,
+            dialect=f.get("dialect"),
+            reason=f.get("reason"),
+        )
+        for f in data["files"]
+    )
+    return Discovery(files=files, config=data["config"], warnings=tuple(data["warnings"]))
 
 
 def _scope(data: Mapping[str, Any] | None) -> RunScope:
