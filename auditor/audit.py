@@ -105,11 +105,17 @@ def tenant_scope_warning(
     templates = sum(1 for d in discovered if d.kind is InputKind.TEMPLATE)
     paths = sorted({p for r in tenant_rules for p in r.scope.template_paths})
     names = ", ".join(r.id for r in tenant_rules)
+    found = (
+        "no template was found"
+        if templates == 0
+        else f"{templates} template{'s were' if templates > 1 else ' was'} found and none "
+        "matches the tenant paths"
+    )
     return (
-        f"nothing to check: configure tenant paths. {names} judge tenant templates, but none "
-        f"of the {templates} templates found matches the tenant paths ({', '.join(paths)}) "
-        "and no SQL-doc table is in a tenant dataset; set `tenant = [...]` under [gate] in "
-        "auditor.toml or [tool.auditor.gate] in pyproject.toml, or pass --allow-empty if "
+        f"nothing to check: configure tenant paths. {names} judge tenant templates, but "
+        f"{found} ({', '.join(paths)}), and no "
+        "SQL-doc table is in a tenant dataset. Set `tenant = [...]` under [gate] in "
+        "auditor.toml (or [tool.auditor.gate] in pyproject.toml), or pass --allow-empty if "
         "this repository has no tenant templates"
     )
 

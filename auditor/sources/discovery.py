@@ -2,8 +2,9 @@
 
 Without configured globs, discovery finds what a person would call a BigQuery schema:
 `*.bq` and `*.schema` files anywhere, `*.json` files inside a `schema/`, `schemas/` or
-`templates/` folder (also `json_schemas/`, `bq_schemas/` ...) or with "schema" in their
-name, and every `*.sql` file. Each is then asked whether it is one (auditor.sources.sniff,
+`templates/` folder (also `json_schemas/`, `bq_schemas/` ...; the scanned root counts too,
+so a repository checked out as `bigquery-schema/` is one) or with "schema" in their name,
+and every `*.sql` file. Each is then asked whether it is one (auditor.sources.sniff,
 auditor.sources.sqlkind) and skipped with the reason when not. Configured globs name files
 outright: those are templates or SQL docs whatever they hold.
 
@@ -63,9 +64,10 @@ def find_candidates(root: Path, options: DiscoveryOptions) -> list[Candidate]:
     """Every file under root that discovery looks at, sorted by path. Raises InputError when
     root or a folder under it cannot be listed."""
     found: dict[str, Candidate] = {}
+    root_is_schema_folder = root.resolve().name.lower().endswith(SCHEMA_FOLDER_SUFFIXES)
 
     def keep(rel: str) -> bool:
-        kind = _candidate_kind(rel, options)
+        kind = _candidate_kind(rel, options, root_is_schema_folder)
         if kind is None:
             return False
         excluded = next((g for g in options.exclude if glob_match(rel, g)), None)
@@ -102,11 +104,13 @@ def scope_of(rel: str, options: DiscoveryOptions) -> TemplateScope:
     return matches[0][0] if matches else TemplateScope.OTHER
 
 
-def _candidate_kind(rel: str, options: DiscoveryOptions) -> CandidateKind | None:
+def _candidate_kind(
+    rel: str, options: DiscoveryOptions, root_is_schema_folder: bool
+) -> CandidateKind | None:
     if options.templates is not None:
         if any(glob_match(rel, g) for g in options.templates):
             return CandidateKind.JSON
-    elif _default_template(rel):
+    elif _default_template(rel, root_is_schema_folder):
         return CandidateKind.JSON
     if options.sql_docs is not None:
         if any(glob_match(rel, g) for g in options.sql_docs):
@@ -126,11 +130,13 @@ def _claim(rel: str, kind: CandidateKind, options: DiscoveryOptions) -> Claim:
     return Claim.FOUND
 
 
-def _default_template(rel: str) -> bool:
+def _default_template(rel: str, root_is_schema_folder: bool) -> bool:
     path = PurePosixPath(rel.lower())
     if path.suffix in SCHEMA_EXTENSIONS:
         return True
     if path.suffix != ".json":
         return False
-    in_schema_folder = any(folder.endswith(SCHEMA_FOLDER_SUFFIXES) for folder in path.parent.parts)
+    in_schema_folder = root_is_schema_folder or any(
+        folder.endswith(SCHEMA_FOLDER_SUFFIXES) for folder in path.parent.parts
+    )
     return in_schema_folder or "schema" in path.stem

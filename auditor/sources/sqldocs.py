@@ -116,8 +116,9 @@ class SqlDocLoad:
 
 # ---------------------------------------------------------------------------- splitting
 
-# Where something that can hide a ';' starts; the match is the opening delimiter.
-_SPECIAL_RE = re.compile(r"--|#|/\*|'''|\"\"\"|['\"`;]")
+# Where something that can hide a ';' starts; the match is the opening delimiter. Dollar
+# quotes ($$ ... $$, $body$ ... $body$) are PostgreSQL's function bodies; BigQuery has no `$`.
+_SPECIAL_RE = re.compile(r"--|#|/\*|'''|\"\"\"|\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$|['\"`;]")
 _CLOSERS: dict[str, re.Pattern[str]] = {
     "'''": re.compile(r"(?:[^\\]|\\.)*?'''", re.DOTALL),
     '"""': re.compile(r'(?:[^\\]|\\.)*?"""', re.DOTALL),
@@ -205,6 +206,10 @@ def _split(text: str, placeholders: _Placeholders) -> Iterator[_Statement]:
             close = text.find("*/", stop + 2)
             end = n if close < 0 else close + 2
             current.add(text[stop:end], stop, "comment")
+        elif opener.startswith("$"):
+            close = text.find(opener, match.end())
+            end = n if close < 0 else close + len(opener)
+            current.add(text[stop:end], stop, "string")
         else:
             closed = _CLOSERS[opener].match(text, match.end())
             end = closed.end() if closed else n  # unterminated: runs to the end, parse fails

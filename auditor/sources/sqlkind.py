@@ -26,6 +26,7 @@ _DECLARES_COLUMNS_RE = re.compile(
     re.IGNORECASE,
 )
 _JINJA_RE = re.compile(r"\{\{|\{%")
+_JINJA_TAG_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _WORD_RE = re.compile(r"[A-Za-z_]+")
 # Written column types GoogleSQL DDL accepts (INT64's and NUMERIC's documented aliases too).
 BIGQUERY_DDL_TYPES = frozenset(
@@ -131,7 +132,8 @@ def _statement_kinds(codes: Sequence[str]) -> list[str]:
     CREATE VIEW, CREATE TABLE (without columns) ..."""
     kinds: dict[str, None] = {}
     for code in codes:
-        words = [w.upper() for w in _WORD_RE.findall(code[:200])]
+        plain = _JINJA_TAG_RE.sub(" ", code)
+        words = [w.upper() for w in _WORD_RE.findall(plain[:200])]
         if not words:
             continue
         kind = words[0]
