@@ -4,9 +4,10 @@ Without configured globs, discovery finds what a person would call a BigQuery sc
 `*.bq` and `*.schema` files anywhere, `*.json` files inside a `schema/`, `schemas/` or
 `templates/` folder (also `json_schemas/`, `bq_schemas/` ...; the scanned root counts too,
 so a repository checked out as `bigquery-schema/` is one) or with "schema" in their name,
-and every `*.sql` file. Each is then asked whether it is one (auditor.sources.sniff,
-auditor.sources.sqlkind) and skipped with the reason when not. Configured globs name files
-outright: those are templates or SQL docs whatever they hold.
+schema files wherever the tenant/customers/other globs point, and every `*.sql` file. Each
+is then asked whether it is one (auditor.sources.sniff, auditor.sources.sqlkind) and skipped
+with the reason when not. Configured `templates`/`sql_docs` globs name files outright: those
+are templates or SQL docs whatever they hold.
 
 Globs are matched against root-relative posix paths (auditor.sources.files.glob_match).
 """
@@ -110,7 +111,7 @@ def _candidate_kind(
     if options.templates is not None:
         if any(glob_match(rel, g) for g in options.templates):
             return CandidateKind.JSON
-    elif _default_template(rel, root_is_schema_folder):
+    elif _default_template(rel, root_is_schema_folder) or _scoped_template(rel, options):
         return CandidateKind.JSON
     if options.sql_docs is not None:
         if any(glob_match(rel, g) for g in options.sql_docs):
@@ -124,10 +125,20 @@ def _claim(rel: str, kind: CandidateKind, options: DiscoveryOptions) -> Claim:
     globs = options.templates if kind is CandidateKind.JSON else options.sql_docs
     if globs is not None:
         return Claim.NAMED
-    scoped = (*options.tenant, *options.customers)
-    if kind is CandidateKind.JSON and any(glob_match(rel, g) for g in scoped):
+    if kind is CandidateKind.JSON and any(
+        glob_match(rel, g) for g in (*options.tenant, *options.customers)
+    ):
         return Claim.SCOPED
     return Claim.FOUND
+
+
+def _scoped_template(rel: str, options: DiscoveryOptions) -> bool:
+    """A schema file where the config says tenant, customers or other templates are, in any
+    folder."""
+    if PurePosixPath(rel.lower()).suffix not in (".json", *SCHEMA_EXTENSIONS):
+        return False
+    scoped = (*options.tenant, *options.customers, *options.other)
+    return any(glob_match(rel, g) for g in scoped)
 
 
 def _default_template(rel: str, root_is_schema_folder: bool) -> bool:
