@@ -63,7 +63,7 @@ def run_gate(
     inputs are (default: discovery's defaults); `config`: the project config that said so,
     for the report."""
     started = clock()
-    collected = collect_inputs(root, options or DiscoveryOptions())
+    collected = collect_inputs(root, options or default_discovery(rules))
     inventory = collected.inventory
     warning = tenant_scope_warning(inventory, collected.discovered, rules)
     discovery = Discovery(
@@ -83,6 +83,20 @@ def run_gate(
         discovery=discovery,
     )
     return replace(result, nothing_in_tenant_scope=warning is not None)
+
+
+def default_discovery(rules: Sequence[Rule]) -> DiscoveryOptions:
+    """Discovery's defaults, with the tenant and customers paths the pack's rules judge."""
+    return DiscoveryOptions(
+        tenant=rule_template_paths(rules, Target.TENANT),
+        customers=rule_template_paths(rules, Target.CUSTOMERS),
+    )
+
+
+def rule_template_paths(rules: Sequence[Rule], target: Target) -> tuple[str, ...]:
+    """The template paths the rules about `target` datasets count as theirs."""
+    paths = {p for r in rules if r.scope.target is target for p in r.scope.template_paths}
+    return tuple(sorted(paths))
 
 
 def tenant_scope_warning(

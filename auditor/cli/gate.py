@@ -12,7 +12,12 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from auditor.audit import failing_fingerprints, run_gate, tenant_scope_warning
+from auditor.audit import (
+    failing_fingerprints,
+    rule_template_paths,
+    run_gate,
+    tenant_scope_warning,
+)
 from auditor.cli.common import AuditOptions, CommandError, audit_options, exit_on_errors, now
 from auditor.config import Config, find_project_config, load_config
 from auditor.model import DiscoveredInput, Discovery
@@ -102,10 +107,10 @@ def gate(
             templates=template_globs or gate_config.templates,
             sql_docs=sql_globs or gate_config.sql_docs,
             sql_dialect=sql_dialect or gate_config.sql_dialect or DEFAULT_DIALECT,
-            tenant=tenant_globs or gate_config.tenant or _rule_paths(rules, Target.TENANT),
+            tenant=tenant_globs or gate_config.tenant or rule_template_paths(rules, Target.TENANT),
             customers=customers_globs
             or gate_config.customers
-            or _rule_paths(rules, Target.CUSTOMERS),
+            or rule_template_paths(rules, Target.CUSTOMERS),
             other=gate_config.other or (),
             exclude=excludes or gate_config.exclude or (),
         )
@@ -180,12 +185,6 @@ def _with_config(opts: AuditOptions, config: Config) -> AuditOptions:
         if value is not None and ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT)
     }
     return dataclasses.replace(opts, **changes)
-
-
-def _rule_paths(rules: Sequence[Rule], target: Target) -> tuple[str, ...]:
-    """The template paths the pack's own rules count as tenant (or customers)."""
-    paths = {p for r in rules if r.scope.target is target for p in r.scope.template_paths}
-    return tuple(sorted(paths))
 
 
 def _scoped(rules: Sequence[Rule], options: DiscoveryOptions) -> list[Rule]:

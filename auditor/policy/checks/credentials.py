@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from auditor.detect.names import classify_column
 from auditor.model import CheckContext, CheckResult, Inventory, Location, Origin, Status
@@ -16,6 +17,9 @@ from auditor.policy.checks.common import (
     tables_in_scope,
 )
 from auditor.policy.rule import Rule
+
+# AUD-001 and AUD-002 judge the same columns of the same templates: classify each once.
+_classify = lru_cache(maxsize=65_536)(classify_column)
 
 
 @register(
@@ -30,7 +34,7 @@ def no_credential_columns(
         resource = table_resource(table)
         hits = 0
         for path, field in table.columns():
-            verdict = classify_column(path, field.type, field.description)
+            verdict = _classify(path, field.type, field.description)
             if not verdict.credential:
                 continue
             hits += 1
@@ -98,7 +102,7 @@ def no_credential_tables(
         credential = [
             (path, field)
             for path, field in table.columns()
-            if classify_column(path, field.type, field.description).credential
+            if _classify(path, field.type, field.description).credential
         ]
         top = [path for path, _ in credential if "." not in path]
         share = len(top) / len(table.fields) if table.fields else 0.0
