@@ -408,3 +408,21 @@ def test_list_inputs_shows_each_file_and_its_classification() -> None:
         "auditor.toml (or [tool.auditor.gate] in pyproject.toml), or pass --allow-empty if "
         "this repository has no tenant templates",
     ]
+
+
+def test_a_saved_report_keeps_what_was_looked_at(tmp_path: Path) -> None:
+    from auditor.report.console import render
+    from auditor.report.json import render as render_json
+    from auditor.report.reader import report_from_json
+
+    root = unconfigured(tmp_path, "ethereum-etl-airflow")
+    out = tmp_path / "gate.json"
+    CliRunner().invoke(main, ["gate", str(root), "-f", "json", "-o", str(out)])
+    text = out.read_text(encoding="utf-8")
+    report = report_from_json(text, "gate.json")
+    assert render_json(report) == text  # the discovery section survives a round trip
+    assert report.run.discovery is not None
+    assert report.run.discovery.summary == "23 files: 18 other templates, 5 skipped"
+    console = render(report)
+    assert "inputs:  23 files: 18 other templates, 5 skipped" in console
+    assert "WARNING: nothing to check: configure tenant paths." in console
