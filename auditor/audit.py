@@ -30,6 +30,7 @@ from auditor.policy.checks import CheckKind
 from auditor.policy.engine import evaluate
 from auditor.policy.rule import Rule, Target
 from auditor.policy.waivers import Waiver, apply_waivers
+from auditor.report.definitions import find_definitions
 from auditor.sources.discovery import DiscoveryOptions
 from auditor.sources.repo import collect_inputs
 
@@ -183,7 +184,12 @@ def audit(
         scope=context.scope,
         discovery=discovery,
     )
-    report = Report(run=run, rules=tuple(r.info for r in rules), findings=findings)
+    report = Report(
+        run=run,
+        rules=tuple(r.info for r in rules),
+        findings=findings,
+        definitions=find_definitions(inventory, rules, findings),
+    )
     return AuditResult(report, notes)
 
 
