@@ -105,13 +105,16 @@ class AuditOptions:
             return set()
         return set(fingerprints_from_report(self.baseline_report))
 
-    def finish(self, result: AuditResult, stem: str) -> NoReturn:
-        """Print notes, write every output, exit with the contract's code."""
+    def finish(self, result: AuditResult, stem: str, refuse: str | None = None) -> NoReturn:
+        """Print notes, write every output, exit with the contract's code (or with exit 2
+        and the `refuse` message, once the outputs are written)."""
         for note in result.notes:
             click.echo(f"note: {terminal_text(note)}", err=True)
         color = sys.stdout.isatty() if self.color is None else self.color
         with exit_on_errors():  # a report that cannot be written is exit 3, not a traceback
             write_outputs(result.report, self.formats, self.output, self.output_dir, stem, color)
+        if refuse is not None:
+            fail(refuse, EXIT_USAGE)
         threshold = None if self.fail_on == "none" else Severity(self.fail_on)
         sys.exit(exit_code(result.report, threshold, self.allow_partial))
 
@@ -185,7 +188,8 @@ def audit_options(function: F) -> F:
             type=click.Choice(SEVERITY_CHOICES),
             default="high",
             show_default=True,
-            help="Exit 1 when a new finding is at or above this severity.",
+            help="Exit 1 when a FAIL/ERROR finding not in the baseline is at or above this "
+            "severity.",
         ),
         click.option(
             "--allow-partial", is_flag=True, help="Do not exit 3 when coverage is incomplete."
