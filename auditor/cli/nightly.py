@@ -110,6 +110,17 @@ class NightlySettings:
     fail_on: Severity | None
     allow_partial: bool
     evaluation_time: datetime | None = None  # None: the run's start
+    configured_datasets: tuple[str, ...] = ()  # auditor.toml [scope] datasets: the standing scope
+
+    def scope(self) -> RunScope:
+        """The run's filters: a config's dataset list is its standing scope, so only --only
+        or a --dataset narrower than that list makes the run a narrowed one."""
+        return RunScope(
+            rule_filter=self.only,
+            dataset_filter=self.live.datasets,
+            sources=self.live.sources(),
+            configured_datasets=self.configured_datasets,
+        )
 
 
 @dataclass(frozen=True)
@@ -271,7 +282,8 @@ def _nightly(
     )
     rules, registry = load_rules(settings.policy_paths)
     rules = select(rules, settings.only)
-    _log_narrowing(log, settings, [r.id for r in rules])
+    scope = settings.scope()
+    _log_narrowing(log, scope, [r.id for r in rules])
     waivers = load_waivers(settings.waivers_path) if settings.waivers_path else ()
     sink = _sink(settings)
     _restore_history(settings, log)
@@ -289,11 +301,7 @@ def _nightly(
                 waivers=waivers,
                 command=scrub(" ".join(["auditor", *sys.argv[1:]])),
                 evaluation_time=settings.evaluation_time,
-                scope=RunScope(
-                    rule_filter=settings.only,
-                    dataset_filter=settings.live.datasets,
-                    sources=settings.live.sources(),
-                ),
+                scope=scope,
             )
             for note in result.notes:
                 log.log(LogSeverity.NOTICE, note)
@@ -333,6 +341,7 @@ def resolve(
         fail_on=None if values["fail_on"] == "none" else Severity(values["fail_on"]),
         allow_partial=bool(values["allow_partial"]),
         evaluation_time=as_utc(values["evaluation_time"]) if values["evaluation_time"] else None,
+        configured_datasets=config.datasets or (),
     )
 
 
@@ -485,20 +494,21 @@ def _write(target: Path, data: bytes) -> None:
     partial.replace(target)
 
 
-def _log_narrowing(log: Log, settings: NightlySettings, rule_ids: Sequence[str]) -> None:
-    """Say up front that a narrowed run speaks only for its scope."""
+def _log_narrowing(log: Log, scope: RunScope, rule_ids: Sequence[str]) -> None:
+    """Say up front that a narrowed run speaks only for its scope (a config's own dataset
+    list is the standing scope, not a narrowing)."""
     parts = []
-    if settings.only:
+    if scope.rule_filter:
         parts.append(f"only rules {', '.join(rule_ids)}")
-    if settings.live.datasets:
-        parts.append(f"only datasets matching {', '.join(settings.live.datasets)}")
+    if scope.narrowed_datasets:
+        parts.append(f"only datasets matching {', '.join(scope.dataset_filter)}")
     if parts:
         log.log(
             LogSeverity.NOTICE,
             f"narrowed run ({'; '.join(parts)}): findings outside this scope are neither "
             "resolved nor new",
-            rules=",".join(rule_ids) if settings.only else None,
-            datasets=",".join(settings.live.datasets) or None,
+            rules=",".join(rule_ids) if scope.rule_filter else None,
+            datasets=",".join(scope.dataset_filter) if scope.narrowed_datasets else None,
         )
 
 

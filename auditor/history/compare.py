@@ -51,7 +51,7 @@ class Coverage:
     known: bool  # False: recorded without a scope; taken to have examined everything
     rules: frozenset[str] | None  # None: no --only, the whole policy pack ran
     project: str | None
-    dataset_filter: tuple[str, ...]  # --dataset globs; empty: every dataset
+    dataset_filter: tuple[str, ...]  # dataset globs applied (a config's or --dataset's); empty: all
     bigquery_gaps: tuple[str, ...]  # BigQuery resource names that could not be read
     other_gaps: frozenset[str]  # gap scopes outside BigQuery (IAM, groups, files)
 

@@ -122,6 +122,7 @@ def _scope(data: Mapping[str, Any] | None) -> RunScope:
         rule_filter=tuple(data["rule_filter"]),
         dataset_filter=tuple(data["dataset_filter"]),
         sources=tuple(data["sources"]),
+        configured_datasets=tuple(data.get("configured_datasets", ())),
     )
 
 

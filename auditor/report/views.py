@@ -126,6 +126,8 @@ class ScopeView:
     datasets: tuple[str, ...]  # the first DATASETS_SHOWN
     dataset_count: int
     dataset_filter: tuple[str, ...]
+    configured_datasets: tuple[str, ...]  # the standing scope (a config's dataset list)
+    narrowed_datasets: bool  # the filter leaves out part of the standing scope
     rules: tuple[str, ...]
     rule_filter: tuple[str, ...]
     with_results: tuple[str, ...]
@@ -147,6 +149,8 @@ def scope(report: Report, rules: Mapping[str, RuleView]) -> ScopeView:
         datasets=s.datasets[:DATASETS_SHOWN],
         dataset_count=len(s.datasets),
         dataset_filter=s.dataset_filter,
+        configured_datasets=s.configured_datasets,
+        narrowed_datasets=s.narrowed_datasets,
         rules=tuple(ran),
         rule_filter=s.rule_filter,
         with_results=tuple(r for r in ran if r in rules and rules[r].has_results),
