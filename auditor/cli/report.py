@@ -87,6 +87,7 @@ def report(
         if fmt == "html":
             pieces = html.render_chunks(
                 saved.report,
+                changes=saved.since_last_run,  # a nightly report: what changed since the last run
                 results_sha256=saved.sha256,
                 signed_by=key.info if key else None,
             )

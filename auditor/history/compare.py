@@ -35,8 +35,8 @@ from typing import Any
 
 from auditor.history.records import FindingRecord, RunRecord
 from auditor.model import RunScope
-from auditor.report.html import ChangedFinding, ChangeSet
 from auditor.report.summary import iso_utc
+from auditor.report.views import ChangedFinding, ChangeSet, PreviousRun
 
 __all__ = ["Comparison", "Coverage", "Observed", "RecordLoader", "compare"]
 
@@ -124,11 +124,16 @@ class Comparison:
     consulted: tuple[str, ...]  # ids of the earlier runs read, newest first
 
     def change_set(self) -> ChangeSet:
-        """The fingerprints the HTML report shows."""
+        """What the HTML report shows (report.reader rebuilds the same from `as_json`)."""
+        last = self.previous
+        previous = None if last is None else PreviousRun(
+            last.id, last.started_at, last.complete, last.narrowed
+        )
         return ChangeSet(
             new=self.new,
             resolved=tuple(r.fingerprint for r in self.resolved),
             persisting=self.persisting,
+            not_examined=tuple(r.fingerprint for r in self.not_examined),
             # What each resolved finding was, so the page names it (issue 17).
             details={
                 r.fingerprint: ChangedFinding(
@@ -136,6 +141,8 @@ class Comparison:
                 )
                 for r in self.resolved
             },
+            previous=previous,
+            compared=self.consulted,
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -44,7 +44,9 @@ from auditor.model import (
     WaiverRef,
 )
 from auditor.report import json as json_report
+from auditor.report import since
 from auditor.report.summary import summarize
+from auditor.report.views import ChangeSet
 
 # Said when a saved report is marked incomplete but names no gap or error, so that the
 # rebuilt run stays incomplete (RunInfo.complete is derived from gaps and errors).
@@ -61,12 +63,14 @@ def _refuse(word: str) -> Any:
 
 @dataclass(frozen=True)
 class SavedReport:
-    """A report read from a file: the Report, the SHA-256 of the file's bytes, and its
-    signature block when it carries one (report.signing verifies it)."""
+    """A report read from a file: the Report, the SHA-256 of the file's bytes, its
+    signature block when it carries one (report.signing verifies it), and what changed
+    since the last run when the nightly job wrote it (report.since)."""
 
     report: Report
     sha256: str
     signature: Mapping[str, Any] | None
+    since_last_run: ChangeSet | None = None
 
 
 def _time(text: str) -> datetime:
@@ -219,7 +223,7 @@ def report_from_json(text: str, source: str) -> Report:
     Raises InputError naming `source` when the text is not a valid JSON report, a finding's
     fingerprint does not match its fields, or the summary does not match the findings.
     """
-    return _read_text(text, source)[0]
+    return _read_text(text, source).report
 
 
 def read_report(path: Path) -> SavedReport:
@@ -244,17 +248,19 @@ def read_report(path: Path) -> SavedReport:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise InputError(source, f"not UTF-8 text (byte offset {exc.start})", line) from None
     del raw  # the text alone from here: a report is never held twice
-    report, signature = _read_text(text, source)
-    return SavedReport(report, digest, signature)
+    return _read_text(text, source, digest)
 
 
-def _read_text(text: str, source: str) -> tuple[Report, Mapping[str, Any] | None]:
+def _read_text(text: str, source: str, digest: str = "") -> SavedReport:
     if not (text.isascii() and text.lstrip(_WHITESPACE).startswith("{")):
         # Not what this tool writes (an ASCII object): the general, careful path.
         data = json_report.load(text, source)
         data, findings = _findings_of(data, source)
-        return _build(data, findings, source), data.get("signature")
-    return _streamed(text, source)
+    else:
+        data, findings = _streamed(text, source)
+    report = _build(data, findings, source)
+    changes = since.change_set(data.get("since_last_run"), report, source)
+    return SavedReport(report, digest, data.get("signature"), changes)
 
 
 def _findings_of(
@@ -268,7 +274,7 @@ def _findings_of(
 # --- the streaming path: the top-level object member by member, findings one at a time ------
 
 
-def _streamed(text: str, source: str) -> tuple[Report, Mapping[str, Any] | None]:
+def _streamed(text: str, source: str) -> tuple[dict[str, Any], tuple[Finding, ...]]:
     """Parse the report's top-level object with the C decoder member by member, and its
     `findings` array item by item, checking and converting each finding as it is read."""
     members: dict[str, Any] = {}
@@ -295,7 +301,7 @@ def _streamed(text: str, source: str) -> tuple[Report, Mapping[str, Any] | None]
     data = members
     json_report.validate(data, source)  # everything else, with the findings as []
     json_report.upgrade(data)
-    return _build(data, tuple(findings), source), data.get("signature")
+    return data, tuple(findings)
 
 
 def _skip(text: str, pos: int) -> int:
