@@ -65,6 +65,11 @@ def _header(report: Report) -> list[Text]:
         Text.assemble("command: ", _text(run.command)),
         Text(f"run:     {iso_utc(run.started_at)} -> {iso_utc(run.finished_at)}"),
     ]
+    if run.discovery is not None:
+        # What the gate looked at, so "nothing found" cannot pass for "nothing wrong".
+        lines.append(Text.assemble("inputs:  ", _text(run.discovery.summary)))
+        for warning in run.discovery.warnings:
+            lines.append(Text.assemble("WARNING: ", _text(warning), style="bold yellow"))
     if run.complete:
         lines.append(_complete(report))
         return lines
