@@ -24,6 +24,7 @@ from auditor.logs import Log, LogSeverity
 from auditor.model import Report
 from auditor.report import EXTENSIONS, FORMATS, html, sarif, signing
 from auditor.report import json as json_report
+from auditor.report.views import ChangeSet, TrendPoint
 
 STEM = "nightly"
 LATEST = "latest"
@@ -78,8 +79,8 @@ def results_json(report: Report, comparison: Comparison, sign: Signing) -> bytes
 
 def _page(
     report: Report,
-    trend: Sequence[html.TrendPoint],
-    changes: html.ChangeSet | None,
+    trend: Sequence[TrendPoint],
+    changes: ChangeSet | None,
     digest: str,
     sign: Signing,
 ) -> bytes:
@@ -111,7 +112,7 @@ def write_reports(
     results: bytes,
     digest: str,
     *,
-    trend: Sequence[html.TrendPoint],
+    trend: Sequence[TrendPoint],
     comparison: Comparison,
     sign: Signing,
     log: Log,

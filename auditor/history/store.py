@@ -37,8 +37,8 @@ from auditor.errors import InputError
 from auditor.history.compare import Comparison, Coverage, compare
 from auditor.history.records import FindingRecord, RunRecord
 from auditor.model import Finding, Report, RunScope, Severity, Status
-from auditor.report.html import ChangeSet, TrendPoint
 from auditor.report.summary import FAILING, iso_utc, ordered, summarize
+from auditor.report.views import ChangeSet, TrendPoint
 
 __all__ = [
     "DEFAULT_HISTORY",
