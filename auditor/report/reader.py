@@ -248,6 +248,21 @@ def report_from_json(text: str, source: str) -> Report:
     return _read_text(text, source).report
 
 
+def read_report_bytes(path: Path) -> bytes:
+    """A saved report file's bytes (InputError naming it when it is missing, unreadable or
+    larger than the report limit, checked before a byte is read)."""
+    source = str(path)
+    try:
+        if path.stat().st_size > limits.MAX_REPORT_BYTES:
+            too_big = limits.size_text(limits.MAX_REPORT_BYTES)
+            raise InputError(source, f"file is larger than {too_big}; not read")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(source, "no such file") from None
+    except OSError as exc:
+        raise InputError(source, f"cannot read: {exc.strerror or exc}") from None
+
+
 def read_report(path: Path) -> SavedReport:
     """Read a saved JSON report file: the Report, the file's SHA-256, its signature block.
 
@@ -255,14 +270,7 @@ def read_report(path: Path) -> SavedReport:
     report_from_json does, and when the file cannot be read or is not UTF-8.
     """
     source = str(path)
-    try:
-        size = path.stat().st_size
-        if size > limits.MAX_REPORT_BYTES:
-            too_big = f"file is larger than {limits.size_text(limits.MAX_REPORT_BYTES)}"
-            raise InputError(source, f"{too_big}; not read")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(source, f"cannot read: {exc.strerror or exc}") from None
+    raw = read_report_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")
@@ -413,4 +421,10 @@ def _array_items(text: str, pos: int, source: str, each: Callable[[Any], None]) 
         raise _syntax(text, pos, source, "expected ',' or ']'")
 
 
-__all__ = ["UNEXPLAINED_INCOMPLETE", "SavedReport", "read_report", "report_from_json"]
+__all__ = [
+    "UNEXPLAINED_INCOMPLETE",
+    "SavedReport",
+    "read_report",
+    "read_report_bytes",
+    "report_from_json",
+]
