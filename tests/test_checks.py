@@ -86,6 +86,36 @@ def test_credential_columns_nested_and_decoys() -> None:
     }
 
 
+def test_credential_columns_hashes_records_and_table_names() -> None:
+    load_all()
+    keys = template(
+        "tenant/oauth_codes.json",
+        Field("code", "STRING", line=3),  # the table's name qualifies a bare `code`
+        Field("password_hash", "STRING", line=4, description="bcrypt password hash"),
+        Field("api_key_hash", "STRING", line=5),
+        Field("secrets", "RECORD", fields=(Field("kind", "STRING", line=7),), line=6),
+        Field("headers", "RECORD", mode="REPEATED", line=8, fields=(
+            Field("value", "STRING", line=9, description="Raw value, including Authorization"),
+        )),
+    )  # fmt: skip
+    inventory = Inventory(root=".", templates=(keys,))
+    allow = {"allow_hashes": ["*_key_hash"]}
+    for params, expected in (
+        ({}, {"code", "password_hash", "api_key_hash", "headers.value"}),
+        (allow, {"code", "password_hash", "headers.value"}),
+    ):
+        findings = evaluate(
+            inventory, [rule("no-credential-columns", TENANT, params)], REGISTRY, CONTEXT
+        )
+        assert {f.column for f in findings if f.status.value == "FAIL"} == expected
+    findings = evaluate(inventory, [rule("no-credential-columns", TENANT)], REGISTRY, CONTEXT)
+    by_column = {f.column: f for f in findings}
+    assert by_column["password_hash"].evidence["signal"] == "name"
+    assert by_column["headers.value"].evidence["signal"] == "description"
+    assert "qualified by table name 'oauth_codes'" in by_column["code"].message
+    assert "a hash of a secret is credential material" in by_column["password_hash"].message
+
+
 def test_credential_column_finding_points_at_the_field_line() -> None:
     load_all()
     tpl = template("tenant/t.json", Field("api_key", "STRING", line=42))

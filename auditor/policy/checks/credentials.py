@@ -24,17 +24,34 @@ _classify = lru_cache(maxsize=65_536)(classify_column)
 
 @register(
     "no-credential-columns",
-    description="Tables in scope have no column that looks like it holds a secret value.",
-    params_schema={"type": "object", "additionalProperties": False, "properties": {}},
+    description=(
+        "Tables in scope have no column that looks like it holds a secret value, plain, "
+        "encrypted or hashed. Param allow_hashes: globs on column names (e.g. '*_key_hash') "
+        "whose hashes of secrets are accepted as lookup hashes."
+    ),
+    params_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "allow_hashes": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "uniqueItems": True,
+            },
+        },
+    },
 )
 def no_credential_columns(
     inventory: Inventory, rule: Rule, context: CheckContext
 ) -> Iterator[CheckResult]:
+    allow_hashes = tuple(str(g) for g in rule.params.get("allow_hashes", ()))
     for table in tables_in_scope(inventory.tables, rule, inventory):
         resource = table_resource(table)
         hits = 0
         for path, field in table.columns():
-            verdict = _classify(path, field.type, field.description)
+            verdict = _classify(
+                path, field.type, field.description, allow_hashes=allow_hashes, table=table.name
+            )
             if not verdict.credential:
                 continue
             hits += 1
@@ -51,6 +68,7 @@ def no_credential_columns(
                     "table": table.name,
                     "type": field.canonical_type,
                     "keyword": verdict.keyword or "",
+                    "signal": verdict.signal.value,
                 },
             )
         if not hits:
