@@ -92,14 +92,21 @@ def _header(report: Report) -> list[Text]:
 
 def _complete(report: Report) -> Text:
     """A narrowed run (--only, --dataset) examined its scope only: say which, so that
-    "complete" is never read as the whole estate."""
+    "complete" is never read as the whole estate. A config's dataset list is the standing
+    scope: named, not a narrowing."""
     scope = report.run.scope
     if not scope.narrowed:
-        return Text("complete: every input in scope was examined", style="green")
+        if not scope.dataset_filter:
+            return Text("complete: every input in scope was examined", style="green")
+        return Text.assemble(
+            ("complete: every input in scope (the configured datasets matching ", "green"),
+            _text(", ".join(scope.dataset_filter), "green"),
+            (") was examined", "green"),
+        )
     parts = []
     if scope.rule_filter:
         parts.append(f"only rules {', '.join(scope.rules)}")
-    if scope.dataset_filter:
+    if scope.narrowed_datasets:
         parts.append(f"only datasets matching {', '.join(scope.dataset_filter)}")
     return Text.assemble(
         ("narrowed: ", "bold yellow"),
