@@ -866,7 +866,7 @@ def test_an_invalid_journal_is_refused_naming_the_line(tmp_path: Path) -> None:
 
 
 def test_a_line_cut_short_by_a_crash_is_dropped(tmp_path: Path) -> None:
-    from auditor.remediate.apply import Journal
+    from auditor.remediate.journal import Journal
 
     run = {
         "record": "run",

@@ -267,9 +267,10 @@ def plan_command(
 )
 def apply_command(plan_path: Path, endpoint: str | None, journal_path: Path | None) -> None:
     """Apply a reviewed plan: refuses a stale plan, journals every action."""
-    from auditor.remediate.apply import ApplyError, apply_plan
+    from auditor.remediate.apply import apply_plan
     from auditor.remediate.planfile import journal_path as default_journal
     from auditor.remediate.planfile import read_plan
+    from auditor.remediate.state import ApplyError
 
     with exit_on_errors():
         plan = read_plan(plan_path)
@@ -303,7 +304,9 @@ def apply_command(plan_path: Path, endpoint: str | None, journal_path: Path | No
 @click.option("--endpoint", envvar="AUDITOR_BIGQUERY_ENDPOINT", help="BigQuery API endpoint.")
 def rollback_command(journal_path: Path, endpoint: str | None) -> None:
     """Undo what a journal's apply runs did, last action first."""
-    from auditor.remediate.apply import ApplyError, Journal, rollback
+    from auditor.remediate.journal import Journal
+    from auditor.remediate.rollback import rollback
+    from auditor.remediate.state import ApplyError
 
     with exit_on_errors():
         runs = [r for r in Journal(journal_path, now).records() if r["record"] == "run"]

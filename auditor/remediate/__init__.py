@@ -4,9 +4,13 @@ of typed actions; a separate applier executes it (preconditions, journal, rollba
     desired.py      the desired state: location, keys, labels, new-dataset ACL, templates
     remediators.py  per check kind: the fix (as intents) or the manual step that explains it
     plan.py         findings + inventory + desired state -> Plan (no I/O)
-    actions.py      the action types: API change, permissions, reversibility, pure effect
+    actions/        the action types: API change, permissions, reversibility, pure effect
+                    (base, dataset and table kinds, API forms, state digests)
     planfile.py     the plan file: JSON text, schema-validated loading
-    apply.py        apply a plan action by action with a journal; roll a journal back
+    state.py        the live side: resource states, the Estate interface, preconditions
+    journal.py      the journal of apply and rollback runs; what a run did
+    apply.py        apply a plan action by action, journalled (the executor)
+    rollback.py     how each action is undone; roll a journal back
     bigquery.py     the applier's Estate over a BigQuery client
 
 docs/remediation.md describes the commands.
