@@ -10,6 +10,7 @@ of typed actions; a separate applier executes it (preconditions, journal, rollba
     state.py        the live side: resource states, the Estate interface, preconditions
     journal.py      the journal of apply and rollback runs; what a run did
     apply.py        apply a plan action by action, journalled (the executor)
+    recheck.py      what the journal says is done, re-read live: drift fixed or refused
     rollback.py     how each action is undone; roll a journal back
     bigquery.py     the applier's Estate over a BigQuery client
 

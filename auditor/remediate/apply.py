@@ -37,12 +37,10 @@ from auditor.remediate.actions import (
     AddColumns,
     CreateDataset,
     CreateTable,
-    DatasetAction,
     RemoveAccessEntries,
     RemoveTableIamMember,
     SetDefaultEncryption,
     SetLabels,
-    TableAction,
     add_api_field,
     field_to_api,
 )
@@ -61,6 +59,7 @@ from auditor.remediate.journal import (
     report_repair,
 )
 from auditor.remediate.plan import Plan
+from auditor.remediate.recheck import recheck_done, satisfied, targets
 from auditor.remediate.rollback import undo_steps
 from auditor.remediate.state import (
     ApplyError,
@@ -97,9 +96,12 @@ def apply_plan(
     clock: Clock,
     progress: Progress = lambda _: None,
     plan_path: str = "",
+    endpoint: str | None = None,
 ) -> RunReport:
-    """Apply the plan's pending actions in order. Raises StalePlan before any write when
-    the estate changed, ApplyError when an action fails (the journal keeps what is done)."""
+    """Apply the plan's pending actions in order, and again those the journal says are done
+    whose effect is gone (recheck.py). Raises StalePlan before any write when the estate
+    changed, ApplyError when an action fails (the journal keeps what is done). `endpoint`
+    (None: Google's API) is recorded in the journal for the rollback."""
     started = time.monotonic()
     journal = Journal(journal_path, clock)
     records = journal.records()
@@ -135,17 +137,19 @@ def apply_plan(
     for resource, seen in planned.items():
         run.expected[resource] = from_journal.get(resource) or seen
     outcomes: list[Outcome] = []
-    pending: list[Action] = []
-    for action in plan.actions:
-        status = last.get(action.id, {}).get("status")
-        if status in (Status.DONE, Status.NOOP):
-            outcomes.append(
-                Outcome(
-                    action.id, action.kind, action.resource, "skipped", "done in an earlier run"
-                )
-            )
-        else:
-            pending.append(action)
+    done = [a for a in plan.actions if last.get(a.id, {}).get("status") in _DONE]
+    checked = recheck_done(done, lambda a: _read_targets(run, a), run.expected)
+    for action in checked.in_place:
+        message = "done in an earlier run (in place now)"
+        outcomes.append(Outcome(action.id, action.kind, action.resource, "skipped", message))
+    for line in checked.drift:
+        progress(f"drift since the journal: {line}; its precondition holds: applying it again")
+    for action in checked.redo:  # the drift verified: these resources start from now
+        for resource in targets(action):
+            run.expected[resource] = seen_of(checked.states[resource])
+    redo = {a.id for a in checked.redo}
+    done_ids = {a.id for a in done}
+    pending = [a for a in plan.actions if a.id in redo or a.id not in done_ids]
     _preflight(run, pending, in_doubt)
     journal.append(
         {
@@ -155,11 +159,15 @@ def apply_plan(
             "plan_digest": digest,
             "plan": plan_path,
             "project": plan.project,
+            "endpoint": endpoint,
         }
     )
     for action in pending:
-        outcomes.append(_apply_one(run, action, in_doubt.get(action.id)))
+        outcomes.append(_apply_one(run, action, in_doubt.get(action.id), redo=action.id in redo))
     return RunReport(journal_path, tuple(outcomes), round(time.monotonic() - started, 3), digest)
+
+
+_DONE = (Status.DONE, Status.NOOP)
 
 
 def _read(run: _Run, resource: str, project: str, dataset_id: str, table_id: str | None) -> Any:
@@ -176,13 +184,8 @@ def _targets(action: Action) -> list[tuple[str, str | None]]:
     return out
 
 
-def _satisfied(action: Action, states: Mapping[str, Any]) -> bool:
-    if isinstance(action, TableAction):
-        table = states.get(action.resource)
-        return action.satisfied(table.model if table is not None else None)
-    assert isinstance(action, DatasetAction)
-    ds = states.get(action.dataset_resource)
-    return action.satisfied(ds.model if ds is not None else None)
+def _read_targets(run: _Run, action: Action) -> dict[str, Any]:
+    return {r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)}
 
 
 def _preflight(
@@ -198,7 +201,7 @@ def _preflight(
     drifts: dict[str, Drift] = {}
     checked: set[str] = set()
     for action in pending:
-        if _satisfied(action, states):
+        if satisfied(action, states):
             if action.id in in_doubt:
                 # Ours, from a run that did not record it: its result is the state the
                 # next actions on these resources start from.
@@ -216,11 +219,14 @@ def _preflight(
         raise StalePlan(sorted(drifts.values(), key=lambda d: d.resource))
 
 
-def _apply_one(run: _Run, action: Action, started_record: Mapping[str, Any] | None) -> Outcome:
+def _apply_one(
+    run: _Run, action: Action, started_record: Mapping[str, Any] | None, *, redo: bool = False
+) -> Outcome:
     """Run one action; `started_record` is its `started` record when an earlier run may
-    have written it without recording the result (see journal.actions_in_doubt)."""
+    have written it without recording the result (see journal.actions_in_doubt); `redo`
+    when an earlier run did it and its effect is gone since (see recheck.py)."""
     started = time.monotonic()
-    states = {r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)}
+    states = _read_targets(run, action)
     target = states[action.resource]
     base = {
         "record": "action",
@@ -228,7 +234,7 @@ def _apply_one(run: _Run, action: Action, started_record: Mapping[str, Any] | No
         "kind": action.kind.value,
         "resource": action.resource,
     }
-    if _satisfied(action, states):
+    if satisfied(action, states):
         in_doubt = started_record is not None
         before: Mapping[str, Any] = (
             started_record["before"] if started_record is not None else journal_state(target)
@@ -278,7 +284,10 @@ def _apply_one(run: _Run, action: Action, started_record: Mapping[str, Any] | No
     if drifts:
         raise StalePlan(drifts)
     before = journal_state(target)
-    run.journal.append({**base, "status": Status.STARTED, "before": before})
+    started_at: dict[str, Any] = {**base, "status": Status.STARTED, "before": before}
+    if redo:
+        started_at["message"] = "again: done by an earlier run, its effect gone since (drift)"
+    run.journal.append(started_at)
     try:
         _write(run.estate, action, states)
     except (api_exceptions.PreconditionFailed, api_exceptions.Conflict):
@@ -295,19 +304,15 @@ def _apply_one(run: _Run, action: Action, started_record: Mapping[str, Any] | No
                 f"{run.journal.path} records what is done: fix the cause and apply again"
             ) from exc
     try:
-        after_states = {
-            r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)
-        }
-    except (
-        Exception
-    ) as exc:  # sent, maybe applied: the next run finds out (actions_in_doubt)
+        after_states = _read_targets(run, action)
+    except Exception as exc:  # sent, maybe applied: the next run finds out (actions_in_doubt)
         reason = f"the change was sent but cannot be verified: {describe_error(exc)}"
         run.journal.append({**base, "status": Status.FAILED, "message": reason})
         raise ApplyError(
             f"{action.id} ({action.describe()}): {reason}; the journal {run.journal.path} "
             "records what is done: fix the cause and apply again"
         ) from exc
-    if not _satisfied(action, after_states):
+    if not satisfied(action, after_states):
         message = "the change is not visible after the write: the resource changed meanwhile"
         run.journal.append({**base, "status": Status.FAILED, "message": message})
         raise StalePlan([Drift(action.resource, message)])
@@ -326,12 +331,13 @@ def _apply_one(run: _Run, action: Action, started_record: Mapping[str, Any] | No
     )
     for r, s in after_states.items():
         run.expected[r] = seen_of(s)
-    run.progress(f"{action.id} {action.kind.value}: done ({action.describe()})")
+    again = " again, after drift" if redo else ""
+    run.progress(f"{action.id} {action.kind.value}: done{again} ({action.describe()})")
     return Outcome(
         action.id,
         action.kind,
         action.resource,
-        "done",
+        "redone" if redo else "done",
         action.describe(),
         round(time.monotonic() - started, 3),
     )
@@ -340,12 +346,10 @@ def _apply_one(run: _Run, action: Action, started_record: Mapping[str, Any] | No
 def _landed(run: _Run, action: Action) -> bool:
     """Whether the action's effect is in place now; False when that cannot be read."""
     try:
-        states = {
-            r: _read(run, r, action.project, action.dataset_id, t) for r, t in _targets(action)
-        }
+        states = _read_targets(run, action)
     except Exception:  # the write's own error is the one to report
         return False
-    return _satisfied(action, states)
+    return satisfied(action, states)
 
 
 def _write(estate: Estate, action: Action, states: Mapping[str, Any]) -> None:

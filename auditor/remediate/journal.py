@@ -159,6 +159,20 @@ def last_status(records: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, 
     return last
 
 
+def outstanding_done(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The `done` records no rollback has undone yet, in journal order. Each `undone` undo
+    record of an action takes back its latest outstanding `done`; a conflict or a failure
+    takes back nothing (the next rollback tries again)."""
+    stacks: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
+        if r["record"] == "action" and r["status"] == Status.DONE:
+            stacks.setdefault(r["action_id"], []).append(r)
+        elif r["record"] == "undo" and r["status"] == Status.UNDONE and stacks.get(r["action_id"]):
+            stacks[r["action_id"]].pop()
+    kept = {id(r) for stack in stacks.values() for r in stack}
+    return [r for r in records if id(r) in kept]
+
+
 def actions_in_doubt(records: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """action id -> its latest `started` record, for the actions whose write may have landed
     without a `done`: the run stopped after `started`, or the write failed, and a failure

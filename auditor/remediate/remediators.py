@@ -113,16 +113,27 @@ class Context:
     datasets: dict[str, Dataset]
     tables: dict[tuple[str, str], Table]
     intents: list[tuple[Intent | Manual, str | None]] = field(default_factory=list)
+    endpoint: str | None = None  # where the estate was read (None: Google's API)
 
     @classmethod
-    def build(cls, inventory: Inventory, desired: DesiredState) -> Context:
+    def build(
+        cls, inventory: Inventory, desired: DesiredState, endpoint: str | None = None
+    ) -> Context:
         project = desired.project
         return cls(
             inventory,
             desired,
             {d.dataset_id: d for d in inventory.datasets if d.project == project},
             {(t.dataset_id, t.table_id): t for t in inventory.live_tables if t.project == project},
+            endpoint=endpoint,
         )
+
+    def auditor_command(self, *words: str) -> str:
+        """An `auditor` command line for this project and endpoint, ready to paste."""
+        where = ["--project", self.desired.project]
+        if self.endpoint is not None:
+            where += ["--endpoint", self.endpoint]
+        return " ".join(shell_word(w) for w in ("auditor", *words, *where))
 
     def add(self, intent: Intent | Manual, fingerprint: str | None) -> None:
         self.intents.append((intent, fingerprint))
@@ -457,8 +468,8 @@ def _classified(ctx: Context, f: Finding) -> None:
         "expose it to GenAI (tenant) or hide it from the tenant rules",
         f"if it is a tenant dataset: bq update --set_label {ROLE_LABEL}:tenant "
         f"--set_label {shell_word(f'{TENANT_ID_LABEL}:{name}')} "
-        f"{shell_word(f'{ctx.desired.project}:{name}')} (or `auditor provision "
-        f"{shell_word(name)}`)",
+        f"{shell_word(f'{ctx.desired.project}:{name}')} "
+        f"(or `{ctx.auditor_command('provision', name)}`)",
         "otherwise move its data into a classified dataset and delete it after review",
     )
 

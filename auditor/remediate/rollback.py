@@ -39,7 +39,7 @@ from auditor.remediate.journal import (
     RunReport,
     Status,
     UndoOp,
-    last_status,
+    outstanding_done,
     report_repair,
 )
 from auditor.remediate.state import (
@@ -140,8 +140,10 @@ def rollback(
     *,
     clock: Clock,
     progress: Progress = lambda _: None,
+    endpoint: str | None = None,
 ) -> RunReport:
-    """Undo the journal's done actions, last first. Conflicts are reported, not forced."""
+    """Undo the journal's done actions, last first: every done record not undone yet (an
+    action applied again after drift has two). Conflicts are reported, not forced."""
     started = time.monotonic()
     journal = Journal(journal_path, clock)
     records = journal.records()
@@ -149,12 +151,7 @@ def rollback(
     runs = [r for r in records if r["record"] == "run"]
     if not runs:
         raise JournalError(str(journal_path), "no apply run recorded: nothing to roll back")
-    last = last_status(records)
-    done = [
-        r
-        for r in records
-        if r["record"] == "action" and r["status"] == Status.DONE and last.get(r["action_id"]) is r
-    ]
+    done = outstanding_done(records)
     journal.append(
         {
             "record": "run",
@@ -163,6 +160,7 @@ def rollback(
             "plan_digest": runs[0]["plan_digest"],
             "plan": runs[0].get("plan", ""),
             "project": runs[0]["project"],
+            "endpoint": endpoint,
         }
     )
     outcomes: list[Outcome] = []
