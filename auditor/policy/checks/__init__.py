@@ -42,6 +42,10 @@ PART_PERMISSIONS: Mapping[Reads, frozenset[str]] = {
     ),
     Reads.CONTENTS: frozenset({"bigquery.tables.getData"}),
 }
+# Permissions of what every live run reads anyway (datasets, tables, the metadata queries).
+ALWAYS_READ = frozenset(
+    {"bigquery.datasets.get", "bigquery.tables.list", "bigquery.tables.get", "bigquery.jobs.create"}
+)
 
 
 @dataclass(frozen=True)
