@@ -2,7 +2,9 @@
 of typed actions; a separate applier executes it (preconditions, journal, rollback).
 
     desired.py      the desired state: location, keys, labels, new-dataset ACL, templates
+    intents.py      what remediators say (intents, manual steps) and the context they use
     remediators.py  per check kind: the fix (as intents) or the manual step that explains it
+    converge.py     the desired-state diff behind provisioning
     plan.py         findings + inventory + desired state -> Plan (no I/O)
     actions/        the action types: API change, permissions, reversibility, pure effect
                     (base, dataset and table kinds, API forms, state digests)

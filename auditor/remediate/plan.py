@@ -58,6 +58,7 @@ from auditor.remediate.actions import (
     iam_digest,
     table_digest,
 )
+from auditor.remediate.converge import converge
 from auditor.remediate.desired import (
     CUSTOMERS_DATASET,
     DATASET_ID_RE,
@@ -67,8 +68,7 @@ from auditor.remediate.desired import (
     DesiredState,
     desired_state,
 )
-from auditor.remediate.remediators import (
-    REMEDIATORS,
+from auditor.remediate.intents import (
     AddColumn,
     Context,
     Intent,
@@ -79,10 +79,9 @@ from auditor.remediate.remediators import (
     RemoveIam,
     SetKey,
     SetLabel,
-    converge,
-    fallback,
     parse_resource,
 )
+from auditor.remediate.remediators import REMEDIATORS, fallback
 
 PLAN_VERSION = "1"
 
