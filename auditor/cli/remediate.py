@@ -3,13 +3,16 @@
 Like terraform plan/apply: `plan` reads the estate (live, or a snapshot), audits it, and
 writes a plan file of typed actions (and manual steps) for review; nothing changes. `apply
 PLAN` refuses a stale plan (exit 2, naming the dataset), applies action by action and writes
-a journal next to the plan; `rollback JOURNAL` undoes it, last action first.
-`provision TENANT_ID` plans a compliant tenant dataset from the templates, `provision
-customers` the hardening of the protected dataset; both apply only with --apply.
+a journal next to the plan; `rollback JOURNAL` undoes it, last action first. Both go to
+the endpoint the plan (journal) records unless given --endpoint, so the commands printed
+here work as pasted. `provision TENANT_ID` plans a compliant tenant dataset from the
+templates, `provision customers` the hardening of the protected dataset (and says what it
+leaves to `remediate plan`); both apply only with --apply.
 
-Exit codes: 0 done; 2 usage, invalid plan/journal, or a stale plan (nothing changed);
-3 incomplete: the inventory had coverage gaps (plan; unless --allow-partial), an action
-failed mid-way (apply: re-run it to converge), or an undo was left alone (rollback).
+Exit codes: 0 done; 2 usage, invalid plan/journal, a stale plan (nothing changed), a
+recorded local endpoint that does not answer, no Google credentials; 3 incomplete: the
+inventory had coverage gaps (plan; unless --allow-partial), an action failed mid-way
+(apply: re-run it to converge), or an undo was left alone (rollback).
 """
 
 from __future__ import annotations
