@@ -24,8 +24,10 @@ from auditor.model import (
 from auditor.policy.baseline import mark_baseline
 from auditor.policy.checks import CheckKind
 from auditor.policy.engine import evaluate
+from auditor.policy.pack import policy_pack
 from auditor.policy.rule import Rule
 from auditor.policy.waivers import Waiver, apply_waivers
+from auditor.report.definitions import find_definitions
 from auditor.sources.repo import collect_repo
 from auditor.sources.templates import DEFAULT_TEMPLATE_GLOBS
 
@@ -112,8 +114,14 @@ def audit(
         tool_version=__version__,
         evaluation_time=context.evaluation_time,
         scope=context.scope,
+        policy_pack=policy_pack(rules),
     )
-    report = Report(run=run, rules=tuple(r.info for r in rules), findings=findings)
+    report = Report(
+        run=run,
+        rules=tuple(r.info for r in rules),
+        findings=findings,
+        definitions=find_definitions(inventory, rules, findings),
+    )
     return AuditResult(report, notes)
 
 

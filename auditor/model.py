@@ -66,7 +66,7 @@ def canonical_type(type_name: str) -> str:
     return LEGACY_TYPE_ALIASES.get(upper, upper)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """A place in a file: path relative to the scanned root, 1-based line."""
 
@@ -375,7 +375,7 @@ class CheckResult:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WaiverRef:
     """The waiver that applied to (or expired on) a finding."""
 
@@ -385,7 +385,7 @@ class WaiverRef:
     expired: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # 100,000 of them in a large report
 class Finding:
     rule_id: str
     rule_name: str
@@ -456,6 +456,26 @@ class CheckContext:
 
 
 @dataclass(frozen=True)
+class PolicyPack:
+    """The rule files a run evaluated, for the evidence manifest. `origin` says whose pack
+    it is (the one shipped with a tool version, or the paths given)."""
+
+    files: tuple[InputFile, ...]
+    origin: str
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the `sha256sum` listing of the files ("<hex>  <path>\n"), sorted by
+        path: `LC_ALL=C sha256sum FILES | sha256sum` gives it again."""
+        listing = "".join(f"{f.sha256}  {f.path}\n" for f in sorted(self.files, key=_path_of))
+        return hashlib.sha256(listing.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _path_of(item: InputFile) -> str:
+    return item.path
+
+
+@dataclass(frozen=True)
 class RunInfo:
     started_at: datetime
     finished_at: datetime
@@ -467,6 +487,7 @@ class RunInfo:
     tool_version: str = ""
     evaluation_time: datetime | None = None  # None only in reports written before it existed
     scope: RunScope = field(default_factory=RunScope)
+    policy_pack: PolicyPack | None = None  # None only in reports written before it existed
 
     @property
     def complete(self) -> bool:
@@ -478,3 +499,6 @@ class Report:
     run: RunInfo
     rules: tuple[RuleInfo, ...]
     findings: tuple[Finding, ...]
+    # Where a live finding's table is defined, by (resource, column): its template or SQL
+    # doc, at the column's line when it is defined there (SARIF points code scanning at it).
+    definitions: Mapping[tuple[str, str | None], Location] = field(default_factory=dict)

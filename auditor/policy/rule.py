@@ -60,6 +60,24 @@ class Scope:
         return self.matches_dataset(table.dataset, labels)
 
 
+class ExampleInput(StrEnum):
+    """Where a doc example's file sits, which says how the rule reads it."""
+
+    REPO = "repo"  # the platform repo the gate reads: table templates, SQL docs
+    EXPORTS = "exports"  # an offline export folder (docs/offline-exports.md)
+    ROWS = "rows"  # a table's rows as the content scan samples them (D.T.json)
+
+
+@dataclass(frozen=True)
+class DocExample:
+    """One whole input file of a rule's doc: what fails ("example") or passes ("use instead")."""
+
+    note: str
+    input: ExampleInput
+    path: str  # under its input, e.g. datasets/customers.json
+    text: str
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -74,6 +92,10 @@ class Rule:
     references: tuple[str, ...] = ()
     frameworks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     source: Location | None = None
+    # The rule's doc beyond its metadata: what it checks, and an input it fails and passes.
+    description: str = ""
+    example: DocExample | None = None
+    use_instead: DocExample | None = None
 
     @property
     def info(self) -> RuleInfo:
