@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 
 from auditor.policy.rule import DocExample, ExampleInput, Rule
-from auditor.report.html import FRAMEWORK_NAMES
+from auditor.report.controls import FRAMEWORK_NAMES
 
 __all__ = ["TABLE_BEGIN", "TABLE_END", "explain", "markdown_table", "replace_table"]
 
