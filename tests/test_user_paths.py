@@ -5,7 +5,8 @@ split like a pasted line, PATH lookup), in a scratch directory, with no Google c
 and no endpoint in the environment unless the path itself exports one:
 
 - `make demo`'s steps, then `auditor local stop` (nothing running: exit 0);
-- the README's local walkthrough (demo, plan, apply, rollback, stop) as written;
+- the README's local engine lines (start, status, stop) and its remediation walkthrough
+  (demo, plan, apply, rollback, stop) as written;
 - `remediate plan` -> the `apply` command it prints -> the `rollback` command that prints
   -> the `auditor provision` of a manual step -> its apply -> its rollback: each pasted
   as printed, each succeeding, the estate as seeded at the end;
@@ -103,6 +104,16 @@ def printed(output: str, after: str) -> str:
         if after in line:
             return line.split(after, 1)[1].strip().strip("`")
     raise AssertionError(f"no line with {after!r} in:\n{output}")
+
+
+NOT_RUNNING = "the faithful engine was not running; nothing to stop\n"
+
+
+def readme_block(after: str) -> list[str]:
+    """The lines of the README's first `sh` block after the text `after`."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    block = readme.split(after, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
 
 
 def workdir(tmp_path: Path) -> Path:
@@ -268,15 +279,23 @@ def test_make_demo_then_the_readme_walkthrough(own_engines: Path, tmp_path: Path
     assert not [f for f in scan["findings"] if "/datasets/local" in f["resource"]]
     # The demo stopped its engine: stopping again is no error.
     done = run("auditor local stop", here, env)
-    assert (done.returncode, done.stdout) == (
-        0,
-        "the faithful engine was not running; nothing to stop\n",
-    )
+    assert (done.returncode, done.stdout) == (0, NOT_RUNNING)
+
+    # The README's local engine lines (optional parts left out; `auditor demo` ran above).
+    section = readme_block("## The embedded local BigQuery")
+    lines = [re.sub(r"\s*\[[^\]]*\]", "", line.split("#")[0]).strip() for line in section]
+    assert lines[-1] == "auditor demo", lines
+    outputs = [run(line, here, env) for line in lines[:-1]]
+    assert [o.returncode for o in outputs] == [0, 0, 0], [(o.stdout, o.stderr) for o in outputs]
+    endpoint = outputs[0].stdout.strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", endpoint), outputs[0].stdout
+    assert f"endpoint: {endpoint}" in outputs[1].stdout
+    assert outputs[2].stdout == "stopped the faithful engine\n"
+    done = run("auditor local status", here, env)
+    assert done.returncode == 1 and "running:  no" in done.stdout
 
     # The README's walkthrough, line by line in one shell, as written.
-    readme = (PROJECT_DIR / "README.md").read_text()
-    block = readme.split("Try it on the local engine", 1)[1].split("```sh\n", 1)[1]
-    lines = [line for line in block.split("```", 1)[0].splitlines() if line.strip()]
+    lines = readme_block("Try it on the local engine")
     script = "".join(f'{line}\necho "::exit $?::"\n' for line in lines)
     done = subprocess.run(
         ["bash", "-c", script], cwd=here, env=env, capture_output=True, text=True, timeout=1800
