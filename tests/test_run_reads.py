@@ -29,6 +29,7 @@ def pack() -> dict[str, object]:
         (("AUD-006",), {TABLE_IAM}),
         (("AUD-011",), {IAM, TABLE_IAM}),
         (("AUD-012", "AUD-013"), {IAM, TABLE_IAM}),
+        (("AUD-015",), {IAM, TABLE_IAM}),
         (("AUD-011", "AUD-014"), {IAM, TABLE_IAM, CONTENTS}),
     ],
 )

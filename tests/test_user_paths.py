@@ -423,7 +423,7 @@ def test_provision_customers_says_what_it_leaves(
     assert "fixes 0 of 0" not in done.stdout
     assert "  0 action(s), 0 manual step(s)\n" in done.stdout
     assert "Hardening does not cover (plan these with `remediate plan`):" in done.stdout
-    for rule in ("AUD-011", "AUD-012", "AUD-013", "AUD-008", "AUD-005"):
+    for rule in ("AUD-011", "AUD-012", "AUD-013", "AUD-015", "AUD-008", "AUD-005"):
         assert f"({rule})" in done.stdout, done.stdout
     line = "auditor remediate plan " + printed(done.stdout, "  auditor remediate plan ")
     assert line == (

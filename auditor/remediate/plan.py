@@ -282,6 +282,7 @@ HARDENING_LEAVES: tuple[tuple[str, str], ...] = (
         "views, groups or IAM",
     ),
     ("protected-not-public", "public access through table IAM or project IAM"),
+    ("approved-readers-only", "principals outside its approved readers that reach it"),
     ("no-broad-project-data-roles", "project, folder and organization roles that read its tables"),
     ("table-cmek", "the keys of its existing tables (the default key applies to new ones)"),
     ("secrets-encrypted-bytes", "secrets stored other than as KMS-encrypted BYTES"),

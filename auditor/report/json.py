@@ -22,7 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from auditor import limits
 from auditor.errors import InputError
-from auditor.model import Finding, PolicyPack, Report, RuleInfo, RunInfo, RunScope
+from auditor.model import Discovery, Finding, PolicyPack, Report, RuleInfo, RunInfo, RunScope
 from auditor.report.schemacheck import Check, compile_schema
 from auditor.report.summary import iso_utc, ordered, ordered_rules, summarize
 from auditor.resources import format_schema
@@ -80,6 +80,7 @@ def _run(run: RunInfo) -> dict[str, Any]:
         ),
         "scope": _scope(run.scope),
         **({"policy_pack": _pack(run.policy_pack)} if run.policy_pack is not None else {}),
+        **({"discovery": _discovery(run.discovery)} if run.discovery is not None else {}),
     }
 
 
@@ -89,6 +90,20 @@ def _pack(pack: PolicyPack) -> dict[str, Any]:
         "sha256": pack.sha256,
         "files": [{"path": f.path, "sha256": f.sha256} for f in pack.files],
     }
+
+
+def _discovery(discovery: Discovery) -> dict[str, Any]:
+    files: list[dict[str, Any]] = []
+    for item in discovery.files:
+        entry: dict[str, Any] = {"path": item.path, "kind": item.kind.value}
+        if item.scope is not None:
+            entry["scope"] = item.scope.value
+        if item.dialect is not None:
+            entry["dialect"] = item.dialect
+        if item.reason is not None:
+            entry["reason"] = item.reason
+        files.append(entry)
+    return {"config": discovery.config, "files": files, "warnings": list(discovery.warnings)}
 
 
 def _scope(scope: RunScope) -> dict[str, Any]:

@@ -31,8 +31,11 @@ from auditor import limits
 from auditor.errors import InputError
 from auditor.model import (
     CoverageGap,
+    DiscoveredInput,
+    Discovery,
     Finding,
     InputFile,
+    InputKind,
     Location,
     PolicyPack,
     Report,
@@ -41,6 +44,7 @@ from auditor.model import (
     RunScope,
     Severity,
     Status,
+    TemplateScope,
     WaiverRef,
 )
 from auditor.report import json as json_report
@@ -92,6 +96,7 @@ def _run(data: Mapping[str, Any], tool_version: str, source: str) -> RunInfo:
         evaluation_time=_time(data["evaluation_time"]) if "evaluation_time" in data else None,
         scope=_scope(data.get("scope")),
         policy_pack=pack,
+        discovery=_discovery(data.get("discovery")),
     )
 
 
@@ -109,6 +114,23 @@ def _pack(data: Mapping[str, Any] | None, source: str) -> PolicyPack | None:
             "the report was edited or is corrupt",
         )
     return pack
+
+
+def _discovery(data: Mapping[str, Any] | None) -> Discovery | None:
+    """A report of a run without discovery (a scan, or written before it existed) has none."""
+    if data is None:
+        return None
+    files = tuple(
+        DiscoveredInput(
+            path=f["path"],
+            kind=InputKind(f["kind"]),
+            scope=TemplateScope(f["scope"]) if "scope" in f else None,
+            dialect=f.get("dialect"),
+            reason=f.get("reason"),
+        )
+        for f in data["files"]
+    )
+    return Discovery(files=files, config=data["config"], warnings=tuple(data["warnings"]))
 
 
 def _scope(data: Mapping[str, Any] | None) -> RunScope:

@@ -43,7 +43,6 @@ from auditor.resources import POLICIES_DIR
 from auditor.sources.bigquery import make_client
 from auditor.sources.estate import collect_from_exports
 from auditor.sources.repo import collect_repo
-from auditor.sources.templates import DEFAULT_TEMPLATE_GLOBS
 
 from .recorded import RecordedServer
 
@@ -167,6 +166,10 @@ def run_fixture(folder: Path, rule: Rule, evaluation_time: datetime) -> Outcome:
     return Outcome(findings, frozenset(g.scope for g in inventory.gaps))
 
 
+# Where a live fixture's repo/ keeps its templates (the scan's --template-glob).
+FIXTURE_TEMPLATE_GLOBS = ("*templates/*.json", "*schemas/*.json")
+
+
 def collect(folder: Path, rule: Rule) -> Inventory:
     """The inventory the gate (repo/) and the scan (exports/, rows/) read from `folder`."""
     repo, exports, rows = folder / "repo", folder / "exports", folder / "rows"
@@ -177,7 +180,7 @@ def collect(folder: Path, rule: Rule) -> Inventory:
     with tempfile.TemporaryDirectory() as empty:
         templates = repo if repo.is_dir() else Path(empty)
         inventory = collect_from_exports(
-            exports, templates, DEFAULT_TEMPLATE_GLOBS, lambda _message: None
+            exports, templates, FIXTURE_TEMPLATE_GLOBS, lambda _message: None
         )
     if rows.is_dir():
         inventory = with_contents(inventory, rows, rule)
