@@ -45,7 +45,7 @@ from google.cloud import iam_v2, resourcemanager_v3
 # No type stubs for protobuf among the allowed packages; only MessageToDict is used.
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, MissingCredentials
 from auditor.model import (
     CoverageGap,
     CustomRole,
@@ -229,7 +229,7 @@ def _default_credentials() -> Credentials:
     try:
         found, _ = google.auth.default(scopes=SCOPES)
     except GoogleAuthError as exc:
-        raise AuditorError(f"no Google credentials for the IAM APIs: {exc}") from None
+        raise MissingCredentials("the IAM APIs", detail=str(exc)) from None
     credentials: Credentials = found
     return credentials
 
