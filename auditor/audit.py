@@ -112,6 +112,7 @@ def audit(
         tool_version=__version__,
         evaluation_time=context.evaluation_time,
         scope=context.scope,
+        collection=inventory.collection,
     )
     report = Report(run=run, rules=tuple(r.info for r in rules), findings=findings)
     return AuditResult(report, notes)

@@ -44,8 +44,10 @@ from auditor.sources.bigquery import (
 )
 from auditor.sources.infoschema import (
     DatasetOptions,
+    Fallback,
     Malformed,
     ParsedType,
+    Plan,
     QueryAnswer,
     QueryFailed,
     RegionSnapshot,
@@ -126,7 +128,7 @@ def test_dataset_names_never_reach_sql() -> None:
         seen.append(sql)
         raise QueryFailed("400 Bad Request: nope")
 
-    snapshot = read_region(run, PROJECT, "us", hostile, require_policy_tags=False)
+    snapshot = read_region(run, PROJECT, "us", hostile)
     assert seen and all("DROP" not in sql and "'1'" not in sql for sql in seen)
     assert snapshot.tables == {}
     assert snapshot.blockers
@@ -137,7 +139,7 @@ def test_invalid_arguments_are_usage_errors_before_any_request() -> None:
     with pytest.raises(UsageError):
         collect(client, "bad`project")
     with pytest.raises(UsageError):
-        collect(client, PROJECT, CollectOptions(region="us`; --"))
+        collect(client, PROJECT, CollectOptions(regions=("us", "us`; --")))
     with pytest.raises(UsageError):
         collect(client, PROJECT, CollectOptions(workers=0))
     with pytest.raises(UsageError):
@@ -431,19 +433,36 @@ def test_read_region_blocks_on_a_failed_or_malformed_view() -> None:
 
 
 def test_read_region_without_policy_tags_column() -> None:
+    """A view failing on its policy_tags column is read again without it: the schemas are
+    rebuilt without tags, nothing is blocked, and the snapshot says why."""
     fake = FakeRegion(_estate_rows(), tags_column=False)
     snapshot = read_region(fake, PROJECT, "us", {"ds"})
-    assert snapshot.queries == 1  # the collector stops right there
-    assert snapshot.tables == {}
-    assert snapshot.blockers == (
+    assert snapshot.queries == 7  # COLUMN_FIELD_PATHS twice, then the five other views
+    assert [sql for sql in fake.sql if "COLUMN_FIELD_PATHS" in sql] == [
+        region_query(PROJECT, "us", View.COLUMN_FIELD_PATHS, ("policy_tags",)),
+        region_query(PROJECT, "us", View.COLUMN_FIELD_PATHS),
+    ]
+    assert snapshot.policy_tags is False
+    assert snapshot.blockers == ()
+    assert snapshot.notes == (
         "INFORMATION_SCHEMA.COLUMN_FIELD_PATHS could not be read with its policy_tags column "
-        "(400 Bad Request: Unrecognized name: policy_tags), so policy tags can only be read "
-        "table by table",
+        "(400 Bad Request: Unrecognized name: policy_tags); schemas from INFORMATION_SCHEMA "
+        "carry no policy tags",
     )
-    relaxed = read_region(fake, PROJECT, "us", {"ds"}, require_policy_tags=False)
-    assert relaxed.policy_tags is False
-    assert relaxed.blockers == ()  # not required: nothing is blocked, tags are just absent
-    assert relaxed.tables[("ds", "t")].fields[0] == Field("id", "INT64", "REQUIRED", "the id")
+    assert snapshot.tables[("ds", "t")].fields[0] == Field("id", "INT64", "REQUIRED", "the id")
+    assert set(snapshot.tables) == {("ds", "t"), ("ds", "v")}
+
+
+def test_read_region_blocks_when_the_view_fails_without_the_column_too() -> None:
+    rows = _estate_rows()
+    rows[View.COLUMN_FIELD_PATHS] = QueryFailed("403 Forbidden: Access Denied")
+    fake = FakeRegion(rows)
+    snapshot = read_region(fake, PROJECT, "us", {"ds"})
+    assert snapshot.queries == 2  # with and without the column; nothing else is read
+    assert snapshot.tables == {} and snapshot.notes == ()
+    assert snapshot.blockers == (
+        "INFORMATION_SCHEMA.COLUMN_FIELD_PATHS could not be read: 403 Forbidden: Access Denied",
+    )
 
 
 # ============================================================================ reconcile
@@ -458,33 +477,63 @@ DS = Dataset(PROJECT, "ds", location="US", labels={"k": "v"})
 LISTED = {"ds": {"t": "TABLE", "v": "VIEW", "empty": "TABLE"}}
 
 
+def _reasons(plan: Plan) -> dict[tuple[str, str], tuple[Fallback, str]]:
+    return {key: (reason.kind, reason.detail) for key, reason in plan.fallback.items()}
+
+
 def test_reconcile_uses_plausible_tables_and_falls_back_for_the_rest() -> None:
     plan = reconcile(_snapshot(), [DS], LISTED)
     assert set(plan.use) == {("ds", "t"), ("ds", "v")}
-    assert plan.fallback == {("ds", "empty"): "no columns in INFORMATION_SCHEMA.COLUMNS"}
+    assert _reasons(plan) == {
+        ("ds", "empty"): (Fallback.IMPLAUSIBLE_ROWS, "no columns in INFORMATION_SCHEMA.COLUMNS")
+    }
 
 
 def test_reconcile_falls_back_when_listings_disagree() -> None:
     listed = {"ds": {"t": "VIEW", "v": "VIEW", "late": "TABLE"}}
     plan = reconcile(_snapshot(), [DS], listed)
     assert plan.use.keys() == {("ds", "v")}
-    assert plan.fallback == {
-        ("ds", "t"): "tables.list and INFORMATION_SCHEMA.TABLES disagree on the table type",
-        ("ds", "late"): "not in INFORMATION_SCHEMA",
-        ("ds", "empty"): "no columns in INFORMATION_SCHEMA.COLUMNS",
+    assert _reasons(plan) == {
+        ("ds", "t"): (
+            Fallback.LISTINGS_DISAGREE,
+            "tables.list and INFORMATION_SCHEMA.TABLES disagree on the table type",
+        ),
+        ("ds", "late"): (Fallback.NOT_IN_INFORMATION_SCHEMA, "not in INFORMATION_SCHEMA"),
+        ("ds", "empty"): (Fallback.IMPLAUSIBLE_ROWS, "no columns in INFORMATION_SCHEMA.COLUMNS"),
     }
 
 
-def test_reconcile_distrusts_options_that_disagree_with_the_api() -> None:
-    # The engine's SCHEMATA_OPTIONS has no default KMS key although datasets.get has one:
-    # then TABLE_OPTIONS cannot be trusted to show table keys either.
+def _second_dataset_rows() -> dict[View, Sequence[Mapping[str, Any]] | QueryFailed]:
+    """The estate rows plus ds2.t2 (one STRING column), whose options agree with the API."""
+    rows = _estate_rows()
+    rows[View.TABLES] = [*rows[View.TABLES], _row("ds2", "t2", table_type="BASE TABLE")]
+    rows[View.COLUMNS] = [
+        *rows[View.COLUMNS],
+        _row("ds2", "t2", column_name="a", ordinal_position=1, is_nullable="YES",
+             data_type="STRING", is_system_defined="NO"),
+    ]  # fmt: skip
+    rows[View.COLUMN_FIELD_PATHS] = [
+        *rows[View.COLUMN_FIELD_PATHS],
+        _row("ds2", "t2", column_name="a", field_path="a", data_type="STRING", description=None),
+    ]
+    return rows
+
+
+def test_reconcile_scopes_disagreeing_options_to_their_dataset() -> None:
+    """SCHEMATA_OPTIONS shows no default KMS key for ds although datasets.get has one: ds's
+    *_OPTIONS are not trusted, so its tables are read one by one - and only its tables."""
+    snapshot = read_region(FakeRegion(_second_dataset_rows()), PROJECT, "us", {"ds", "ds2"})
     with_key = dataclasses.replace(DS, default_kms_key=KEY.format("ds"))
-    plan = reconcile(_snapshot(), [with_key], LISTED)
-    assert plan.use == {}
-    assert set(plan.fallback.values()) == {
-        "INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with datasets.get for ds, so no "
-        "*_OPTIONS answer is trusted"
-    }
+    ds2 = Dataset(PROJECT, "ds2", location="US")
+    listed = {**LISTED, "ds2": {"t2": "TABLE"}}
+    plan = reconcile(snapshot, [with_key, ds2], listed)
+    assert set(plan.use) == {("ds2", "t2")}
+    disagree = (
+        Fallback.DATASET_OPTIONS_DISAGREE,
+        "INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with datasets.get for this dataset, so "
+        "its *_OPTIONS answers are not trusted",
+    )
+    assert _reasons(plan) == dict.fromkeys([("ds", "empty"), ("ds", "t"), ("ds", "v")], disagree)
 
 
 def test_reconcile_default_kms_key_needs_a_table_key() -> None:
@@ -492,9 +541,12 @@ def test_reconcile_default_kms_key_needs_a_table_key() -> None:
     options = {"ds": DatasetOptions(labels={"k": "v"}, default_kms_key=KEY.format("ds"))}
     plan = reconcile(_snapshot(dataset_options=options), [with_key], LISTED)
     assert set(plan.use) == {("ds", "t")}  # t shows a key; the view shows none
-    assert plan.fallback == {
-        ("ds", "v"): "dataset has a default KMS key but TABLE_OPTIONS shows none",
-        ("ds", "empty"): "no columns in INFORMATION_SCHEMA.COLUMNS",
+    assert _reasons(plan) == {
+        ("ds", "v"): (
+            Fallback.KMS_KEY_MISSING,
+            "dataset has a default KMS key but TABLE_OPTIONS shows none",
+        ),
+        ("ds", "empty"): (Fallback.IMPLAUSIBLE_ROWS, "no columns in INFORMATION_SCHEMA.COLUMNS"),
     }
 
 
@@ -502,9 +554,29 @@ def test_reconcile_other_regions_and_blockers() -> None:
     eu = dataclasses.replace(DS, location="EU")
     plan = reconcile(_snapshot(), [eu], LISTED)
     assert plan.use == {}
-    assert set(plan.fallback.values()) == {"dataset location EU is outside region us"}
-    plan = reconcile(_snapshot(blockers=("no policy tags",)), [DS], LISTED)
-    assert plan.use == {} and set(plan.fallback.values()) == {"no policy tags"}
+    assert set(_reasons(plan).values()) == {
+        (Fallback.LOCATION_NOT_READ, "dataset location EU is outside region us")
+    }
+    plan = reconcile(_snapshot(blockers=("VIEWS could not be read",)), [DS], LISTED)
+    assert plan.use == {}
+    assert set(_reasons(plan).values()) == {
+        (Fallback.REGION_UNREADABLE, "VIEWS could not be read")
+    }
+
+
+def test_reconcile_reads_policy_tags_only_where_needed() -> None:
+    """Without policy tags in the snapshot, a dataset that needs them is read one by one;
+    the others are served without tags."""
+    rows = _second_dataset_rows()
+    snapshot = read_region(FakeRegion(rows, tags_column=False), PROJECT, "us", {"ds", "ds2"})
+    ds2 = Dataset(PROJECT, "ds2", location="US")
+    listed = {**LISTED, "ds2": {"t2": "TABLE"}}
+    plan = reconcile(snapshot, [DS, ds2], listed, needs_tags=lambda d: d == "ds")
+    assert set(plan.use) == {("ds2", "t2")}
+    needed = (Fallback.POLICY_TAGS_NEEDED, "its policy tags are needed and INFORMATION_SCHEMA gave none")
+    assert _reasons(plan) == dict.fromkeys([("ds", "empty"), ("ds", "t"), ("ds", "v")], needed)
+    everywhere = reconcile(snapshot, [DS, ds2], listed)  # nobody needs them: all served
+    assert set(everywhere.use) == {("ds", "t"), ("ds", "v"), ("ds2", "t2")}
 
 
 # ============================================================================ conversion

@@ -18,7 +18,7 @@ from jsonschema.exceptions import best_match
 
 from auditor import limits
 from auditor.errors import InputError
-from auditor.model import Finding, Report, RuleInfo, RunInfo, RunScope
+from auditor.model import CollectionStats, Finding, Report, RuleInfo, RunInfo, RunScope
 from auditor.report.summary import iso_utc, ordered, ordered_rules, summarize
 from auditor.resources import format_schema
 from auditor.sources.jsonpos import load_json_value
@@ -63,6 +63,22 @@ def _run(run: RunInfo) -> dict[str, Any]:
             else {}
         ),
         "scope": _scope(run.scope),
+        **({"collection": _collection(run.collection)} if run.collection is not None else {}),
+    }
+
+
+def _collection(stats: CollectionStats) -> dict[str, Any]:
+    return {
+        "seconds": stats.seconds,
+        "calls": dict(sorted(stats.calls.items())),
+        "fast_path_tables": stats.fast_path_tables,
+        "fallbacks": dict(sorted(stats.fallbacks.items())),
+        "locations": list(stats.locations),
+        "table_iam": stats.table_iam,
+        "throttled": stats.throttled,
+        "concurrency": stats.concurrency,
+        "lowest_concurrency": stats.lowest_concurrency,
+        "notes": list(stats.notes),
     }
 
 

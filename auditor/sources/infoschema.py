@@ -5,10 +5,13 @@ SCHEMATA_OPTIONS) for the whole region replaces one tables.get call per table. A
 and table IAM are not in INFORMATION_SCHEMA; the caller still reads those per object.
 
 Nothing here trusts an answer it cannot check. `read_region` rebuilds what it can and says
-why it could not use the rest: `blockers` (no table of the region can be trusted: a query
-failed, an answer lacks a column, policy tags cannot be read) and `rejected` (one table's
-rows are implausible). `reconcile` then compares the snapshot with what the per-object API
-listed and returns, per table, either a rebuilt Table or the reason to read it one by one.
+why it could not use the rest: `blockers` (no table of the region can be trusted: a view could
+not be read at all) and `rejected` (one table's rows are implausible). A view that fails only
+on its policy_tags column is read again without it (`policy_tags` False: the schemas carry no
+policy tags). `reconcile` then compares the snapshot with what the per-object API listed and
+returns, per table, either a rebuilt Table or the reason (a `Fallback`) to read it one by one.
+A disagreement is scoped to what disagrees: one table's rows reject that table, one dataset's
+SCHEMATA_OPTIONS that dataset, never the whole region.
 
 SQL: the only names formatted into SQL are the project and the region, each checked against
 a strict pattern and backtick-quoted (`sql_identifier`); dataset names never go into SQL
@@ -154,6 +157,7 @@ class RegionSnapshot:
     blockers: tuple[str, ...]  # why no table of this region can be trusted at all
     queries: int
     policy_tags: bool  # whether policy tags were read
+    notes: tuple[str, ...] = ()  # what was read differently (e.g. without policy tags)
 
 
 def read_region(
@@ -161,15 +165,13 @@ def read_region(
     project: str,
     region: str,
     datasets: Collection[str] | None = None,
-    *,
-    require_policy_tags: bool = True,
 ) -> RegionSnapshot:
     """Read the region's schemas with one query per view and rebuild the tables.
 
     `datasets` limits the answer to those dataset ids (filtered here, never in SQL).
-    An engine whose COLUMN_FIELD_PATHS has no policy_tags column is a blocker (policy tags
-    would be lost); with `require_policy_tags` (what the collector wants) the remaining
-    queries are then not run, without it the tables are still rebuilt, with no policy tags.
+    COLUMN_FIELD_PATHS is read with its policy_tags column, and again without it when that
+    fails: the tables are then rebuilt without policy tags (`policy_tags` False, and a note
+    says why); reconcile() sends the tables of datasets that need them to the API.
     Raises UnsafeIdentifier for an invalid project or region; never raises for an answer.
     """
     sql_identifier("project", project)
@@ -180,30 +182,29 @@ def read_region(
     dataset_options: dict[str, DatasetOptions] = {}
     with_tags = False
     try:
-        paths, with_tags = reader.field_paths(require_policy_tags)
-        if with_tags or not require_policy_tags:
-            columns = reader.columns()
-            types = reader.table_types()
-            views = reader.views()
-            options = reader.table_options()
-            dataset_options = reader.schemata_options()
-            keys = set(types) | set(columns) | set(paths) | set(views) | set(options)
-            for key in sorted(keys):
-                if key in reader.duplicates:
-                    rejected[key] = reader.duplicates[key]
-                    continue
-                try:
-                    tables[key] = _rebuild(
-                        project,
-                        key,
-                        types.get(key),
-                        columns.get(key),
-                        paths.get(key, {}),
-                        views.get(key),
-                        options.get(key),
-                    )
-                except Malformed as exc:
-                    rejected[key] = str(exc)
+        paths, with_tags = reader.field_paths()
+        columns = reader.columns()
+        types = reader.table_types()
+        views = reader.views()
+        options = reader.table_options()
+        dataset_options = reader.schemata_options()
+        keys = set(types) | set(columns) | set(paths) | set(views) | set(options)
+        for key in sorted(keys):
+            if key in reader.duplicates:
+                rejected[key] = reader.duplicates[key]
+                continue
+            try:
+                tables[key] = _rebuild(
+                    project,
+                    key,
+                    types.get(key),
+                    columns.get(key),
+                    paths.get(key, {}),
+                    views.get(key),
+                    options.get(key),
+                )
+            except Malformed as exc:
+                rejected[key] = str(exc)
     except _Blocked:
         tables, rejected, dataset_options = {}, {}, {}
     return RegionSnapshot(
@@ -214,6 +215,7 @@ def read_region(
         blockers=tuple(reader.blockers),
         queries=reader.queries,
         policy_tags=with_tags,
+        notes=tuple(reader.notes),
     )
 
 
@@ -256,6 +258,7 @@ class _Reader:
         self._datasets = None if datasets is None else frozenset(datasets)
         self.queries = 0
         self.blockers: list[str] = []
+        self.notes: list[str] = []
         # Tables with more than one row where one is expected (a view, a field path ...).
         self.duplicates: dict[TableKey, str] = {}
 
@@ -298,7 +301,7 @@ class _Reader:
             raise self._block(view, f"malformed answer: {exc}") from None
         return out
 
-    def field_paths(self, require_tags: bool) -> tuple[dict[TableKey, dict[str, _Path]], bool]:
+    def field_paths(self) -> tuple[dict[TableKey, dict[str, _Path]], bool]:
         def build_with(tags: bool) -> Callable[[Mapping[str, Any]], tuple[str, _Path]]:
             def build(row: Mapping[str, Any]) -> tuple[str, _Path]:
                 return _text(row, "field_path"), _Path(
@@ -315,18 +318,14 @@ class _Reader:
             grouped = self._grouped(view, build_with(True), (POLICY_TAGS_COLUMN,))
         except _Blocked as first:
             # Most likely an engine without the policy_tags column: the schemas may still be
-            # there, but a snapshot without policy tags cannot stand in for tables.get.
+            # there. Read them without it; reconcile() decides where tags are needed.
             self.blockers.pop()
-            no_tags = (
-                f"INFORMATION_SCHEMA.{view.value} could not be read with its policy_tags column "
-                f"({first.reason}), so policy tags can only be read table by table"
-            )
-            if require_tags:
-                self.blockers.append(no_tags)
-                return {}, False
-            # Not required: the schemas are used without policy tags, and nothing is blocked.
             with_tags = False
             grouped = self._grouped(view, build_with(False))
+            self.notes.append(
+                f"INFORMATION_SCHEMA.{view.value} could not be read with its policy_tags column "
+                f"({first.reason}); schemas from INFORMATION_SCHEMA carry no policy tags"
+            )
         out: dict[TableKey, dict[str, _Path]] = {}
         for key, items in grouped.items():
             out[key] = dict(items)
@@ -800,42 +799,127 @@ def _labels_option(value: Any) -> dict[str, str]:
 # --------------------------------------------------------------------------- reconcile
 
 
+class Fallback(StrEnum):
+    """Why a table is read one by one although the fast path is on (the run section counts
+    tables per kind; the detail text goes into the notes)."""
+
+    FAST_PATH_OFF = "fast path off"
+    LOCATION_NOT_READ = "location not read"  # --region left it out, or no location known
+    REGION_UNREADABLE = "region unreadable"  # a whole view could not be read
+    DATASET_OPTIONS_DISAGREE = "dataset options disagree"
+    POLICY_TAGS_NEEDED = "policy tags needed"
+    NOT_IN_INFORMATION_SCHEMA = "not in INFORMATION_SCHEMA"
+    LISTINGS_DISAGREE = "listings disagree"
+    IMPLAUSIBLE_ROWS = "implausible rows"
+    KMS_KEY_MISSING = "KMS key missing"
+
+
+@dataclass(frozen=True)
+class Reason:
+    kind: Fallback
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+
 @dataclass(frozen=True)
 class Plan:
     """Per table: the rebuilt Table to use, or why to read it table by table."""
 
     use: Mapping[TableKey, Table]
-    fallback: Mapping[TableKey, str]
+    fallback: Mapping[TableKey, Reason]
+
+    @classmethod
+    def one_by_one(cls, keys: Collection[TableKey], kind: Fallback, detail: str) -> Plan:
+        """Every table read one by one, for the same reason."""
+        reason = Reason(kind, detail)
+        return cls({}, dict.fromkeys(keys, reason))
+
+
+NeedsTags = Callable[[str], bool]  # dataset id -> whether its tables must carry policy tags
+
+
+def _never(_: str) -> bool:
+    return False
 
 
 def reconcile(
     snapshot: RegionSnapshot,
     datasets: Sequence[Dataset],
     listed: Mapping[str, Mapping[str, str]],
+    needs_tags: NeedsTags = _never,
 ) -> Plan:
     """Decide, for every table listed by the API (or by TABLES), where to take it from.
 
     `datasets`: the datasets read through the API (their tables are the ones to collect);
-    `listed`: dataset id -> {table id: type} from tables.list. A table is taken from the
-    snapshot only when nothing blocks the snapshot, the datasets' SCHEMATA_OPTIONS agree
-    with datasets.get (labels, description, default KMS key), the table was rebuilt, its type
-    agrees with tables.list, and a table in a dataset with a default KMS key shows a key.
+    `listed`: dataset id -> {table id: type} from tables.list; `needs_tags`: the datasets
+    whose tables must carry policy tags. Each dataset is decided on its own
+    (reconcile_dataset): what disagrees costs that dataset, or that table, not the region.
     """
     use: dict[TableKey, Table] = {}
-    fallback: dict[TableKey, str] = {}
-    blocker = snapshot.blockers[0] if snapshot.blockers else _options_disagree(snapshot, datasets)
+    fallback: dict[TableKey, Reason] = {}
     for dataset in datasets:
-        from_api = listed.get(dataset.dataset_id, {})
-        from_is = {t for d, t in (*snapshot.tables, *snapshot.rejected) if d == dataset.dataset_id}
-        in_region = (dataset.location or "").lower() == snapshot.region.lower()
-        for table_id in sorted(set(from_api) | (from_is if in_region else set())):
-            key = (dataset.dataset_id, table_id)
-            reason = blocker or _table_reason(snapshot, dataset, key, from_api, in_region)
-            if reason is None:
-                use[key] = snapshot.tables[key]
-            else:
-                fallback[key] = reason
+        plan = reconcile_dataset(snapshot, dataset, listed.get(dataset.dataset_id, {}), needs_tags)
+        use.update(plan.use)
+        fallback.update(plan.fallback)
     return Plan(use, fallback)
+
+
+def reconcile_dataset(
+    snapshot: RegionSnapshot,
+    dataset: Dataset,
+    from_api: Mapping[str, str],
+    needs_tags: NeedsTags = _never,
+) -> Plan:
+    """One dataset's tables: taken from the snapshot only when nothing blocks the region,
+    the dataset is in the snapshot's region, its SCHEMATA_OPTIONS agree with datasets.get
+    (labels, description, default KMS key), policy tags are in the snapshot or not needed
+    here, the table was rebuilt, its type agrees with tables.list, and a table in a dataset
+    with a default KMS key shows a key."""
+    dataset_id = dataset.dataset_id
+    from_is = {t for d, t in (*snapshot.tables, *snapshot.rejected) if d == dataset_id}
+    in_region = (dataset.location or "").lower() == snapshot.region.lower()
+    whole = _dataset_reason(snapshot, dataset, in_region, needs_tags)
+    use: dict[TableKey, Table] = {}
+    fallback: dict[TableKey, Reason] = {}
+    for table_id in sorted(set(from_api) | (from_is if in_region else set())):
+        key = (dataset_id, table_id)
+        reason = whole or _table_reason(snapshot, dataset, key, from_api)
+        if reason is None:
+            use[key] = snapshot.tables[key]
+        else:
+            fallback[key] = reason
+    return Plan(use, fallback)
+
+
+def _dataset_reason(
+    snapshot: RegionSnapshot, dataset: Dataset, in_region: bool, needs_tags: NeedsTags
+) -> Reason | None:
+    if snapshot.blockers:
+        return Reason(Fallback.REGION_UNREADABLE, snapshot.blockers[0])
+    if not in_region:
+        return Reason(
+            Fallback.LOCATION_NOT_READ,
+            f"dataset location {dataset.location} is outside region {snapshot.region}",
+        )
+    options = snapshot.dataset_options.get(dataset.dataset_id, DatasetOptions())
+    if (
+        dict(options.labels) != dict(dataset.labels)
+        or options.description != dataset.description
+        or options.default_kms_key != dataset.default_kms_key
+    ):
+        return Reason(
+            Fallback.DATASET_OPTIONS_DISAGREE,
+            "INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with datasets.get for this dataset, "
+            "so its *_OPTIONS answers are not trusted",
+        )
+    if not snapshot.policy_tags and needs_tags(dataset.dataset_id):
+        return Reason(
+            Fallback.POLICY_TAGS_NEEDED,
+            "its policy tags are needed and INFORMATION_SCHEMA gave none",
+        )
+    return None
 
 
 def _table_reason(
@@ -843,36 +927,24 @@ def _table_reason(
     dataset: Dataset,
     key: TableKey,
     from_api: Mapping[str, str],
-    in_region: bool,
-) -> str | None:
-    if not in_region:
-        return f"dataset location {dataset.location} is outside region {snapshot.region}"
+) -> Reason | None:
     if key in snapshot.rejected:
-        return snapshot.rejected[key]
+        return Reason(Fallback.IMPLAUSIBLE_ROWS, snapshot.rejected[key])
     table = snapshot.tables.get(key)
     if table is None:
-        return "not in INFORMATION_SCHEMA"
+        return Reason(Fallback.NOT_IN_INFORMATION_SCHEMA, "not in INFORMATION_SCHEMA")
     if key[1] not in from_api:
-        return "in INFORMATION_SCHEMA.TABLES but not listed by tables.list"
+        return Reason(
+            Fallback.LISTINGS_DISAGREE,
+            "in INFORMATION_SCHEMA.TABLES but not listed by tables.list",
+        )
     if from_api[key[1]] != table.type:
-        return "tables.list and INFORMATION_SCHEMA.TABLES disagree on the table type"
+        return Reason(
+            Fallback.LISTINGS_DISAGREE,
+            "tables.list and INFORMATION_SCHEMA.TABLES disagree on the table type",
+        )
     if dataset.default_kms_key and not table.kms_key:
-        return "dataset has a default KMS key but TABLE_OPTIONS shows none"
-    return None
-
-
-def _options_disagree(snapshot: RegionSnapshot, datasets: Sequence[Dataset]) -> str | None:
-    for dataset in datasets:
-        if (dataset.location or "").lower() != snapshot.region.lower():
-            continue
-        options = snapshot.dataset_options.get(dataset.dataset_id, DatasetOptions())
-        if (
-            dict(options.labels) != dict(dataset.labels)
-            or options.description != dataset.description
-            or options.default_kms_key != dataset.default_kms_key
-        ):
-            return (
-                "INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with datasets.get "
-                f"for {dataset.dataset_id}, so no *_OPTIONS answer is trusted"
-            )
+        return Reason(
+            Fallback.KMS_KEY_MISSING, "dataset has a default KMS key but TABLE_OPTIONS shows none"
+        )
     return None
