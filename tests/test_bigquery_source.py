@@ -573,7 +573,10 @@ def test_reconcile_reads_policy_tags_only_where_needed() -> None:
     listed = {**LISTED, "ds2": {"t2": "TABLE"}}
     plan = reconcile(snapshot, [DS, ds2], listed, needs_tags=lambda d: d == "ds")
     assert set(plan.use) == {("ds2", "t2")}
-    needed = (Fallback.POLICY_TAGS_NEEDED, "its policy tags are needed and INFORMATION_SCHEMA gave none")
+    needed = (
+        Fallback.POLICY_TAGS_NEEDED,
+        "its policy tags are needed and INFORMATION_SCHEMA gave none",
+    )
     assert _reasons(plan) == dict.fromkeys([("ds", "empty"), ("ds", "t"), ("ds", "v")], needed)
     everywhere = reconcile(snapshot, [DS, ds2], listed)  # nobody needs them: all served
     assert set(everywhere.use) == {("ds", "t"), ("ds", "v"), ("ds2", "t2")}
@@ -903,24 +906,84 @@ def test_collect_gives_exact_objects(faithful: Estate) -> None:
 
 @pytest.mark.emulator
 def test_fast_path_equals_api_path(faithful: Estate) -> None:
+    """This engine's COLUMN_FIELD_PATHS has no policy_tags column (read again without it)
+    and its SCHEMATA_OPTIONS no default KMS key: ds, which has one, disagrees with
+    datasets.get, so ds's two tables are read one by one; src's view comes from
+    INFORMATION_SCHEMA. Same objects either way."""
     _build_full_estate(faithful, kms=True)
     api = faithful.collect(fast_path=False)
     fast = faithful.collect(fast_path=True)
     assert fast.datasets == api.datasets
     assert fast.tables == api.tables
     assert fast.gaps == api.gaps == ()
-    # This engine's COLUMN_FIELD_PATHS has no policy_tags column: every table is read one
-    # by one rather than lose its policy tags, and the stats say why.
-    assert fast.stats.queries == 1
-    assert fast.stats.fallbacks == 3
-    assert fast.stats.fast_path_used is False
-    assert len(fast.stats.notes) == 1
-    assert fast.stats.notes[0].startswith(
-        "3 tables read one by one: INFORMATION_SCHEMA."
-        "COLUMN_FIELD_PATHS could not be read with its "
+    stats = fast.stats
+    assert (stats.queries, stats.fast_path_tables, stats.fallbacks) == (7, 1, 2)
+    assert stats.fallback_kinds == {"dataset options disagree": 2}
+    assert stats.locations == ("us",)
+    assert stats.notes[0].startswith(
+        "region us: INFORMATION_SCHEMA.COLUMN_FIELD_PATHS could not be read with its "
         "policy_tags column (400 Bad Request: "
     )
-    assert fast.stats.api_calls == api.stats.api_calls + 1  # one jobs.query
+    assert stats.notes[1:] == (
+        "2 tables read one by one: INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with "
+        "datasets.get for this dataset, so its *_OPTIONS answers are not trusted",
+    )
+    assert (api.stats.calls["tables.get"], stats.calls["tables.get"]) == (3, 2)
+    assert stats.calls["jobs.query"] == 7 and "jobs.query" not in api.stats.calls
+
+
+@pytest.mark.emulator
+def test_one_disagreeing_dataset_costs_one_datasets_calls(faithful: Estate) -> None:
+    """Of three datasets, only `keyed` has a default KMS key, which this engine's
+    SCHEMATA_OPTIONS leaves out: its two tables cost two tables.get, the other four come
+    from INFORMATION_SCHEMA (before, the whole region was read table by table)."""
+    plain = [faithful.dataset(f"plain{i}", labels={"tier": "gold"}) for i in (1, 2)]
+    keyed = faithful.dataset(
+        "keyed", default_encryption_configuration=bigquery.EncryptionConfiguration(KEY.format("k"))
+    )
+    for dataset_id in (*plain, keyed):
+        for table_id in ("a", "b"):
+            faithful.table(dataset_id, table_id, schema=[SchemaField("x", "STRING")])
+    api = faithful.collect(fast_path=False, table_iam=False)
+    fast = faithful.collect(table_iam=False)
+    assert (fast.datasets, fast.tables, fast.gaps) == (api.datasets, api.tables, ())
+    assert fast.stats.fast_path_tables == 4
+    assert fast.stats.fallback_kinds == {"dataset options disagree": 2}
+    assert api.stats.calls["tables.get"] == 6
+    assert fast.stats.calls["tables.get"] == 2
+    # datasets.get and tables.list are the same either way: one each per dataset.
+    for method in ("datasets.list", "datasets.get", "tables.list"):
+        assert fast.stats.calls[method] == api.stats.calls[method]
+
+
+@pytest.mark.emulator
+def test_every_location_is_read_and_region_only_narrows(faithful: Estate) -> None:
+    """Datasets in US and EU: each location's INFORMATION_SCHEMA is read (this engine answers
+    every region alike; the collector takes each dataset from its own location's answer).
+    --region us leaves EU to the per-table path and says so."""
+    us = faithful.dataset("in_us")
+    eu = faithful.dataset("in_eu", location="EU")
+    for dataset_id in (us, eu):
+        faithful.table(dataset_id, "t", schema=[SchemaField("x", "STRING", description="d")])
+    api = faithful.collect(fast_path=False, table_iam=False)
+    every = faithful.collect(table_iam=False)
+    assert (every.datasets, every.tables, every.gaps) == (api.datasets, api.tables, ())
+    assert [d.location for d in every.datasets] == ["EU", "US"]
+    assert every.stats.locations == ("eu", "us")
+    assert (every.stats.fast_path_tables, every.stats.fallback_kinds) == (2, {})
+    assert every.stats.queries == 14  # 7 per location
+    assert "tables.get" not in every.stats.calls
+
+    narrowed = faithful.collect(table_iam=False, regions=("us",))
+    assert narrowed.tables == api.tables
+    assert narrowed.stats.locations == ("us",)
+    assert narrowed.stats.fast_path_tables == 1
+    assert narrowed.stats.fallback_kinds == {"location not read": 1}
+    assert narrowed.stats.calls["tables.get"] == 1
+    assert (
+        "1 table read one by one: dataset location EU is not among the regions read (us)"
+        in narrowed.stats.notes
+    )
 
 
 @pytest.mark.emulator
@@ -942,7 +1005,7 @@ def test_region_snapshot_rebuilds_what_the_api_returns(faithful: Estate) -> None
             raise QueryFailed(describe(exc)) from exc
         return QueryAnswer(tuple(f.name for f in rows.schema), tuple(dict(r) for r in rows))
 
-    snapshot = read_region(run, PROJECT, "us", set(names.values()), require_policy_tags=False)
+    snapshot = read_region(run, PROJECT, "us", set(names.values()))
     assert len(queries) == snapshot.queries == 7
     assert snapshot.rejected == {}
 
@@ -1083,6 +1146,27 @@ def test_fast_engine_falls_back_and_matches_the_api_path(fast: Estate) -> None:
     without_iam = fast.collect(fast_path=True, table_iam=False)
     assert without_iam.gaps == ()
     assert without_iam.tables == tuple(dataclasses.replace(t, iam=None) for t in api.tables)
+
+
+@pytest.mark.emulator
+def test_throttling_lowers_concurrency_and_the_collection_resumes(fast: Estate) -> None:
+    """Three 429s on tables.get: each halves the calls in flight (8, 4, 2, 1), the calls are
+    retried after a backoff, and the collection completes; the stats count the throttles."""
+    ds = fast.dataset("busy")
+    for table_id in ("t1", "t2", "t3", "t4"):
+        fast.table(ds, table_id, schema=[SchemaField("a", "STRING")])
+    with FaultProxy(fast.endpoint) as proxy:
+        throttled = proxy.inject("GET", rf"/datasets/{ds}/tables/t\d$", "429", times=3)
+        result = fast.collect(
+            proxy.url, table_iam=False, fast_path=False, workers=8, backoff=0.01, attempts=5
+        )
+    assert result.gaps == ()
+    assert [t.table_id for t in result.tables] == ["t1", "t2", "t3", "t4"]
+    assert throttled.hits == 3
+    stats = result.stats
+    assert (stats.throttled, stats.concurrency, stats.lowest_concurrency) == (3, 8, 1)
+    assert stats.calls["tables.get"] == 4 + 3
+    assert stats.api_calls == proxy.requests
 
 
 @pytest.mark.emulator

@@ -21,10 +21,13 @@ from click.testing import CliRunner
 from auditor.cli import main
 from auditor.demo.seed import SeedOptions, seed
 from auditor.local import Engine
+from auditor.model import IamBinding
 from auditor.resources import PROJECT_DIR
-from auditor.sources.bigquery import make_client
+from auditor.sources.assets import AssetInventory
+from auditor.sources.bigquery import CollectOptions, collect, make_client
 from tests.conftest import LocalBigQuery
 from tests.support.faultproxy import FaultProxy, google_error
+from tests.support.recorded import RecordedServer
 
 pytestmark = pytest.mark.emulator
 
@@ -202,3 +205,97 @@ def test_fast_engine_without_table_iam_says_so(fast_bq: LocalBigQuery, tmp_path:
         ("table-cmek", f"{BQ}/acme_corp/tables/{t}", None, None) for t in TENANT_TABLES
     }  # fmt: skip
     assert code == 1  # the planted bearer token is critical; the CMEK findings are medium
+
+
+# ----------------------------------------------------------------------------- table IAM in bulk
+
+RECORDED_ASSETS = Path(__file__).parent / "data" / "recorded" / "asset"
+ESTATE_GLOBS = tuple(d for d in ESTATE if d != "local")
+
+
+def test_asset_inventory_gives_the_same_inventory_as_per_table_reads(
+    estate: LocalBigQuery,
+) -> None:
+    """Table IAM from Cloud Asset Inventory (recorded answers for the demo estate, the real
+    client) against one getIamPolicy per table: the same datasets and tables, IAM included;
+    a policy for a table BigQuery no longer lists changes nothing."""
+    options = CollectOptions(datasets=ESTATE_GLOBS)
+    per_table = collect(make_client(P, estate.endpoint), P, options)
+    with RecordedServer(RECORDED_ASSETS) as assets:
+        bulk = collect(make_client(P, estate.endpoint), P, options, AssetInventory(assets.url))
+    assert (bulk.datasets, bulk.tables, bulk.gaps) == (
+        per_table.datasets,
+        per_table.tables,
+        per_table.gaps,
+    )
+    with_iam = {(t.dataset_id, t.table_id): t.iam for t in bulk.tables if t.iam}
+    assert with_iam == {
+        ("customers", "customer_subscriptions"): (
+            IamBinding(
+                "roles/bigquery.dataViewer",
+                (f"serviceAccount:billing@{P}.iam.gserviceaccount.com",),
+            ),
+        )
+    }
+    tables = len(bulk.tables)
+    assert per_table.stats.calls["tables.getIamPolicy"] == tables
+    assert per_table.stats.table_iam == "getIamPolicy"
+    assert "tables.getIamPolicy" not in bulk.stats.calls
+    assert bulk.stats.calls["cloudasset.searchAllIamPolicies"] == 2  # two recorded pages
+    assert bulk.stats.table_iam == "cloud-asset-inventory"
+
+
+def test_without_the_asset_api_tables_are_read_one_by_one_and_the_run_says_so(
+    estate: LocalBigQuery,
+) -> None:
+    options = CollectOptions(datasets=("acme_corp", "customers"))
+    with RecordedServer(RECORDED_ASSETS) as assets:
+        assets.fail(
+            "GET",
+            r":searchAllIamPolicies$",
+            403,
+            message="Cloud Asset API has not been used in project 123456789012 before or it "
+            "is disabled.",
+        )
+        live = collect(make_client(P, estate.endpoint), P, options, AssetInventory(assets.url))
+    reference = collect(make_client(P, estate.endpoint), P, options)
+    assert (live.tables, live.gaps) == (reference.tables, ())
+    assert live.stats.table_iam == "getIamPolicy"
+    assert live.stats.calls["tables.getIamPolicy"] == len(live.tables)
+    assert (
+        "cloud-asset-inventory could not be read (403 Forbidden: Cloud Asset API has not been "
+        "used in project 123456789012 before or it is disabled.): table IAM read per table "
+        "with tables.getIamPolicy"
+    ) in live.stats.notes
+
+
+def test_the_report_run_section_says_how_the_estate_was_read(
+    estate: LocalBigQuery, tmp_path: Path
+) -> None:
+    with RecordedServer(RECORDED_ASSETS) as assets:
+        code, report, _ = scan(
+            tmp_path,
+            "--endpoint",
+            estate.endpoint,
+            "--asset-endpoint",
+            assets.url,
+            *IAM,
+            *ONLY_ESTATE,
+        )
+    assert failing(report) == EXPECTED
+    assert code == 1
+    collection = report["run"]["collection"]
+    assert collection["table_iam"] == "cloud-asset-inventory"
+    assert collection["locations"] == ["us"]
+    calls = collection["calls"]
+    assert calls["cloudasset.searchAllIamPolicies"] == 2
+    assert "tables.getIamPolicy" not in calls
+    assert calls["datasets.list"] == 1
+    assert calls["datasets.get"] == calls["tables.list"] == len(ESTATE)
+    # Tables from INFORMATION_SCHEMA plus tables read one by one: every table, once.
+    tables = collect(make_client(P, estate.endpoint), P, CollectOptions(datasets=ESTATE)).tables
+    one_by_one = sum(collection["fallbacks"].values())
+    assert collection["fast_path_tables"] + one_by_one == len(tables)
+    assert collection["fast_path_tables"] > 0
+    assert calls.get("tables.get", 0) == one_by_one
+    assert (collection["throttled"], collection["concurrency"]) == (0, 32)

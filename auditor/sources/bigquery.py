@@ -131,6 +131,9 @@ class CollectOptions:
     # tables then come without policy tags (no rule reads them today).
     policy_tags: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()  # fnmatch globs (case-sensitive) to limit the scan
+    # Requests per second per API method: BigQuery's documented default quota (100; jobs.get
+    # 1,000). A project whose quota was raised may say so here.
+    method_rate: float = pacing.BIGQUERY_METHOD_RATE
     timeout: float = 30.0  # per HTTP call; a query may run QUERY_WAIT_FACTOR times longer
     attempts: int = 4  # tries per call, the first included
     backoff: float = 0.5  # seconds before the first retry; doubles, with jitter, up to 8 s
@@ -153,6 +156,7 @@ class CollectStats:
     throttled: int = 0
     concurrency: int = 0
     lowest_concurrency: int = 0
+    rate_wait: float = 0.0  # seconds calls waited for their method's turn, summed
 
     def run_section(self) -> CollectionStats:
         """These figures as the report's run.collection."""
@@ -211,7 +215,7 @@ def collect(
     """Read `project` through `client`. Never raises for what it reads (see module doc)."""
     _check_arguments(project, options)
     started = time.monotonic()
-    pacer = pacing.Pacer(options.workers)
+    pacer = pacing.Pacer(options.workers, default_rate=options.method_rate)
     _widen_pool(client, options.workers)
     with (
         counting(client) as counted,
@@ -242,6 +246,7 @@ def collect(
             throttled=paced.throttled,
             concurrency=paced.concurrency,
             lowest_concurrency=paced.lowest_concurrency,
+            rate_wait=round(paced.rate_wait, 3),
         ),
     )
 
@@ -254,6 +259,8 @@ def _check_arguments(project: str, options: CollectOptions) -> None:
             raise UsageError(f"invalid region {region!r} (e.g. us, eu, us-central1)")
     if options.workers < 1 or options.attempts < 1:
         raise UsageError("workers and attempts must be at least 1")
+    if not options.method_rate > 0:
+        raise UsageError("method_rate must be positive")
     if not options.timeout > 0 or options.backoff < 0:
         raise UsageError("timeout must be positive and backoff not negative")
 
@@ -416,9 +423,7 @@ class _Crawl:
 
     def _read_region(self, location: str) -> infoschema.RegionSnapshot:
         try:
-            return infoschema.read_region(
-                self._run_query, self.project, location, self.dataset_ids
-            )
+            return infoschema.read_region(self._run_query, self.project, location, self.dataset_ids)
         except Exception as exc:  # a bug in the fast path must not lose the crawl
             reason = f"fast path failed: {describe(exc)}"
             return infoschema.RegionSnapshot(location, {}, {}, {}, (reason,), 0, False)
@@ -496,9 +501,7 @@ class _Crawl:
         reader = self.table_policies
         assert reader is not None
         try:
-            policies = reader(
-                self.project, lambda fetch, method: self.call(fetch, method=method)
-            )
+            policies = reader(self.project, lambda fetch, method: self.call(fetch, method=method))
         except (CallFailed, Malformed) as exc:
             reason = exc.reason if isinstance(exc, CallFailed) else describe(exc)
             self.iam_notes.append(

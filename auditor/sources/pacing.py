@@ -167,6 +167,7 @@ class PacerStats:
     throttled: int  # answers that said slow down
     concurrency: int  # the configured maximum in flight
     lowest_concurrency: int  # the lowest limit the throttles brought it to
+    rate_wait: float  # seconds calls waited for their method's turn, summed over calls
 
 
 class Pacer:
@@ -189,6 +190,7 @@ class Pacer:
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._throttled = 0
+        self._rate_wait = 0.0
 
     def _rate(self, method: str) -> MethodRate:
         with self._lock:
@@ -204,6 +206,8 @@ class Pacer:
         """Wait for this method's turn and a free slot; release it with what the answer said."""
         wait = self._rate(method).delay()
         if wait > 0:
+            with self._lock:
+                self._rate_wait += wait
             self._sleep(wait)
         self._limit.acquire()
         throttled = False
@@ -226,4 +230,5 @@ class Pacer:
                 throttled=self._throttled,
                 concurrency=self._limit.maximum,
                 lowest_concurrency=self._limit.lowest,
+                rate_wait=self._rate_wait,
             )
