@@ -906,19 +906,20 @@ def test_collect_gives_exact_objects(faithful: Estate) -> None:
 
 @pytest.mark.emulator
 def test_fast_path_equals_api_path(faithful: Estate) -> None:
-    """This engine's COLUMN_FIELD_PATHS has no policy_tags column (read again without it)
-    and its SCHEMATA_OPTIONS no default KMS key: ds, which has one, disagrees with
-    datasets.get, so ds's two tables are read one by one; src's view comes from
-    INFORMATION_SCHEMA. Same objects either way."""
-    _build_full_estate(faithful, kms=True)
+    """This engine's COLUMN_FIELD_PATHS has no policy_tags column (read again without it),
+    and its *_OPTIONS leave KMS keys out: ds has a default key that SCHEMATA_OPTIONS does
+    not show, so ds's two tables are read one by one (its options disagree) - and so is
+    src's view, since no table key from this region can be trusted. Same objects either way;
+    the stats say why."""
+    names = _build_full_estate(faithful, kms=True)
     api = faithful.collect(fast_path=False)
     fast = faithful.collect(fast_path=True)
     assert fast.datasets == api.datasets
     assert fast.tables == api.tables
     assert fast.gaps == api.gaps == ()
     stats = fast.stats
-    assert (stats.queries, stats.fast_path_tables, stats.fallbacks) == (7, 1, 2)
-    assert stats.fallback_kinds == {"dataset options disagree": 2}
+    assert (stats.queries, stats.fast_path_tables, stats.fallbacks) == (7, 0, 3)
+    assert stats.fallback_kinds == {"dataset options disagree": 2, "KMS keys omitted": 1}
     assert stats.locations == ("us",)
     assert stats.notes[0].startswith(
         "region us: INFORMATION_SCHEMA.COLUMN_FIELD_PATHS could not be read with its "
@@ -927,26 +928,32 @@ def test_fast_path_equals_api_path(faithful: Estate) -> None:
     assert stats.notes[1:] == (
         "2 tables read one by one: INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with "
         "datasets.get for this dataset, so its *_OPTIONS answers are not trusted",
+        f"1 table read one by one: INFORMATION_SCHEMA in region us leaves KMS keys out "
+        f"(SCHEMATA_OPTIONS shows none for {names['ds']}, which has one), so table keys can "
+        "only be read table by table",
     )
-    assert (api.stats.calls["tables.get"], stats.calls["tables.get"]) == (3, 2)
+    assert api.stats.calls["tables.get"] == stats.calls["tables.get"] == 3
     assert stats.calls["jobs.query"] == 7 and "jobs.query" not in api.stats.calls
 
 
 @pytest.mark.emulator
 def test_one_disagreeing_dataset_costs_one_datasets_calls(faithful: Estate) -> None:
-    """Of three datasets, only `keyed` has a default KMS key, which this engine's
-    SCHEMATA_OPTIONS leaves out: its two tables cost two tables.get, the other four come
-    from INFORMATION_SCHEMA (before, the whole region was read table by table)."""
-    plain = [faithful.dataset(f"plain{i}", labels={"tier": "gold"}) for i in (1, 2)]
-    keyed = faithful.dataset(
-        "keyed", default_encryption_configuration=bigquery.EncryptionConfiguration(KEY.format("k"))
-    )
-    for dataset_id in (*plain, keyed):
+    """Three datasets; datasets.get answers `plain3` with a description INFORMATION_SCHEMA
+    does not show (served through a proxy, as if it changed between the two reads): plain3's
+    two tables cost two tables.get, the other four come from INFORMATION_SCHEMA (before, the
+    whole region was read table by table)."""
+    plain = [faithful.dataset(f"plain{i}", description="tenant data") for i in (1, 2, 3)]
+    for dataset_id in plain:
         for table_id in ("a", "b"):
             faithful.table(dataset_id, table_id, schema=[SchemaField("x", "STRING")])
-    api = faithful.collect(fast_path=False, table_iam=False)
-    fast = faithful.collect(table_iam=False)
+    raw = faithful.client.get_dataset(f"{PROJECT}.{plain[2]}")._properties
+    changed = {**raw, "description": "changed since INFORMATION_SCHEMA was read"}
+    with FaultProxy(faithful.endpoint) as proxy:
+        proxy.fail("GET", rf"/datasets/{plain[2]}$", 200, changed)
+        api = faithful.collect(proxy.url, fast_path=False, table_iam=False)
+        fast = faithful.collect(proxy.url, table_iam=False)
     assert (fast.datasets, fast.tables, fast.gaps) == (api.datasets, api.tables, ())
+    assert fast.datasets[2].description == "changed since INFORMATION_SCHEMA was read"
     assert fast.stats.fast_path_tables == 4
     assert fast.stats.fallback_kinds == {"dataset options disagree": 2}
     assert api.stats.calls["tables.get"] == 6
@@ -1083,7 +1090,9 @@ def test_permanent_error_on_one_table_is_a_gap_for_that_table(faithful: Estate) 
         faithful.table(ds, table_id, schema=[SchemaField("a", "STRING")])
     with FaultProxy(faithful.endpoint) as proxy:
         broken = proxy.fail("GET", rf"/datasets/{ds}/tables/bad$", 500)
-        result = faithful.collect(proxy.url, **FAST_RETRIES)
+        # The API path: on this engine the fast path now serves both tables without a
+        # tables.get (nothing disagrees), and the fault would not be met.
+        result = faithful.collect(proxy.url, fast_path=False, **FAST_RETRIES)
     assert result.gaps == (
         CoverageGap(
             table_resource_name(PROJECT, ds, "bad"),

@@ -319,6 +319,10 @@ class _Crawl:
         self.fallback_kinds: Counter[str] = Counter()
         self.fallback_details: Counter[str] = Counter()
         self.regions: dict[str, Future[infoschema.RegionSnapshot]] = {}
+        # Tables the fast path would serve, per location, until every dataset is read; and
+        # per location the first dataset showing that its answers leave KMS keys out.
+        self.held: dict[str, list[tuple[TableKey, Table]]] = {}
+        self.kms_omitted: dict[str, str] = {}
         self.snapshots: dict[str, infoschema.RegionSnapshot] = {}
         self.dataset_ids: frozenset[str] = frozenset()
         self.table_iam_source = PER_TABLE_IAM if options.table_iam else "not read"
@@ -345,6 +349,7 @@ class _Crawl:
             self.datasets.append(read.dataset)
             if read.tables is not None:
                 tasks.extend(self._collect_tables(read.dataset, read.tables))
+        tasks.extend(self._serve_held())
         for task in tasks:
             result = task.result()
             self.gaps.extend(result.gaps)
@@ -355,21 +360,52 @@ class _Crawl:
         self.queries = sum(s.queries for s in self.snapshots.values())
 
     def _collect_tables(self, dataset: Dataset, listed: dict[str, str]) -> list[Future[_TableRead]]:
-        """The dataset's tables: those the fast path serves are done here (IAM in bulk),
-        the others are read in the pool; returns those reads."""
+        """The dataset's tables read one by one are started now; those the fast path would
+        serve are held until every dataset is read (see _serve_held). Returns the reads."""
         plan = self._plan(dataset, listed)
+        for key, table in plan.use.items():
+            self.held.setdefault((dataset.location or "").lower(), []).append((key, table))
+        tasks = []
+        for key, reason in sorted(plan.fallback.items()):
+            self._count_fallback(reason)
+            tasks.append(self.pool.submit(self._safe_table, key, None, self._bulk_policies()))
+        return tasks
+
+    def _serve_held(self) -> list[Future[_TableRead]]:
+        """The held tables, now that every dataset's answer is in: a region whose
+        SCHEMATA_OPTIONS left out a default KMS key that datasets.get shows leaves KMS keys
+        out of its answers, so no table key from it can be trusted - its held tables are read
+        one by one. The others are served (table IAM in bulk, or one getIamPolicy each)."""
         policies = self._bulk_policies()
         tasks = []
-        for key in sorted({*plan.use, *plan.fallback}):
-            prebuilt = plan.use.get(key)
-            if prebuilt is not None and (not self.options.table_iam or policies is not None):
+        for location, held in sorted(self.held.items()):
+            omitted = self.kms_omitted.get(location)
+            for key, table in sorted(held, key=lambda item: item[0]):
+                if omitted is not None:
+                    self._count_fallback(
+                        infoschema.Reason(
+                            Fallback.KMS_KEYS_OMITTED,
+                            f"INFORMATION_SCHEMA in region {location} leaves KMS keys out "
+                            f"(SCHEMATA_OPTIONS shows none for {omitted}, which has one), so "
+                            "table keys can only be read table by table",
+                        )
+                    )
+                    tasks.append(self.pool.submit(self._safe_table, key, None, policies))
+                    continue
+                self.fast_tables += 1
+                if self.options.table_iam and policies is None:
+                    tasks.append(self.pool.submit(self._safe_table, key, table, None))
+                    continue
                 if policies is not None:
                     resource = table_resource_name(self.project, *key)
-                    prebuilt = replace(prebuilt, iam=policies.get(resource, ()))
-                self.tables.append(prebuilt)
-            else:
-                tasks.append(self.pool.submit(self._safe_table, key, prebuilt, policies))
+                    table = replace(table, iam=policies.get(resource, ()))
+                self.tables.append(table)
         return tasks
+
+    def _count_fallback(self, reason: infoschema.Reason) -> None:
+        if reason.kind is not Fallback.FAST_PATH_OFF:  # not a fallback: the path is off
+            self.fallback_kinds[reason.kind.value] += 1
+            self.fallback_details[reason.detail] += 1
 
     def _list_datasets(self) -> dict[str, str | None] | None:
         """Dataset id -> location (lower case, None when the listing has none)."""
@@ -466,10 +502,10 @@ class _Crawl:
         else:
             snapshot = self._snapshot(location, future)
             plan = infoschema.reconcile_dataset(snapshot, dataset, listed, self._needs_tags)
-        self.fast_tables += len(plan.use)
-        for reason in plan.fallback.values():
-            self.fallback_kinds[reason.kind.value] += 1
-            self.fallback_details[reason.detail] += 1
+            options = snapshot.dataset_options.get(dataset.dataset_id)
+            shown = options.default_kms_key if options is not None else None
+            if dataset.default_kms_key and not shown and not snapshot.blockers:
+                self.kms_omitted.setdefault(location, dataset.dataset_id)
         return plan
 
     def _snapshot(

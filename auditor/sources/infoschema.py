@@ -812,6 +812,7 @@ class Fallback(StrEnum):
     LISTINGS_DISAGREE = "listings disagree"
     IMPLAUSIBLE_ROWS = "implausible rows"
     KMS_KEY_MISSING = "KMS key missing"
+    KMS_KEYS_OMITTED = "KMS keys omitted"  # the region's answers leave KMS keys out
 
 
 @dataclass(frozen=True)
