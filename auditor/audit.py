@@ -26,6 +26,7 @@ from auditor.policy.checks import CheckKind
 from auditor.policy.engine import evaluate
 from auditor.policy.rule import Rule
 from auditor.policy.waivers import Waiver, apply_waivers
+from auditor.report.definitions import find_definitions
 from auditor.sources.repo import collect_repo
 from auditor.sources.templates import DEFAULT_TEMPLATE_GLOBS
 
@@ -114,7 +115,12 @@ def audit(
         scope=context.scope,
         collection=inventory.collection,
     )
-    report = Report(run=run, rules=tuple(r.info for r in rules), findings=findings)
+    report = Report(
+        run=run,
+        rules=tuple(r.info for r in rules),
+        findings=findings,
+        definitions=find_definitions(inventory, rules, findings),
+    )
     return AuditResult(report, notes)
 
 

@@ -500,3 +500,6 @@ class Report:
     run: RunInfo
     rules: tuple[RuleInfo, ...]
     findings: tuple[Finding, ...]
+    # Where a live finding's table is defined, by (resource, column): its template or SQL
+    # doc, at the column's line when it is defined there (SARIF points code scanning at it).
+    definitions: Mapping[tuple[str, str | None], Location] = field(default_factory=dict)

@@ -338,7 +338,7 @@ def test_baseline_report_file(tmp_path: Path) -> None:
     result, report = gate(EXAMPLE, "--baseline", base)
     assert result.exit_code == 0
     assert report is not None
-    assert report["summary"]["new_fail_by_severity"]["critical"] == 0
+    assert report["summary"]["fail_not_in_baseline_by_severity"]["critical"] == 0
 
 
 @pytest.mark.parametrize("args", [["gate", "/no/such/dir"], ["gate", ".", "--fail-on", "bogus"]])

@@ -435,7 +435,7 @@ def test_summary_numbers_match_the_report(page: Page) -> None:
     for status, n in s["by_status"].items():
         assert counts[f"status-{status}"] == n
     assert counts["findings"] == s["findings"] == len(FINDINGS)
-    assert counts["new-fail"] == sum(s["new_fail_by_severity"].values())
+    assert counts["new-fail"] == sum(s["fail_not_in_baseline_by_severity"].values())
     assert counts["rules"] == s["rules_evaluated"]
     assert counts["gaps"] == 1 and counts["errors"] == 1
     assert (counts["changes-new"], counts["changes-resolved"], counts["changes-persisting"]) == (

@@ -219,7 +219,9 @@ def test_summarize() -> None:
         "findings": 7,
         "by_status": {"PASS": 1, "FAIL": 3, "ERROR": 1, "WAIVED": 1, "SKIPPED": 1},
         "fail_by_severity": {"critical": 2, "high": 1, "medium": 0, "low": 0, "info": 0},
-        "new_fail_by_severity": {"critical": 1, "high": 1, "medium": 0, "low": 0, "info": 0},
+        "fail_not_in_baseline_by_severity": {
+            "critical": 1, "high": 1, "medium": 0, "low": 0, "info": 0,
+        },
         "coverage_gaps": 1,
         "errors": 1,
     }
@@ -446,9 +448,22 @@ def test_sarif_content() -> None:
             }
         }
     ]
-    assert results[0]["partialFingerprints"] == {"auditor/v1": FINDINGS[1].fingerprint}
+    assert results[0]["partialFingerprints"] == {
+        "auditor/v1": FINDINGS[1].fingerprint,
+        "primaryLocationLineHash": f"{FINDINGS[1].fingerprint}:1",
+    }
+    # A live resource is no file: code scanning still needs one (it refuses a result with
+    # only a logical location), so a stable path made from its name, and the name itself.
     assert results[2]["locations"] == [
-        {"logicalLocations": [{"fullyQualifiedName": f"{BQ}/customers"}]}
+        {
+            "physicalLocation": {
+                "artifactLocation": {
+                    "uri": "bigquery.googleapis.com/projects/acme-prod/datasets/customers"
+                },
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [{"fullyQualifiedName": f"{BQ}/customers", "kind": "resource"}],
+        }
     ]
     assert "suppressions" not in results[2]
     assert results[3]["suppressions"] == [
@@ -585,7 +600,9 @@ def test_console_incomplete_header_comes_first() -> None:
     lines = console.render(REPORT, width=200).splitlines()
     assert lines[4].startswith("INCOMPLETE")
     assert lines[5] == f"  coverage gap: {BQ}/t2: 403: bigquery.tables.list denied"
-    assert lines[-1].startswith("Summary: 3 failed (2 critical, 1 high, 2 new), 1 error,")
+    assert lines[-1].startswith(
+        "Summary: 3 failed (2 critical, 1 high, 2 not in baseline), 1 error,"
+    )
 
 
 def test_console_clean_escapes_controls() -> None:

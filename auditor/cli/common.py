@@ -185,7 +185,8 @@ def audit_options(function: F) -> F:
             type=click.Choice(SEVERITY_CHOICES),
             default="high",
             show_default=True,
-            help="Exit 1 when a new finding is at or above this severity.",
+            help="Exit 1 when a FAIL/ERROR finding not in the baseline is at or above this "
+            "severity.",
         ),
         click.option(
             "--allow-partial", is_flag=True, help="Do not exit 3 when coverage is incomplete."

@@ -3,16 +3,19 @@
 1. Settings: command-line options over `auditor.toml` (auditor.config) over defaults.
 2. The history file is opened first, so a bad one stops the job before a long scan.
 3. The estate is collected with scan's own code (LiveOptions.collect) and audited.
-4. The run and its findings are recorded (auditor.history); the changes since the previous
-   run and the trend come from there.
+4. The run is compared with the history, like with like (auditor.history.compare): what is
+   new since the last run, resolved, persisting, or outside a narrowed run's scope (not
+   examined: neither resolved nor new). Then the run and its findings are recorded.
 5. Reports: `<dir>/nightly-<run id>.{json,sarif,html,...}` and `nightly-latest.*` copies;
-   the HTML has the trend and the changes, and the SHA-256 of the JSON it was made from.
+   the JSON carries the comparison (`since_last_run`), the SARIF's baselineState says new
+   or unchanged since the last run, the HTML has the trend (partial runs marked) and the
+   changes, and the SHA-256 of the JSON it was made from.
 6. Optionally the recorded rows are copied to a BigQuery dataset (auditor.history
    .bigquery_sink).
 
 Exit codes: 0 nothing failing at or above --fail-on; 1 FAIL/ERROR findings at or above it,
-new or persisting alike (a nightly job must keep failing until a problem is fixed or
-waived); 2 usage or config error; 3 incomplete audit (coverage gaps) unless
+new since the last run or persisting alike (a nightly job must keep failing until a problem
+is fixed or waived); 2 usage or config error; 3 incomplete audit (coverage gaps) unless
 --allow-partial, or the run could not be written to the BigQuery sink.
 
 Logs: JSON lines for Cloud Logging on stderr with `--log-format json`, or when stderr is not
@@ -51,13 +54,13 @@ from auditor.cli.common import (
 from auditor.cli.scan import LiveOptions, live_options, progress_display
 from auditor.config import CONFIG_NAME, FAIL_ON_CHOICES, FILE_FORMATS, Config, load_config
 from auditor.errors import AuditorError, UsageError
-from auditor.history.store import HistoryError, HistoryStore, RunRecord, new_run_id
+from auditor.history.compare import Comparison
+from auditor.history.store import HistoryError, HistoryStore, new_run_id
 from auditor.logs import JsonLog, Log, LogFormat, LogSeverity, TextLog, scrub
 from auditor.model import Finding, Report, RunScope, Severity
 from auditor.policy.waivers import load_waivers
-from auditor.report import EXTENSIONS, FORMATS, html
+from auditor.report import EXTENSIONS, FORMATS, html, sarif
 from auditor.report import json as json_report
-from auditor.report.html import ChangeSet
 from auditor.report.summary import blocking, exit_code
 
 if TYPE_CHECKING:  # the Google client is imported only when a sink is configured
@@ -68,7 +71,8 @@ HISTORY_NAME = "history.sqlite"
 DEFAULT_FORMATS = ("json", "sarif", "html")
 STEM = "nightly"
 LATEST = "latest"
-MAX_LISTED = 100  # new findings / coverage gaps logged one by one, then only counted
+MAX_LISTED = 100  # findings new since the last run / coverage gaps logged one by one
+NEW = "new since the last run"  # one meaning of "new"; "not in baseline" is the other
 
 # Config attribute -> the command's parameter it stands in for.
 _CONFIG_PARAMS = {
@@ -112,8 +116,7 @@ class NightlySettings:
 class Outcome:
     run_id: str
     report: Report
-    changes: ChangeSet
-    previous: RunRecord | None
+    comparison: Comparison
     files: tuple[Path, ...]
     problems: tuple[str, ...]  # what went wrong after the audit (sink, archive): exit 3
 
@@ -174,7 +177,8 @@ class Outcome:
     type=click.Choice(FAIL_ON_CHOICES),
     default="high",
     show_default=True,
-    help="Exit 1 when a FAIL/ERROR finding, new or persisting, is at or above this severity.",
+    help="Exit 1 when a FAIL/ERROR finding, new since the last run or persisting, is at or "
+    "above this severity.",
 )
 @click.option(
     "--allow-partial/--no-allow-partial",
@@ -192,6 +196,9 @@ class Outcome:
 def nightly(live: LiveOptions, config_path: Path | None, log_format: str, **options: Any) -> None:
     """The nightly compliance job: scan the live estate, record the run in the history,
     write reports with the trend and the changes since the previous run.
+
+    A run narrowed by --only or --dataset neither resolves nor raises findings outside
+    its scope: the next full run compares with what each finding was last seen as.
 
     Exit codes: 0 clean; 1 FAIL/ERROR findings at/above --fail-on, new or persisting;
     2 usage/config error; 3 incomplete audit (unless --allow-partial), or the history
@@ -264,6 +271,7 @@ def _nightly(
     )
     rules, registry = load_rules(settings.policy_paths)
     rules = select(rules, settings.only)
+    _log_narrowing(log, settings, [r.id for r in rules])
     waivers = load_waivers(settings.waivers_path) if settings.waivers_path else ()
     sink = _sink(settings)
     _restore_history(settings, log)
@@ -355,11 +363,12 @@ def _record_and_report(
     sink: BigQuerySink | None,
     log: Log,
 ) -> Outcome:
-    results = json_report.render(report).encode("utf-8")
+    # Compared before it is recorded, so that the JSON (and its digest, recorded with the
+    # run) carries the comparison; the recorded run compares the same way afterwards.
+    comparison = store.compare(report)
+    results = json_report.render(report, since_last_run=comparison.as_json()).encode("utf-8")
     digest = hashlib.sha256(results).hexdigest()
     store.record(report, digest, run_id=run_id)
-    previous = store.previous(run_id)
-    changes = store.changes(run_id)
     log.log(
         LogSeverity.INFO,
         f"recorded run {run_id} in {settings.history_path}",
@@ -373,8 +382,7 @@ def _record_and_report(
         results,
         digest,
         trend=store.trend(html.TREND_RUNS),
-        # The first run has nothing to compare with: the page then shows no "since" block.
-        changes=changes if previous is not None else None,
+        comparison=comparison,
         log=log,
     )
     problems: list[str] = []
@@ -393,7 +401,7 @@ def _record_and_report(
                 sink=sink.name,
                 rows=rows,
             )
-    return Outcome(run_id, report, changes, previous, files, tuple(problems))
+    return Outcome(run_id, report, comparison, files, tuple(problems))
 
 
 def _write_reports(
@@ -404,16 +412,21 @@ def _write_reports(
     digest: str,
     *,
     trend: Sequence[html.TrendPoint],
-    changes: ChangeSet | None,
+    comparison: Comparison,
     log: Log,
 ) -> tuple[Path, ...]:
+    changes = comparison.change_set()
+    # The first run has nothing to compare with: the page then shows no "since" block.
+    shown = changes if comparison.previous is not None else None
     written = []
     for fmt in settings.formats:
         if fmt == "json":
             data = results
         elif fmt == "html":
-            page = html.render(report, history=trend, changes=changes, results_sha256=digest)
+            page = html.render(report, history=trend, changes=shown, results_sha256=digest)
             data = page.encode("utf-8")
+        elif fmt == "sarif":  # its baseline is the last run: baselineState new / unchanged
+            data = sarif.render(report, since_last_run=changes).encode("utf-8")
         else:
             data = FORMATS[fmt](report).encode("utf-8")
         ext = EXTENSIONS[fmt]
@@ -472,36 +485,57 @@ def _write(target: Path, data: bytes) -> None:
     partial.replace(target)
 
 
+def _log_narrowing(log: Log, settings: NightlySettings, rule_ids: Sequence[str]) -> None:
+    """Say up front that a narrowed run speaks only for its scope."""
+    parts = []
+    if settings.only:
+        parts.append(f"only rules {', '.join(rule_ids)}")
+    if settings.live.datasets:
+        parts.append(f"only datasets matching {', '.join(settings.live.datasets)}")
+    if parts:
+        log.log(
+            LogSeverity.NOTICE,
+            f"narrowed run ({'; '.join(parts)}): findings outside this scope are neither "
+            "resolved nor new",
+            rules=",".join(rule_ids) if settings.only else None,
+            datasets=",".join(settings.live.datasets) or None,
+        )
+
+
 def _finish(settings: NightlySettings, outcome: Outcome, log: Log) -> int:
-    report, changes = outcome.report, outcome.changes
+    report, comparison = outcome.report, outcome.comparison
     for i, gap in enumerate(report.run.coverage):
         if i == MAX_LISTED:
             log.log(LogSeverity.WARNING, f"... and {len(report.run.coverage) - i} more gaps")
             break
         log.log(LogSeverity.WARNING, f"coverage gap: {gap.scope}: {gap.reason}", scope=gap.scope)
-    if outcome.previous is not None:
+    first = comparison.previous is None
+    if comparison.previous is not None:
         log.log(
             LogSeverity.NOTICE,
-            f"since run {outcome.previous.id}: {len(changes.new)} new, "
-            f"{len(changes.resolved)} resolved, {len(changes.persisting)} persisting",
-            previous_run_id=outcome.previous.id,
-            new=len(changes.new),
-            resolved=len(changes.resolved),
-            persisting=len(changes.persisting),
+            f"since run {comparison.previous.id}: {len(comparison.new)} {NEW}, "
+            f"{len(comparison.resolved)} resolved, {len(comparison.persisting)} persisting, "
+            f"{len(comparison.not_examined)} not examined by this run",
+            previous_run_id=comparison.previous.id,
+            compared_runs=",".join(comparison.consulted),
+            new=len(comparison.new),
+            resolved=len(comparison.resolved),
+            persisting=len(comparison.persisting),
+            not_examined=len(comparison.not_examined),
         )
-        if not (outcome.previous.complete and report.run.complete):
+        if comparison.not_examined:
+            why = "narrowed" if report.run.scope.narrowed else "incomplete"
             log.log(
-                LogSeverity.WARNING,
-                "one of the compared runs is incomplete: a 'resolved' finding may only have "
-                "gone unread",
+                LogSeverity.NOTICE,
+                f"{len(comparison.not_examined)} findings failing before are outside this "
+                f"{why} run's scope: neither resolved nor new, they keep their state",
             )
     else:
         log.log(LogSeverity.NOTICE, "first run in this history: nothing to compare with")
     failing = blocking(report, settings.fail_on)
-    new = set(changes.new)
-    first = outcome.previous is None
+    new = set(comparison.new)
     # On the first run everything is "new"; say only what fails.
-    _log_new(log, [f for f in failing if f.fingerprint in new], "" if first else "new ")
+    _log_new(log, [f for f in failing if f.fingerprint in new], "" if first else f"{NEW}: ")
     code = exit_code(report, settings.fail_on, settings.allow_partial)
     if outcome.problems:
         code = EXIT_INCOMPLETE
@@ -511,27 +545,30 @@ def _finish(settings: NightlySettings, outcome: Outcome, log: Log) -> int:
     log.log(
         LogSeverity.INFO if code == 0 else LogSeverity.ERROR,
         f"nightly run {outcome.run_id} finished: exit {code}; "
-        f"{len(failing)} failing at or above {threshold} ({new_count} new, "
-        f"{persisting_count} persisting); complete: {'yes' if report.run.complete else 'no'}",
+        f"{len(failing)} failing at or above {threshold} ({new_count} {NEW}, "
+        f"{persisting_count} persisting); complete: {'yes' if report.run.complete else 'no'}"
+        + ("; narrowed: yes" if report.run.scope.narrowed else ""),
         exit_code=code,
         failing=len(failing),
         failing_new=new_count,
         failing_persisting=persisting_count,
         complete=report.run.complete,
+        narrowed=report.run.scope.narrowed,
         report=str(outcome.files[0]) if outcome.files else None,
     )
     return code
 
 
-def _log_new(log: Log, findings: Sequence[Finding], word: str) -> None:
-    """One line per new failing finding: its ids only (the report has the rest)."""
+def _log_new(log: Log, findings: Sequence[Finding], prefix: str) -> None:
+    """One line per failing finding new since the last run: its ids only (the report has
+    the rest)."""
     for i, f in enumerate(findings):
         if i == MAX_LISTED:
-            log.log(LogSeverity.WARNING, f"... and {len(findings) - i} more {word}findings")
+            log.log(LogSeverity.WARNING, f"... and {len(findings) - i} more {prefix}findings")
             return
         log.log(
             LogSeverity.WARNING,
-            f"{word}{f.status.value} finding {f.rule_id} ({f.severity.value}) {f.fingerprint}",
+            f"{prefix}{f.status.value} finding {f.rule_id} ({f.severity.value}) {f.fingerprint}",
             rule_id=f.rule_id,
             severity_level=f.severity.value,
             status=f.status.value,

@@ -3,9 +3,11 @@
 The rows are exactly the SQLite history's (`RunRecord.row()`, `FindingRecord.row()`), so a
 dashboard or a scheduled query can read every estate's runs in one place.
 
-- The dataset and both tables are created when missing (never altered or deleted). To pick
-  the dataset's location, KMS key or ACL, create it beforehand; the sink only needs
-  `roles/bigquery.dataEditor` on that one dataset then.
+- The dataset and both tables are created when missing; a table made by an older auditor
+  gets the columns it lacks added (nullable or repeated, so its rows stay as they are);
+  nothing is ever dropped, changed or deleted. To pick the dataset's location, KMS key or
+  ACL, create it beforehand; the sink only needs `roles/bigquery.dataEditor` on that one
+  dataset then.
 - Rows are streamed with insertAll (`insert_rows_json`) in batches, each row with an insert
   id (run id, fingerprint, status), so a retried request does not duplicate rows.
 - Findings are written before their run: a `runs` row means its findings are all there.
@@ -50,6 +52,10 @@ def _field(name: str, kind: str, required: bool = True) -> bigquery.SchemaField:
     return bigquery.SchemaField(name, kind, mode="REQUIRED" if required else "NULLABLE")
 
 
+def _list(name: str) -> bigquery.SchemaField:
+    return bigquery.SchemaField(name, "STRING", mode="REPEATED")
+
+
 # Same columns, same order as the SQLite history (store.RunRecord.row / FindingRecord.row).
 RUNS_SCHEMA: tuple[bigquery.SchemaField, ...] = (
     _field("id", "STRING"),
@@ -73,6 +79,15 @@ RUNS_SCHEMA: tuple[bigquery.SchemaField, ...] = (
     _field("fail_info", "INTEGER"),
     _field("coverage_gaps", "INTEGER"),
     _field("errors", "INTEGER"),
+    # The run's scope (history schema 2); null / empty for runs recorded before it.
+    _field("narrowed", "BOOLEAN", required=False),
+    _list("scope_rules"),
+    _field("scope_project", "STRING", required=False),
+    _list("scope_datasets"),
+    _list("rule_filter"),
+    _list("dataset_filter"),
+    _list("sources"),
+    _list("gap_scopes"),
 )
 FINDINGS_SCHEMA: tuple[bigquery.SchemaField, ...] = (
     _field("run_id", "STRING"),
@@ -124,10 +139,31 @@ class BigQuerySink:
                 )  # fmt: skip
             for table_id, schema in ((RUNS_TABLE, RUNS_SCHEMA), (FINDINGS_TABLE, FINDINGS_SCHEMA)):
                 table = bigquery.Table(self.dataset.table(table_id), schema=list(schema))
-                self.client.create_table(table, exists_ok=True, retry=RETRY, timeout=CALL_TIMEOUT)
+                table = self.client.create_table(
+                    table, exists_ok=True, retry=RETRY, timeout=CALL_TIMEOUT
+                )
+                self._add_missing_columns(table, schema)
         except (GoogleAPIError, OSError) as exc:
             raise SinkError(f"cannot prepare the history sink {self.name}: {exc}") from exc
         self._ready = True
+
+    def _add_missing_columns(
+        self, table: bigquery.Table, schema: Sequence[bigquery.SchemaField]
+    ) -> None:
+        """A table an older auditor made lacks the newer columns: append them (never a
+        REQUIRED one, which BigQuery cannot add to a table that has rows)."""
+        present = {f.name for f in table.schema}
+        missing = [f for f in schema if f.name not in present]
+        if not missing:
+            return
+        required = [f.name for f in missing if f.mode == "REQUIRED"]
+        if required:
+            raise SinkError(
+                f"{self.name}.{table.table_id} lacks required column(s) {', '.join(required)}; "
+                "it was not made by the auditor's history sink"
+            )
+        table.schema = [*table.schema, *missing]
+        self.client.update_table(table, ["schema"], retry=RETRY, timeout=CALL_TIMEOUT)
 
     def write(self, run: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]) -> None:
         """Stream one run's rows: its findings first, then the run."""

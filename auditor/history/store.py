@@ -1,11 +1,14 @@
 """The run history: every audit run and its non-PASS findings, in one SQLite file.
 
-What it answers: what changed since the previous run (new, resolved and persisting FAIL/ERROR
-findings, by fingerprint) and how the failures trend over the last runs. The nightly job
-records each run here, then renders the HTML report with `changes` and `trend`.
+What it answers: what changed since the last run (FAIL/ERROR findings new since the last
+run, resolved, persisting, or not examined by a narrower run, by fingerprint) and how the
+failures trend over the last runs. The nightly job records each run here, then writes its
+reports with the comparison and the trend.
 
-- One file per estate (default `reports/history.sqlite`): "the previous run" is simply the
-  run recorded before, whatever its scope; keep separate files for separate estates.
+- One file per estate (default `reports/history.sqlite`); keep separate files for separate
+  estates. Each run records its scope (rules, datasets, filters, sources, coverage gaps), and
+  runs are compared like with like (auditor.history.compare): a finding outside a run's
+  scope is neither resolved nor new in it.
 - Runs have string ids (`20250101T020000Z-1a2b3c`: start time plus a random suffix), so the
   same id names the run in the logs, in the report file names and in the BigQuery sink,
   where several jobs may write to one table.
@@ -20,20 +23,22 @@ records each run here, then renders the HTML report with `changes` and `trend`.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from auditor.errors import InputError
-from auditor.model import Finding, Report, Severity, Status
+from auditor.history.compare import Comparison, Coverage, compare
+from auditor.history.records import FindingRecord, RunRecord
+from auditor.model import Finding, Report, RunScope, Severity, Status
 from auditor.report.html import ChangeSet, TrendPoint
-from auditor.report.summary import FAILING, SEVERITIES_DESC, iso_utc, ordered, summarize
+from auditor.report.summary import FAILING, iso_utc, ordered, summarize
 
 __all__ = [
     "DEFAULT_HISTORY",
@@ -46,7 +51,7 @@ __all__ = [
 ]
 
 DEFAULT_HISTORY = Path("reports") / "history.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 # Findings kept one by one (PASS only counted, in the run's summary).
 STORED_STATUSES = (Status.FAIL, Status.ERROR, Status.WAIVED, Status.SKIPPED)
@@ -101,6 +106,18 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX findings_by_fingerprint ON findings (fingerprint)",
     ),
+    # 2: each run's scope and the scopes of its coverage gaps (lists as JSON text). Runs
+    # recorded under schema 1 keep NULLs: their scope is unknown.
+    (
+        "ALTER TABLE runs ADD COLUMN narrowed INTEGER CHECK (narrowed IN (0, 1))",
+        "ALTER TABLE runs ADD COLUMN scope_rules TEXT",
+        "ALTER TABLE runs ADD COLUMN scope_project TEXT",
+        "ALTER TABLE runs ADD COLUMN scope_datasets TEXT",
+        "ALTER TABLE runs ADD COLUMN rule_filter TEXT",
+        "ALTER TABLE runs ADD COLUMN dataset_filter TEXT",
+        "ALTER TABLE runs ADD COLUMN sources TEXT",
+        "ALTER TABLE runs ADD COLUMN gap_scopes TEXT",
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -108,7 +125,8 @@ _RUN_SELECT = """
     SELECT id, started_at, finished_at, command, root, complete, tool_version,
            results_sha256, findings, pass_count, fail_count, error_count, waived_count,
            skipped_count, fail_critical, fail_high, fail_medium, fail_low, fail_info,
-           coverage_gaps, errors
+           coverage_gaps, errors, narrowed, scope_rules, scope_project, scope_datasets,
+           rule_filter, dataset_filter, sources, gap_scopes
     FROM runs
 """
 _FINDING_SELECT = """
@@ -120,74 +138,6 @@ _FINDING_SELECT = """
 
 class HistoryError(InputError):
     """The history file cannot be opened, is not a history, or lacks a run asked for."""
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One recorded run: what the JSON report's `run` and `summary` blocks say, in short."""
-
-    id: str
-    started_at: datetime
-    finished_at: datetime
-    command: str
-    root: str
-    complete: bool
-    tool_version: str
-    results_sha256: str | None
-    findings: int  # every finding, PASS included
-    by_status: Mapping[str, int]  # every Status, zero included
-    fail_by_severity: Mapping[str, int]  # FAIL findings per severity, zero included
-    coverage_gaps: int
-    errors: int
-
-    def row(self) -> dict[str, Any]:
-        """The run as a flat JSON-ready row (the sink's `runs` table has these columns)."""
-        return {
-            "id": self.id,
-            "started_at": iso_utc(self.started_at),
-            "finished_at": iso_utc(self.finished_at),
-            "command": self.command,
-            "root": self.root,
-            "complete": self.complete,
-            "tool_version": self.tool_version,
-            "results_sha256": self.results_sha256,
-            "findings": self.findings,
-            **{f"{s.value.lower()}_count": self.by_status[s.value] for s in Status},
-            **{f"fail_{s.value}": self.fail_by_severity[s.value] for s in SEVERITIES_DESC},
-            "coverage_gaps": self.coverage_gaps,
-            "errors": self.errors,
-        }
-
-
-@dataclass(frozen=True)
-class FindingRecord:
-    """One stored finding of one run (never PASS)."""
-
-    run_id: str
-    fingerprint: str
-    rule_id: str
-    rule_name: str
-    status: Status
-    severity: Severity
-    resource: str
-    column: str | None
-    principal: str | None
-    message: str
-
-    def row(self) -> dict[str, Any]:
-        """The finding as a flat JSON-ready row (the sink's `findings` table has these)."""
-        return {
-            "run_id": self.run_id,
-            "fingerprint": self.fingerprint,
-            "rule_id": self.rule_id,
-            "rule_name": self.rule_name,
-            "status": self.status.value,
-            "severity": self.severity.value,
-            "resource": self.resource,
-            "column_path": self.column,
-            "principal": self.principal,
-            "message": self.message,
-        }
 
 
 def new_run_id(started_at: datetime) -> str:
@@ -285,8 +235,11 @@ class HistoryStore:
                         id, started_at, finished_at, command, root, complete, tool_version,
                         results_sha256, findings, pass_count, fail_count, error_count,
                         waived_count, skipped_count, fail_critical, fail_high, fail_medium,
-                        fail_low, fail_info, coverage_gaps, errors
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        fail_low, fail_info, coverage_gaps, errors, narrowed, scope_rules,
+                        scope_project, scope_datasets, rule_filter, dataset_filter, sources,
+                        gap_scopes
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                              ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     (
                         run_id,
@@ -310,6 +263,8 @@ class HistoryStore:
                         fail["info"],
                         len(run.coverage),
                         len(run.errors),
+                        *_scope_params(run.scope),
+                        _json_list(g.scope for g in run.coverage),
                     ),
                 )
                 self._db.executemany(
@@ -332,15 +287,15 @@ class HistoryStore:
         row = self._db.execute(f"{_RUN_SELECT} WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise HistoryError(self.path, f"no run {run_id!r} in the history")
-        return _run_record(row)
+        return self._run_record(row)
 
     def runs(self) -> list[RunRecord]:
         """Every recorded run, oldest first."""
-        return [_run_record(r) for r in self._db.execute(f"{_RUN_SELECT} ORDER BY seq")]
+        return [self._run_record(r) for r in self._db.execute(f"{_RUN_SELECT} ORDER BY seq")]
 
     def latest(self) -> RunRecord | None:
         row = self._db.execute(f"{_RUN_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
-        return None if row is None else _run_record(row)
+        return None if row is None else self._run_record(row)
 
     def previous(self, before_run_id: str) -> RunRecord | None:
         """The run recorded just before `before_run_id`; None when that one is the first."""
@@ -348,7 +303,7 @@ class HistoryStore:
         row = self._db.execute(
             f"{_RUN_SELECT} WHERE seq < ? ORDER BY seq DESC LIMIT 1", (seq,)
         ).fetchone()
-        return None if row is None else _run_record(row)
+        return None if row is None else self._run_record(row)
 
     def findings(self, run_id: str) -> list[FindingRecord]:
         """The stored (non-PASS) findings of a run, by fingerprint then status."""
@@ -361,34 +316,96 @@ class HistoryStore:
     def failing(self, run_id: str) -> frozenset[str]:
         """Fingerprints of the run's FAIL and ERROR findings."""
         self._seq(run_id)
-        first, second = sorted(s.value for s in FAILING)  # FAIL and ERROR
-        rows = self._db.execute(
-            "SELECT DISTINCT fingerprint FROM findings WHERE run_id = ? AND status IN (?, ?)",
-            (run_id, first, second),
+        return frozenset(fp for fp, _, _ in self._failing_observed(run_id))
+
+    def compare(self, report: Report) -> Comparison:
+        """`report` (not recorded yet) against every recorded run, like with like."""
+        return compare(
+            Coverage.of(report.run.scope, (g.scope for g in report.run.coverage)),
+            {f.fingerprint for f in report.findings if f.status in FAILING},
+            self._history_before(None),
+            self._failing_records,
         )
-        return frozenset(r[0] for r in rows)
+
+    def compare_recorded(self, run_id: str) -> Comparison:
+        """The recorded run `run_id` against the runs recorded before it."""
+        seq = self._seq(run_id)
+        run = self.run(run_id)
+        return compare(
+            Coverage.of_run(run),
+            {fp for fp, _, _ in self._failing_observed(run_id)},
+            self._history_before(seq),
+            self._failing_records,
+        )
 
     def changes(self, run_id: str) -> ChangeSet:
-        """FAIL/ERROR fingerprints of `run_id` against the run before it, each part sorted.
-
-        For the first run there is nothing to compare with: everything failing is new.
-        """
-        current = self.failing(run_id)
-        before = self.previous(run_id)
-        earlier = self.failing(before.id) if before is not None else frozenset()
-        return ChangeSet(
-            new=tuple(sorted(current - earlier)),
-            resolved=tuple(sorted(earlier - current)),
-            persisting=tuple(sorted(current & earlier)),
-        )
+        """FAIL/ERROR fingerprints of `run_id` new since the last run, resolved and
+        persisting, each part sorted (auditor.history.compare says how runs of different
+        scopes compare). For the first run everything failing is new."""
+        return self.compare_recorded(run_id).change_set()
 
     def trend(self, limit: int = 30) -> list[TrendPoint]:
-        """The last `limit` runs, oldest first, as points of the HTML trend chart."""
+        """The last `limit` runs, oldest first, as points of the HTML trend chart; narrowed
+        and incomplete runs are marked, since their counts are not the whole estate's."""
         if limit < 1:
             raise HistoryError(self.path, f"trend limit must be at least 1, not {limit}")
         rows = self._db.execute(f"{_RUN_SELECT} ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
-        records = reversed([_run_record(row) for row in rows])
-        return [TrendPoint(r.started_at, r.fail_by_severity, r.complete) for r in records]
+        records = reversed([self._run_record(row) for row in rows])
+        return [
+            TrendPoint(r.started_at, r.fail_by_severity, r.complete, narrowed=r.narrowed)
+            for r in records
+        ]
+
+    def _failing_observed(self, run_id: str) -> list[tuple[str, str, str]]:
+        """(fingerprint, rule id, resource) of run `run_id`'s FAIL and ERROR findings: what
+        the comparison walks (cheap to read for every earlier run)."""
+        first, second = sorted(s.value for s in FAILING)  # ERROR and FAIL
+        rows = self._db.execute(
+            "SELECT DISTINCT fingerprint, rule_id, resource FROM findings "
+            "WHERE run_id = ? AND status IN (?, ?)",
+            (run_id, first, second),
+        )
+        return [(fp, rule_id, resource) for fp, rule_id, resource in rows]
+
+    def _failing_records(self, run_id: str, fingerprints: Collection[str]) -> list[FindingRecord]:
+        """The FAIL/ERROR records of run `run_id` among `fingerprints`, one per fingerprint
+        (an ERROR before a FAIL of the same one)."""
+        first, second = sorted(s.value for s in FAILING)  # ERROR and FAIL
+        wanted = frozenset(fingerprints)
+        rows = self._db.execute(
+            f"{_FINDING_SELECT} WHERE run_id = ? AND status IN (?, ?) ORDER BY fingerprint, status",
+            (run_id, first, second),
+        )
+        unique: dict[str, FindingRecord] = {}
+        for row in rows:
+            if row[1] in wanted and row[1] not in unique:
+                unique[row[1]] = _finding_record(row)
+        return list(unique.values())
+
+    def _history_before(
+        self, seq: int | None
+    ) -> Iterator[tuple[RunRecord, list[tuple[str, str, str]]]]:
+        """The runs before `seq` (None: every run), newest first, each with its FAIL/ERROR
+        records; read one run at a time, as the comparison asks for them."""
+        upper = seq if seq is not None else self._max_seq() + 1
+        earlier = self._db.execute(
+            "SELECT seq FROM runs WHERE seq < ? ORDER BY seq DESC", (upper,)
+        ).fetchall()
+        for (run_seq,) in earlier:
+            row = self._db.execute(f"{_RUN_SELECT} WHERE seq = ?", (run_seq,)).fetchone()
+            run = self._run_record(row)
+            yield run, self._failing_observed(run.id)
+
+    def _max_seq(self) -> int:
+        row = self._db.execute("SELECT coalesce(max(seq), 0) FROM runs").fetchone()
+        highest: int = row[0]
+        return highest
+
+    def _run_record(self, row: Sequence[Any]) -> RunRecord:
+        try:
+            return _run_record(row)
+        except ValueError as exc:
+            raise HistoryError(self.path, f"run {row[0]!r}: {exc}") from None
 
     def _seq(self, run_id: str) -> int:
         row = self._db.execute("SELECT seq FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -441,11 +458,62 @@ def _finding_params(run_id: str, findings: Iterable[Finding]) -> Iterator[tuple[
         )
 
 
+def _json_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=True)
+
+
+def _scope_params(scope: RunScope) -> tuple[Any, ...]:
+    return (
+        int(scope.narrowed),
+        _json_list(scope.rules),
+        scope.project,
+        _json_list(scope.datasets),
+        _json_list(scope.rule_filter),
+        _json_list(scope.dataset_filter),
+        _json_list(scope.sources),
+    )
+
+
+def _strings(text: str | None) -> tuple[str, ...]:
+    """A JSON list of strings as written by `_json_list` (None: not recorded)."""
+    if text is None:
+        return ()
+    try:
+        values = json.loads(text)
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"a scope column holds {text[:80]!r}, not a JSON list of strings")
+    return tuple(values)
+
+
+def _scope(
+    narrowed: int | None,
+    rules: str | None,
+    project: str | None,
+    datasets: str | None,
+    rule_filter: str | None,
+    dataset_filter: str | None,
+    sources: str | None,
+) -> RunScope | None:
+    if narrowed is None:  # recorded under schema 1
+        return None
+    return RunScope(
+        rules=_strings(rules),
+        project=project,
+        datasets=_strings(datasets),
+        rule_filter=_strings(rule_filter),
+        dataset_filter=_strings(dataset_filter),
+        sources=_strings(sources),
+    )
+
+
 def _run_record(row: Sequence[Any]) -> RunRecord:
     (
         run_id, started, finished, command, root, complete, tool_version, sha, findings,
         n_pass, n_fail, n_error, n_waived, n_skipped, critical, high, medium, low, info,
-        gaps, errors,
+        gaps, errors, narrowed, rules, project, datasets, rule_filter, dataset_filter,
+        sources, gap_scopes,
     ) = row  # fmt: skip
     return RunRecord(
         id=run_id,
@@ -473,6 +541,8 @@ def _run_record(row: Sequence[Any]) -> RunRecord:
         },
         coverage_gaps=gaps,
         errors=errors,
+        scope=_scope(narrowed, rules, project, datasets, rule_filter, dataset_filter, sources),
+        gap_scopes=_strings(gap_scopes),
     )
 
 

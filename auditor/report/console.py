@@ -66,7 +66,7 @@ def _header(report: Report) -> list[Text]:
         Text(f"run:     {iso_utc(run.started_at)} -> {iso_utc(run.finished_at)}"),
     ]
     if run.complete:
-        lines.append(Text("complete: every input in scope was examined", style="green"))
+        lines.append(_complete(report))
         return lines
     lines.append(
         Text(
@@ -81,6 +81,24 @@ def _header(report: Report) -> list[Text]:
     for error in run.errors:
         lines.append(Text.assemble("  error: ", _text(error)))
     return lines
+
+
+def _complete(report: Report) -> Text:
+    """A narrowed run (--only, --dataset) examined its scope only: say which, so that
+    "complete" is never read as the whole estate."""
+    scope = report.run.scope
+    if not scope.narrowed:
+        return Text("complete: every input in scope was examined", style="green")
+    parts = []
+    if scope.rule_filter:
+        parts.append(f"only rules {', '.join(scope.rules)}")
+    if scope.dataset_filter:
+        parts.append(f"only datasets matching {', '.join(scope.dataset_filter)}")
+    return Text.assemble(
+        ("narrowed: ", "bold yellow"),
+        _text("; ".join(parts)),
+        ("; every input in this scope was examined, the rest of the estate was not", "green"),
+    )
 
 
 def _where(f: Finding) -> str:
@@ -127,7 +145,7 @@ def _summary(report: Report) -> Text:
         for sev in SEVERITIES_DESC
         if s["fail_by_severity"][sev.value]
     ]
-    parts.append(f"{sum(s['new_fail_by_severity'].values())} new")
+    parts.append(f"{sum(s['fail_not_in_baseline_by_severity'].values())} not in baseline")
     text = Text("Summary: ", style="bold")
     text.append(f"{by_status['FAIL']} failed", style="bold red" if by_status["FAIL"] else "")
     text.append(f" ({', '.join(parts)}), ")

@@ -78,6 +78,7 @@ class TrendPoint:
     run_at: datetime
     fail_by_severity: Mapping[str, int]
     complete: bool
+    narrowed: bool = False  # --only or --dataset: its counts are not the whole estate's
 
 
 @dataclass(frozen=True)
@@ -390,6 +391,7 @@ def trend(report: Report, history: Sequence[TrendPoint]) -> Trend | None:
         run_at=report.run.started_at,
         fail_by_severity=summarize(report)["fail_by_severity"],
         complete=report.run.complete,
+        narrowed=report.run.scope.narrowed,
     )
     points = sorted(history, key=lambda p: _utc(p.run_at))
     if not any(_utc(p.run_at) == _utc(current.run_at) for p in points):
@@ -421,10 +423,12 @@ def trend(report: Report, history: Sequence[TrendPoint]) -> Trend | None:
             TrendColumn(
                 # Dates under every few runs, counted back from this one, so none overlap.
                 label=when[5:10] if (len(points) - 1 - i) % every == 0 else "",
-                tooltip=f"{when}: {counts}" + ("" if point.complete else " (INCOMPLETE run)"),
+                tooltip=f"{when}: {counts}"
+                + ("" if point.complete else " (INCOMPLETE run)")
+                + (" (narrowed run: not the whole estate)" if point.narrowed else ""),
                 x=x,
                 width=bar_w,
-                complete=point.complete,
+                complete=point.complete and not point.narrowed,  # partial runs are marked
                 segments=tuple(segments),
             )
         )

@@ -2,6 +2,10 @@
 
 The shape is fixed by schemas/formats/report.schema.json; tests validate rendered output
 against it. Optional finding keys are left out when unset rather than written as null.
+
+Two words, two meanings: a finding *not in the baseline* is one the --baseline report did not
+have (`summary.fail_not_in_baseline_by_severity`); a finding *new since the last run* is one
+the run history did not know to fail (`since_last_run`, written by the nightly job only).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from auditor.sources.jsonpos import load_json_value
 FORMAT_VERSION = "1"
 TOOL_NAME = "auditor"
 SCHEMA_NAME = "report"
+NOT_IN_BASELINE = "fail_not_in_baseline_by_severity"
+# The same counts, as reports written before the rename call them; `load` renames the key.
+LEGACY_NOT_IN_BASELINE = "new_fail_by_severity"
 
 
 def jsonable(value: Any) -> Any:
@@ -143,21 +150,29 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     return out
 
 
-def to_dict(report: Report) -> dict[str, Any]:
-    """The JSON report as Python data (what `render` serialises)."""
-    return {
+def to_dict(report: Report, *, since_last_run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON report as Python data (what `render` serialises).
+
+    `since_last_run`: the run against the history (auditor.history.compare.Comparison
+    .as_json): findings new since the last run, resolved, persisting, not examined.
+    """
+    out: dict[str, Any] = {
         "version": FORMAT_VERSION,
         "tool": {"name": TOOL_NAME, "version": report.run.tool_version},
         "run": _run(report.run),
         "summary": summarize(report),
-        "rules": [_rule(r) for r in ordered_rules(report)],
-        "findings": [finding_dict(f) for f in ordered(report.findings)],
     }
+    if since_last_run is not None:
+        out["since_last_run"] = dict(since_last_run)
+    out["rules"] = [_rule(r) for r in ordered_rules(report)]
+    out["findings"] = [finding_dict(f) for f in ordered(report.findings)]
+    return out
 
 
-def render(report: Report) -> str:
+def render(report: Report, *, since_last_run: Mapping[str, Any] | None = None) -> str:
     """The JSON report: 2-space indent, ASCII only (so no raw control bytes reach a terminal)."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=True) + "\n"
+    data = to_dict(report, since_last_run=since_last_run)
+    return json.dumps(data, indent=2, ensure_ascii=True) + "\n"
 
 
 @lru_cache(maxsize=1)
@@ -185,4 +200,7 @@ def load(text: str, source: str = "<report>") -> dict[str, Any]:
         raise InputError(source, f"not an auditor JSON report: at {where}: {error.message}")
     if not isinstance(data, dict):  # the schema says object; this narrows the type
         raise InputError(source, "not an auditor JSON report: top level is not an object")
+    summary = data["summary"]
+    if LEGACY_NOT_IN_BASELINE in summary:  # written before "new" meant one thing only
+        summary[NOT_IN_BASELINE] = summary.pop(LEGACY_NOT_IN_BASELINE)
     return data

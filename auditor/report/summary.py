@@ -70,24 +70,25 @@ def summarize(report: Report) -> dict[str, Any]:
 
     - `by_status`: every status, zero included.
     - `fail_by_severity`: FAIL findings per severity, baseline ones included.
-    - `new_fail_by_severity`: the same without findings that are `in_baseline`.
+    - `fail_not_in_baseline_by_severity`: the same without findings that are `in_baseline`
+      (not "new": that word means new since the last run, which only the history knows).
     """
     by_status = {s.value: 0 for s in Status}
     fail_by_severity = _zero_by_severity()
-    new_fail_by_severity = _zero_by_severity()
+    not_in_baseline = _zero_by_severity()
     for f in report.findings:
         by_status[f.status.value] += 1
         if f.status is Status.FAIL:
             fail_by_severity[f.severity.value] += 1
             if not f.in_baseline:
-                new_fail_by_severity[f.severity.value] += 1
+                not_in_baseline[f.severity.value] += 1
     return {
         "complete": report.run.complete,
         "rules_evaluated": len(ordered_rules(report)),
         "findings": len(report.findings),
         "by_status": by_status,
         "fail_by_severity": fail_by_severity,
-        "new_fail_by_severity": new_fail_by_severity,
+        "fail_not_in_baseline_by_severity": not_in_baseline,
         "coverage_gaps": len(report.run.coverage),
         "errors": len(report.run.errors),
     }
