@@ -101,7 +101,7 @@ class Run:
     engine_cpu: float
     stage_cpu: float  # the child process: proxies and stand-ins
     injected: float  # latency held, summed over calls
-    peak_mib: float  # resident set growth over the run
+    peak_mib: float | None  # resident set growth over the run (None: not measurable)
     note: str = ""
 
 
@@ -142,7 +142,7 @@ def measured(stage: Stage, engine_pid: int, work: Callable[[], str]) -> Run:
     """Run `work` (returns a note) and measure it; calls are counted at the proxies."""
     before = stage.report()
     engine_before, stage_before = process_cpu(engine_pid), process_cpu(stage.process.pid)
-    rss_before = rss_mib()
+    rss_before, high_before = rss_mib(), max_rss_mib()
     cpu_before, started = time.process_time(), time.perf_counter()
     note = work()
     seconds = time.perf_counter() - started
@@ -155,20 +155,25 @@ def measured(stage: Stage, engine_pid: int, work: Callable[[], str]) -> Run:
         engine_cpu=process_cpu(engine_pid) - engine_before,
         stage_cpu=process_cpu(stage.process.pid) - stage_before,
         injected=after["delayed_seconds"] - before["delayed_seconds"],
-        peak_mib=max(0.0, max_rss_mib() - rss_before),
+        # The high-water mark of this process: a run that stays below an earlier run's peak
+        # cannot be measured this way.
+        peak_mib=max_rss_mib() - rss_before if max_rss_mib() > high_before else None,
         note=note,
     )
 
 
 def show(name: str, run: Run, datasets: int) -> None:
     wait = max(0.0, run.seconds - run.cpu)
+    if run.peak_mib is None:
+        memory = "peak memory not measurable (below an earlier run's high-water mark)"
+    else:
+        per_dataset = f" ({run.peak_mib * 1024 / datasets:.1f} KiB per dataset)" if datasets else ""
+        memory = f"peak memory +{run.peak_mib:.0f} MiB{per_dataset}"
     print(
         f"{name}: {run.calls} calls, {run.seconds:.1f} s wall; auditor CPU {run.cpu:.1f} s, "
         f"engine CPU {run.engine_cpu:.1f} s, proxy/stand-in CPU {run.stage_cpu:.1f} s; "
         f"latency injected {run.injected:.0f} s over all calls; wall minus own CPU "
-        f"(waiting) {wait:.1f} s; peak memory +{run.peak_mib:.0f} MiB "
-        f"({run.peak_mib * 1024 / max(datasets, 1):.1f} KiB per dataset)"
-        + (f"; {run.note}" if run.note else ""),
+        f"(waiting) {wait:.1f} s; {memory}" + (f"; {run.note}" if run.note else ""),
         flush=True,
     )
 
