@@ -42,12 +42,11 @@ from auditor.sources.bigquery import (
     make_client,
     table_from_api,
 )
+from auditor.sources.fastplan import Fallback, Plan, reconcile
 from auditor.sources.infoschema import (
     DatasetOptions,
-    Fallback,
     Malformed,
     ParsedType,
-    Plan,
     QueryAnswer,
     QueryFailed,
     RegionSnapshot,
@@ -56,7 +55,6 @@ from auditor.sources.infoschema import (
     parse_literal,
     parse_type,
     read_region,
-    reconcile,
     region_query,
     sql_identifier,
 )

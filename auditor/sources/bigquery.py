@@ -66,7 +66,8 @@ from auditor.sources.bqconvert import (
     table_from_api,
 )
 from auditor.sources.calltap import counting
-from auditor.sources.infoschema import Fallback, Malformed, Plan, QueryAnswer, QueryFailed, TableKey
+from auditor.sources.fastplan import Fallback, Plan, Reason, reconcile_dataset
+from auditor.sources.infoschema import Malformed, QueryAnswer, QueryFailed, TableKey
 
 # Names other modules import from here (the split into bqcalls/bqconvert kept them).
 _Caller = Caller
@@ -383,7 +384,7 @@ class _Crawl:
             for key, table in sorted(held, key=lambda item: item[0]):
                 if omitted is not None:
                     self._count_fallback(
-                        infoschema.Reason(
+                        Reason(
                             Fallback.KMS_KEYS_OMITTED,
                             f"INFORMATION_SCHEMA in region {location} leaves KMS keys out "
                             f"(SCHEMATA_OPTIONS shows none for {omitted}, which has one), so "
@@ -402,7 +403,7 @@ class _Crawl:
                 self.tables.append(table)
         return tasks
 
-    def _count_fallback(self, reason: infoschema.Reason) -> None:
+    def _count_fallback(self, reason: Reason) -> None:
         if reason.kind is not Fallback.FAST_PATH_OFF:  # not a fallback: the path is off
             self.fallback_kinds[reason.kind.value] += 1
             self.fallback_details[reason.detail] += 1
@@ -501,7 +502,7 @@ class _Crawl:
             plan = Plan.one_by_one(keys, Fallback.LOCATION_NOT_READ, detail)
         else:
             snapshot = self._snapshot(location, future)
-            plan = infoschema.reconcile_dataset(snapshot, dataset, listed, self._needs_tags)
+            plan = reconcile_dataset(snapshot, dataset, listed, self._needs_tags)
             options = snapshot.dataset_options.get(dataset.dataset_id)
             shown = options.default_kms_key if options is not None else None
             if dataset.default_kms_key and not shown and not snapshot.blockers:
