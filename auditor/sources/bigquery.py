@@ -552,6 +552,11 @@ class _Crawl:
             )
             return None
         self.table_iam_source = reader.source
+        self.iam_notes.append(
+            f"table IAM from {reader.source} ({len(policies)} tables with a policy): its index "
+            "is eventually consistent, a policy changed in the last minutes may show its "
+            "previous state"
+        )
         return policies
 
     def _bulk_policies(self) -> TablePolicies | None:
