@@ -25,13 +25,29 @@
     paths = ["policies"]                          # default: the shipped pack
     waivers = "waivers.yaml"
 
+    [gate]                                        # `auditor gate` only; nightly ignores it
+    templates = ["templates/**/*.json"]           # default: discovered (see discovery.py)
+    sql_docs = ["database/schemas/*.sql"]         # default: every *.sql, examined
+    sql_dialect = "bigquery"
+    tenant = ["templates/customer/onboarding/schemas/*.json"]
+    customers = ["schemas/customers/*.json"]
+    other = ["schemas/staging/*.json"]
+    exclude = ["tests/**"]
+    allow_empty = false
+    baseline = "reports/gate-baseline.json"       # or baseline_ref = "origin/main"
+
+The same tables may sit under `[tool.auditor]` in a `pyproject.toml` (`[tool.auditor.gate]`
+...): `auditor gate` reads `auditor.toml` or `pyproject.toml` in the repo it checks.
+
 `history_archive` is for a job whose disk does not outlive it (Cloud Run): the history is
 copied from there to `history` before the run and back after it, so the archive may sit on a
 file system SQLite cannot lock (a Cloud Storage volume). Relative paths are relative to the
 file's folder. Every key is optional; command-line options
 override the file. A problem (TOML syntax, an unknown section or key, a wrong type, a path
 that does not exist) is a ConfigError naming the file and, where it can be found, the line.
-Reading the file is the only I/O here.
+Reading the file is the only I/O here. The shape (tables, keys, value types) is the JSON
+Schema's (schemas/formats/config.schema.json, auditor.configschema); the converters below
+check what it cannot and turn values into settings.
 """
 
 from __future__ import annotations
@@ -45,21 +61,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditor import limits
-from auditor.errors import InputError
+from auditor.configschema import ConfigError, check_shape, line_of
 from auditor.model import Severity
-from auditor.sources.jsonwords import did_you_mean
 
 __all__ = [
     "CONFIG_NAME",
     "FAIL_ON_CHOICES",
     "FILE_FORMATS",
+    "PYPROJECT_NAME",
     "Config",
     "ConfigError",
+    "GateConfig",
+    "find_project_config",
     "load_config",
     "parse_config",
 ]
 
 CONFIG_NAME = "auditor.toml"
+PYPROJECT_NAME = "pyproject.toml"
+PYPROJECT_PREFIX = "tool.auditor."
 FILE_FORMATS = ("json", "sarif", "html", "junit")
 FAIL_ON_CHOICES = (*(s.value for s in Severity), "none")
 MAX_CONFIG_BYTES = limits.MAX_CONFIG_BYTES
@@ -67,12 +87,24 @@ MAX_CONFIG_BYTES = limits.MAX_CONFIG_BYTES
 # fullmatch, not `$`: `$` also matches before a trailing newline.
 _PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _SINK = re.compile(r"(?:[a-z][a-z0-9.:-]{4,62}[a-z0-9]\.)?[A-Za-z0-9_]{1,1024}")
-_SECTION = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(?:#.*)?$")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
 
-class ConfigError(InputError):
-    """The configuration file is unreadable or invalid."""
+@dataclass(frozen=True)
+class GateConfig:
+    """The [gate] table: None where it says nothing (discovery's defaults, or the
+    command's)."""
+
+    templates: tuple[str, ...] | None = None
+    sql_docs: tuple[str, ...] | None = None
+    sql_dialect: str | None = None
+    tenant: tuple[str, ...] | None = None
+    customers: tuple[str, ...] | None = None
+    other: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+    allow_empty: bool | None = None
+    baseline: Path | None = None
+    baseline_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,13 +127,15 @@ class Config:
     allow_partial: bool | None = None
     policies: tuple[Path, ...] | None = None
     waivers: Path | None = None
+    gate: GateConfig = GateConfig()
 
     def given(self) -> dict[str, Any]:
-        """The settings the file made, by attribute name."""
+        """The settings the file made for every command, by attribute name (the gate's own
+        table is `gate`)."""
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name != "path" and getattr(self, f.name) is not None
+            if f.name not in ("path", "gate") and getattr(self, f.name) is not None
         }
 
 
@@ -199,6 +233,20 @@ def _bool(value: Any, _: Path) -> bool:
     return value
 
 
+def _text(value: Any, _: Path) -> str:
+    return _string(value)
+
+
+def _dialect(value: Any, _: Path) -> str:
+    from sqlglot.dialects.dialect import Dialects  # imported when a gate config names one
+
+    text = _string(value)
+    known = sorted(d.value for d in Dialects if d.value)
+    if text not in known:
+        raise ValueError(f"unknown SQL dialect {text!r}; known: {', '.join(known)}")
+    return text
+
+
 # section -> key -> (Config attribute, converter)
 SCHEMA: Mapping[str, Mapping[str, tuple[str, Converter]]] = {
     "project": {
@@ -218,11 +266,54 @@ SCHEMA: Mapping[str, Mapping[str, tuple[str, Converter]]] = {
     },
     "thresholds": {"fail_on": ("fail_on", _fail_on), "allow_partial": ("allow_partial", _bool)},
     "policies": {"paths": ("policies", _paths), "waivers": ("waivers", _existing_file)},
+    # Attributes of GateConfig.
+    "gate": {
+        "templates": ("templates", _globs),
+        "sql_docs": ("sql_docs", _globs),
+        "sql_dialect": ("sql_dialect", _dialect),
+        "tenant": ("tenant", _globs),
+        "customers": ("customers", _globs),
+        "other": ("other", _globs),
+        "exclude": ("exclude", _globs),
+        "allow_empty": ("allow_empty", _bool),
+        "baseline": ("baseline", _existing_file),
+        "baseline_ref": ("baseline_ref", _text),
+    },
 }
 
 
+def find_project_config(root: Path) -> Path | None:
+    """The project config of a repo: `auditor.toml` in root, else a `pyproject.toml` there
+    with a [tool.auditor] table; None when neither. Both is a ConfigError: settings in two
+    places would be read from one and silently ignored in the other."""
+    own = root / CONFIG_NAME
+    pyproject = root / PYPROJECT_NAME
+    in_pyproject = pyproject.is_file() and _has_tool_table(pyproject)
+    if own.is_file() and in_pyproject:
+        raise ConfigError(
+            str(pyproject),
+            f"[tool.auditor] is set here and in {own}; keep the settings in one of them",
+        )
+    if own.is_file():
+        return own
+    return pyproject if in_pyproject else None
+
+
+def _has_tool_table(pyproject: Path) -> bool:
+    text = _read(pyproject)
+    tool = _toml(text, str(pyproject)).get("tool")
+    return isinstance(tool, dict) and "auditor" in tool
+
+
 def load_config(path: Path) -> Config:
-    """Read and validate the file at `path` (ConfigError naming it when that fails)."""
+    """Read and validate the file at `path` (ConfigError naming it when that fails). A file
+    named pyproject.toml is read for its [tool.auditor] table."""
+    text = _read(path)
+    pyproject = path.name == PYPROJECT_NAME
+    return parse_config(text, str(path), path.resolve().parent, path=path, pyproject=pyproject)
+
+
+def _read(path: Path) -> str:
     where = str(path)
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
@@ -231,16 +322,45 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigError(where, f"cannot read: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(where, f"not UTF-8 (byte {exc.start})") from None
-    return parse_config(text, where, path.resolve().parent, path=path)
 
 
-def parse_config(text: str, source: str, base: Path, *, path: Path | None = None) -> Config:
-    """Validate the TOML `text`; `source` names it in errors, `base` anchors relative paths."""
+def parse_config(
+    text: str, source: str, base: Path, *, path: Path | None = None, pyproject: bool = False
+) -> Config:
+    """Validate the TOML `text`; `source` names it in errors, `base` anchors relative paths.
+    `pyproject`: the settings are the [tool.auditor] table (none there: an empty Config)."""
+    data: Any = _toml(text, source)
+    prefix = ""
+    if pyproject:
+        tool = data.get("tool")
+        data = tool.get("auditor", {}) if isinstance(tool, dict) else {}
+        prefix = PYPROJECT_PREFIX
+        if not isinstance(data, dict):
+            line = line_of(text, "", "tool", "auditor")
+            raise ConfigError(source, "tool.auditor must be a [tool.auditor] table", line)
+    check_shape(data, text, source, prefix)
+    values: dict[str, Any] = {}
+    gate: dict[str, Any] = {}
+    for section, body in data.items():
+        keys = SCHEMA[section]
+        for key, value in body.items():
+            attribute, convert = keys[key]
+            try:
+                converted = convert(value, base)
+            except ValueError as exc:
+                raise ConfigError(
+                    source, f"[{prefix}{section}] {key}: {exc}", line_of(text, prefix, section, key)
+                ) from None
+            (gate if section == "gate" else values)[attribute] = converted
+    return Config(path=path, gate=GateConfig(**gate), **values)
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = _TOML_LINE.search(message)
@@ -252,53 +372,6 @@ def parse_config(text: str, source: str, base: Path, *, path: Path | None = None
         raise ConfigError(source, "not valid TOML: nesting is too deep") from None
     except ValueError as exc:  # e.g. an integer longer than Python's int digit limit
         raise ConfigError(source, f"not valid TOML: {exc}") from None
-    values: dict[str, Any] = {}
-    for section, body in data.items():
-        keys = SCHEMA.get(section)
-        if keys is None:
-            raise ConfigError(
-                source,
-                f"unknown section [{section}]{did_you_mean(section, list(SCHEMA))}; "
-                f"known: {', '.join(f'[{s}]' for s in SCHEMA)}",
-                _line_of(text, section, None),
-            )
-        if not isinstance(body, dict):
-            raise ConfigError(
-                source, f"{section} must be a [{section}] table", _line_of(text, None, section)
-            )
-        for key, value in body.items():
-            if key not in keys:
-                raise ConfigError(
-                    source,
-                    f"unknown key {key!r} in [{section}]{did_you_mean(key, list(keys))}; "
-                    f"known: {', '.join(keys)}",
-                    _line_of(text, section, key),
-                )
-            attribute, convert = keys[key]
-            try:
-                values[attribute] = convert(value, base)
-            except ValueError as exc:
-                raise ConfigError(
-                    source, f"[{section}] {key}: {exc}", _line_of(text, section, key)
-                ) from None
-    return Config(path=path, **values)
-
-
-def _line_of(text: str, section: str | None, key: str | None) -> int | None:
-    """1-based line of `key =` under `[section]` (or of the section header when key is None;
-    of a top-level key when section is None). None when it is written some other way."""
-    current: str | None = None
-    key_re = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=") if key else None
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _SECTION.match(line)
-        if header:
-            current = header.group(1)
-            if key is None and current == section:
-                return number
-            continue
-        if key_re is not None and current == section and key_re.match(line):
-            return number
-    return None
 
 
 def _show(value: Any) -> str:

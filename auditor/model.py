@@ -66,7 +66,7 @@ def canonical_type(type_name: str) -> str:
     return LEGACY_TYPE_ALIASES.get(upper, upper)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """A place in a file: path relative to the scanned root, 1-based line."""
 
@@ -160,6 +160,75 @@ class InputFile:
 
     path: str
     sha256: str
+
+
+class InputKind(StrEnum):
+    """What discovery made of a file under a scanned root."""
+
+    TEMPLATE = "template"
+    SQL_DOC = "sql_doc"
+    SKIPPED = "skipped"
+
+
+class TemplateScope(StrEnum):
+    """Which kind of dataset a template serves (by its path): the rules' tenant/customers
+    scopes, or neither."""
+
+    TENANT = "tenant"
+    CUSTOMERS = "customers"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class DiscoveredInput:
+    """One file discovery looked at and how it was classified: a template (and its scope), a
+    SQL doc (and its dialect), or skipped (and why)."""
+
+    path: str  # relative to the scanned root, posix
+    kind: InputKind
+    scope: TemplateScope | None = None  # templates only
+    dialect: str | None = None  # SQL docs only
+    reason: str | None = None  # skipped files only
+
+    @property
+    def label(self) -> str:
+        """How a listing names the classification: 'tenant template', 'SQL doc (bigquery)',
+        'skipped: <why>'."""
+        if self.kind is InputKind.TEMPLATE:
+            return f"{(self.scope or TemplateScope.OTHER).value} template"
+        if self.kind is InputKind.SQL_DOC:
+            return f"SQL doc ({self.dialect or 'bigquery'})"
+        return f"skipped: {self.reason or 'no reason recorded'}"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What the gate looked at: every discovered file, the config it read, and warnings
+    about the inputs (e.g. nothing in tenant scope)."""
+
+    files: tuple[DiscoveredInput, ...] = ()
+    config: str | None = None  # the project config file, when one was read
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """'12 files: 3 tenant templates, 1 other template, 2 SQL docs (bigquery), 6 skipped'."""
+        counts: dict[str, int] = {}
+        for item in self.files:
+            key = item.label if item.kind is not InputKind.SKIPPED else "skipped"
+            counts[key] = counts.get(key, 0) + 1
+        order = [f"{s.value} template" for s in TemplateScope]
+        keys = sorted(counts, key=lambda k: (order.index(k) if k in order else len(order), k))
+        parts = ", ".join(_counted(counts[k], k) for k in keys) or "nothing"
+        return f"{_counted(len(self.files), 'file')}: {parts}"
+
+
+def _counted(count: int, noun: str) -> str:
+    """'1 tenant template', '2 tenant templates', '2 SQL docs (bigquery)', '3 skipped'."""
+    if count == 1 or noun == "skipped":
+        return f"{count} {noun}"
+    head, paren, rest = noun.partition(" (")
+    return f"{count} {head}s{paren}{rest}"
 
 
 BIGQUERY_RESOURCE_PREFIX = "//bigquery.googleapis.com/"
@@ -303,10 +372,21 @@ class GroupMembership:
     member: str  # an IAM member string: user:..., serviceAccount:..., group:...
 
 
+class RoleStatus(StrEnum):
+    DEFINED = "defined"  # the permissions are known
+    DELETED = "deleted"  # the estate says the role does not exist: its bindings grant nothing
+    UNRESOLVED = "unresolved"  # a lookup failed: the role stays unknown (a coverage gap)
+
+
 @dataclass(frozen=True)
 class CustomRole:
-    name: str  # projects/P/roles/R or organizations/N/roles/R
+    """A role definition read from the estate: a custom role, or a predefined role the
+    shipped catalog lacks (IAM roles.get, or an exported `gcloud iam roles describe`)."""
+
+    name: str  # projects/P/roles/R, organizations/N/roles/R or roles/R
     permissions: tuple[str, ...]
+    status: RoleStatus = RoleStatus.DEFINED
+    detail: str = ""  # where a looked-up definition came from, or why it is deleted/unresolved
 
 
 @dataclass(frozen=True)
@@ -396,7 +476,7 @@ class CheckResult:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WaiverRef:
     """The waiver that applied to (or expired on) a finding."""
 
@@ -406,7 +486,7 @@ class WaiverRef:
     expired: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # 100,000 of them in a large report
 class Finding:
     rule_id: str
     rule_name: str
@@ -477,6 +557,26 @@ class CheckContext:
 
 
 @dataclass(frozen=True)
+class PolicyPack:
+    """The rule files a run evaluated, for the evidence manifest. `origin` says whose pack
+    it is (the one shipped with a tool version, or the paths given)."""
+
+    files: tuple[InputFile, ...]
+    origin: str
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the `sha256sum` listing of the files ("<hex>  <path>\n"), sorted by
+        path: `LC_ALL=C sha256sum FILES | sha256sum` gives it again."""
+        listing = "".join(f"{f.sha256}  {f.path}\n" for f in sorted(self.files, key=_path_of))
+        return hashlib.sha256(listing.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _path_of(item: InputFile) -> str:
+    return item.path
+
+
+@dataclass(frozen=True)
 class RunInfo:
     started_at: datetime
     finished_at: datetime
@@ -489,6 +589,8 @@ class RunInfo:
     evaluation_time: datetime | None = None  # None only in reports written before it existed
     scope: RunScope = field(default_factory=RunScope)
     collection: CollectionStats | None = None  # live runs only
+    policy_pack: PolicyPack | None = None  # None only in reports written before it existed
+    discovery: Discovery | None = None  # the gate's inputs and how they were classified
 
     @property
     def complete(self) -> bool:

@@ -3,6 +3,13 @@
     python benchmarks/content.py [--tenants 200] [--rows 1000] [--pushdown-tables N]
                                  [--local-workers 1] [--pushdown-workers 2]
                                  [--tables-per-query 20]
+    python benchmarks/content.py --corpus dev|test
+
+With --corpus, the labelled values corpus half (benchmarks/corpora/values.<half>.csv) is
+planted one case per cell (benchmarks/corpora/modes.py) and scanned in the local, pushdown
+and DLP modes (DLP against the responder of tests/support): precision and recall per mode,
+and whether the three modes report the same hits (detector, rows, prefix, fingerprint).
+Exit 1 when a mode misses recall or precision >= 0.97 or the modes differ.
 
 Seeds TENANTS demo tenants (5 tables each, ROWS rows per table: 200 tenants is the 1,000
 tenant tables x 1,000 rows the brief aims at) on the fast engine, in memory, then scans every
@@ -116,6 +123,42 @@ def scanner_alone(client: object, tables: list[Table], rows: int) -> int:
     return cells
 
 
+def corpus_modes(half: str) -> int:
+    """Score the three modes on one half of the values corpus; 0 when all hold the bar."""
+    from benchmarks.corpora.modes import flagged, plant, run_modes
+    from benchmarks.values import CORPORA, load
+
+    rows = load(CORPORA / f"values.{half}.csv")
+    print(f"== values corpus, {half} half: {len(rows)} cases, one cell each, on the fast engine")
+    state = start(Engine.FAST, project=PROJECT, fresh=True, in_memory=True, timeout=120)
+    assert state.endpoint is not None
+    try:
+        client = make_client(PROJECT, state.endpoint)
+        planted = plant(client, PROJECT, "tenant_corpus", [r.value for r in rows])
+        started = time.perf_counter()
+        results = run_modes(state.endpoint, PROJECT, planted.dataset)
+        print(f"three modes scanned {len({t for t, _ in planted.cells})} tables in "
+              f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    finally:
+        stop(Engine.FAST)
+    failed = False
+    for mode, result in results.items():
+        found = flagged(planted, result.hits)
+        tp = sum(1 for r, f in zip(rows, found, strict=True) if r.secret and f)
+        fp = sum(1 for r, f in zip(rows, found, strict=True) if not r.secret and f)
+        fn = sum(1 for r, f in zip(rows, found, strict=True) if r.secret and not f)
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        print(
+            f"{mode:9} precision {precision:.2%}  recall {recall:.2%}  "
+            f"(TP {tp} FP {fp} FN {fn}), {len(result.hits)} hits, {len(result.gaps)} gaps"
+        )
+        failed |= precision < 0.97 or recall < 0.97 or bool(result.gaps)
+    same = results["local"].hits == results["pushdown"].hits == results["dlp"].hits
+    print(f"modes identical (hits, detectors, rows, prefixes, fingerprints): {same}")
+    return 1 if failed or not same else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=200)
@@ -124,7 +167,10 @@ def main() -> None:
     parser.add_argument("--local-workers", type=int, default=1)
     parser.add_argument("--pushdown-workers", type=int, default=2)
     parser.add_argument("--tables-per-query", type=int, default=DEFAULT_TABLES_PER_QUERY)
+    parser.add_argument("--corpus", choices=("dev", "test"), help="score the values corpus")
     args = parser.parse_args()
+    if args.corpus:
+        sys.exit(corpus_modes(args.corpus))
 
     print(f"== fast engine (bqemulator, in memory): {args.tenants} tenants x 5 tables x "
           f"{args.rows} rows")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -93,7 +94,7 @@ def test_mark_baseline() -> None:
     passing = finding("tenant/a.json", status=Status.PASS, column="token")
     marked = mark_baseline([old, moved, new, passing], frozenset({old.fingerprint, "zzz"}))
     assert [f.in_baseline for f in marked] == [True, True, False, False]
-    assert marked[0] == Finding(**{**old.__dict__, "in_baseline": True})
+    assert marked[0] == dataclasses.replace(old, in_baseline=True)  # Finding has slots
     assert marked[2] is new
     assert not old.in_baseline  # findings are frozen; the input is untouched
 

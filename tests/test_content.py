@@ -31,11 +31,12 @@ from auditor.content.base import (
     content_options,
 )
 from auditor.content.columns import text_columns
+from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.sample import SampledRows
 from auditor.content.scan import ContentResult, scan_contents, scanner_for
 from auditor.demo.estate import CONTENT_SECRET_PLANTS, SetCell
 from auditor.demo.seed import SeedOptions, seed
-from auditor.detect.redact import redact
+from auditor.detect.redact import fingerprint_secret
 from auditor.detect.values import catalog, evidence, scan_value
 from auditor.errors import UsageError
 from auditor.model import (
@@ -273,28 +274,17 @@ def test_scan_sample_counts_rows_and_keeps_the_lowest_fingerprint_never_a_value(
 
 
 @pytest.mark.parametrize("detector", catalog(), ids=lambda d: d.id)
-def test_the_two_step_secret_is_the_capturing_group(detector: Any) -> None:
-    """What the SQL does (whole match, then the anchored pattern's group) gives the secret
-    Python's group gives, for every positive example of the catalog."""
+def test_the_sql_pattern_finds_what_python_finds(detector: Any) -> None:
+    """The pattern the SQL runs (its group made non-capturing) matches where Python's does:
+    the SQL only narrows, so it must never miss a cell Python would report."""
     whole = re.compile(pushdown.whole_match_pattern(detector.pattern), re.ASCII)
-    anchored = re.compile(pushdown._anchored(detector.pattern), re.ASCII)
     assert whole.groups == 0
-    for example in detector.positive_examples:
+    for example in detector.positive_examples + detector.negative_examples:
         python = detector.regex.search(example)
-        assert python is not None
         match = whole.search(example)
-        assert match is not None and match.span() == python.span()
-        secret = match.group()
-        if detector.secret_group:
-            secret = anchored.sub(r"\1", secret)
-        assert secret == python.group(detector.secret_group)
-
-
-def test_evidence_rebuilt_from_sql_is_redact() -> None:
-    for n in range(0, 70):
-        value = "".join(chr(97 + (i * 7) % 26) for i in range(n))
-        shown = value[: min(pushdown.SHOWN_CHARS, n // 5)]  # SUBSTR(x, 1, LEAST(4, DIV(len, 5)))
-        assert pushdown._redacted(shown, n) == redact(value)
+        assert (match is None) is (python is None)
+        if match is not None and python is not None:
+            assert match.span() == python.span()
 
 
 def test_the_query_validates_names_and_carries_patterns_as_parameters() -> None:
@@ -332,29 +322,26 @@ def test_one_query_scans_several_tables_sharing_the_detectors() -> None:
     assert query.columns == (("error_message",), tuple(c.path for c in targets[1].columns))
     assert "FROM s0 AS s" in query.sql and "FROM s1 AS s" in query.sql
     assert query.sql.count("UNION ALL") == 1
-    assert query.sql.count("REGEXP_EXTRACT(") == len(catalog())  # once per detector, not per table
+    assert query.sql.count("REGEXP_CONTAINS(") == len(catalog())  # once per detector, not per table
     assert query.sql.count("LIMIT 7") == 2
     # The dry run reads every sampled column of both tables and none of the detectors.
     assert query.estimate_sql.count("COUNT(s.c") == 1 + len(targets[1].columns)
     assert "REGEXP" not in query.estimate_sql and "UNION ALL" in query.estimate_sql
     rows = [
-        {"t": 0, "i": -1, "j": -1, "n": 7, "e": None},
-        {"t": 1, "i": -1, "j": -1, "n": 3, "e": None},
-        {"t": 1, "i": 0, "j": 2, "n": 1, "e": "0123456789abcdef:39:AIza"},
+        {"t": 0, "i": -1, "v": None, "n": 7},
+        {"t": 1, "i": -1, "v": None, "n": 3},
+        {"t": 1, "i": 0, "v": "key=" + GOOGLE_KEY, "n": 2},
     ]
     (runs_answer, logs_answer) = pushdown.read_answer(pushdown.ANSWER_COLUMNS, rows, query)
     assert runs_answer == (7, ())
-    shown = "AIza…[redacted 35 chars]"
-    assert logs_answer == (
-        3,
-        (ValueHit(logs.resource, "id", "google-api-key", 1, shown, "0123456789abcdef"),),
-    )
+    assert logs_answer == (3, (Cell(0, "key=" + GOOGLE_KEY, 2),))
 
 
+GOOGLE_KEY = "AIza" + "SyFAKE0123456789abcdefghijKLMNOPQRS"
 ONE_COLUMN = Table(P, "d", "t", fields=(f("a"),))
-COUNT_ROW = {"t": 0, "i": -1, "j": -1, "n": 5, "e": None}
-HIT_ROW = {"t": 0, "i": 0, "j": 2, "n": 1, "e": "0123456789abcdef:39:AIza"}
-NAMES = ("t", "i", "j", "n", "e")
+COUNT_ROW = {"t": 0, "i": -1, "v": None, "n": 5}
+HIT_ROW = {"t": 0, "i": 0, "v": "url?key=" + GOOGLE_KEY, "n": 1}
+NAMES = ("t", "i", "v", "n")
 
 
 def one_column_query() -> pushdown.PushdownQuery:
@@ -362,17 +349,22 @@ def one_column_query() -> pushdown.PushdownQuery:
     return pushdown.compile_query([target], sample_rows=5, max_cell_chars=9)
 
 
-def test_an_answer_is_read_into_hits() -> None:
-    ((sampled, hits),) = pushdown.read_answer(NAMES, [COUNT_ROW, HIT_ROW], one_column_query())
+def test_an_answer_is_read_into_cells_the_catalog_confirms() -> None:
+    placeholder = {"t": 0, "i": 0, "v": "api_key=<REDACTED> token=${API_TOKEN}", "n": 3}
+    answer = pushdown.read_answer(NAMES, [COUNT_ROW, HIT_ROW, placeholder], one_column_query())
+    ((sampled, cells),) = answer
     assert sampled == 5
-    assert hits == (
+    assert cells == (Cell(0, placeholder["v"], 3), Cell(0, HIT_ROW["v"], 1))
+    # The SQL's candidates go through the same judge as the local mode's cells: the
+    # placeholder row is dropped, the key reported with the local mode's evidence.
+    assert confirm_cells(ONE_COLUMN.resource, ("a",), cells, 100) == (
         ValueHit(
             ONE_COLUMN.resource,
             "a",
             "google-api-key",
             1,
             "AIza…[redacted 35 chars]",
-            "0123456789abcdef",
+            fingerprint_secret(GOOGLE_KEY),
         ),
     )
 
@@ -382,20 +374,24 @@ def test_an_answer_is_read_into_hits() -> None:
     [
         [HIT_ROW],  # no row count: the engine failed without saying so
         [COUNT_ROW, COUNT_ROW],
-        [COUNT_ROW, {**HIT_ROW, "j": 99}],
-        [COUNT_ROW, {**HIT_ROW, "e": "not evidence"}],
+        [COUNT_ROW, HIT_ROW, HIT_ROW],
+        [COUNT_ROW, {**HIT_ROW, "i": 99}],
+        [COUNT_ROW, {**HIT_ROW, "v": None}],
         [COUNT_ROW, {**HIT_ROW, "n": 6}],
-        [COUNT_ROW, {**HIT_ROW, "e": "0123456789abcdef:3:AIza"}],
+        [COUNT_ROW, {**HIT_ROW, "n": 3}, {**HIT_ROW, "v": "other", "n": 3}],
+        [{**COUNT_ROW, "v": "text"}],
         [{**COUNT_ROW, "n": "5"}],
         [COUNT_ROW, {**HIT_ROW, "t": 1}],
     ],
     ids=[
         "no count",
-        "twice",
-        "unknown pair",
-        "evidence",
+        "count twice",
+        "cell twice",
+        "unknown column",
+        "no text",
         "more than sampled",
-        "prefix",
+        "more in total than sampled",
+        "count with text",
         "type",
         "unknown table",
     ],
@@ -410,15 +406,6 @@ def test_no_rows_is_an_empty_table_only_with_the_columns() -> None:
     # What the fast engine answers to a query it could not run: no rows, no columns.
     with pytest.raises(Malformed, match="did it run"):
         pushdown.read_answer((), [], one_column_query())
-
-
-def test_pushdown_weaker_detectors_are_those_with_python_only_refinements() -> None:
-    weaker = pushdown.pushdown_weaker_detectors()
-    assert "gcp-service-account-key" not in weaker and "pem-private-key" not in weaker
-    assert len(weaker) == len(catalog()) - 2
-
-
-# ---------------------------------------------------------------------------- options
 
 
 def test_options_come_from_the_command_line_then_the_rule_then_the_defaults() -> None:
@@ -816,7 +803,7 @@ def test_the_snapshot_replays_the_content_findings(
     assert run.exit_code == 0, run.output
     doc = json.loads(snap.read_text(encoding="utf-8"))
     inventory = doc["inventory"]
-    assert doc["snapshot_version"] == 3
+    assert doc["snapshot_version"] == 4
     assert {s["rows_scanned"] for s in inventory["content_scans"]} == {5}
     assert len(inventory["content_scans"]) == 20
     assert [h["fingerprint"] for h in inventory["value_hits"]] == [

@@ -47,6 +47,7 @@ from auditor.remediate.planfile import load_plan, read_plan
 from auditor.report.reader import report_from_json
 from auditor.sources.exports import load_exports
 from auditor.sources.snapshot import dump_snapshot, load_snapshot, read_snapshot
+from auditor.sources.sniff import Claim
 from auditor.sources.sqldocs import load_sql_doc, parse_sql_doc
 from auditor.sources.templates import load_template, parse_template
 
@@ -662,7 +663,9 @@ def test_gate_with_one_fuzzed_template(
     target.write_bytes(data)
     out = work / "fuzzed-gate.json"
     try:
-        direct = load_template(target, gate_repo)  # what the gate reads, file by file
+        # What the gate reads, file by file: a file in the tenant folder (Claim.SCOPED), so
+        # JSON that is not a field list is skipped with a reason, not a template.
+        direct = load_template(target, gate_repo, claim=Claim.SCOPED)
         with time_bound():
             args = ["gate", str(gate_repo), "-f", "json", "-o", str(out)]
             result = CliRunner().invoke(main, args)
@@ -749,7 +752,10 @@ def test_more_columns_than_bigquery_allows() -> None:
     columns = [{"name": f"c{i}", "type": "INT64"} for i in range(limits.MAX_COLUMNS + 1)]
     with time_bound(60):
         load = parse_template(json.dumps(columns), "wide.json")
-    message = "table has 10,001 columns including nested ones; BigQuery allows at most 10,000"
+    message = (
+        "table has 10,001 leaf columns (nested fields counted, RECORD columns themselves not, "
+        "as BigQuery counts them); BigQuery allows at most 10,000"
+    )
     assert load.problems == (Problem("wide.json", message, 1),)
     assert load.table is not None and len(load.table.fields) == limits.MAX_COLUMNS + 1
 

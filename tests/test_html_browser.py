@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auditor.access.explain import cut
+from auditor.access.paths import Hop, HopKind
 from auditor.model import (
     CoverageGap,
     Finding,
@@ -33,8 +36,10 @@ from auditor.model import (
     Status,
     WaiverRef,
 )
-from auditor.report import html
+from auditor.report import csv as csv_report
+from auditor.report import html, signing
 from auditor.report import json as json_report
+from auditor.report.controls import ControlState
 from auditor.report.reader import report_from_json
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -102,6 +107,29 @@ GRAPH_PATH: dict[str, Any] = {
 }  # fmt: skip
 PATHS: list[Any] = [*HOP_LISTS, GRAPH_PATH]
 
+# What the no-GenAI-path check writes (auditor/policy/checks/access.py): hop lists, one
+# conditional flag and the cut sentences per path. Path 1: through a group's grant on the
+# dataset that holds an authorized view; path 2: a conditional grant on the view itself.
+ANALYSTS = "group:analysts@acme.test"
+VIEW = f"{BQ}/acme_corp/tables/customer_lookup"
+VIEW_HOP = Hop(HopKind.AUTHORIZED_VIEW, f"{BQ}/customers", "authorized view", VIEW)
+VIA_GROUP = (
+    Hop(HopKind.GROUP_MEMBER, ANALYSTS, "member", GENAI),
+    Hop(HopKind.DATASET_ACL, f"{BQ}/acme_corp", "roles/bigquery.dataViewer", ANALYSTS),
+    VIEW_HOP,
+)
+ON_VIEW = (
+    Hop(HopKind.TABLE_IAM, VIEW, "roles/bigquery.dataViewer", GENAI,
+        condition='request.time < timestamp("2030-01-01T00:00:00Z")'),
+    VIEW_HOP,
+)  # fmt: skip
+CHECK_PATHS = (VIA_GROUP, ON_VIEW)
+CHECK_EVIDENCE = {
+    "paths": [[h.to_dict() for h in p] for p in CHECK_PATHS],
+    "conditional": [any(h.condition for h in p) for p in CHECK_PATHS],
+    "cuts": [[c for h in p if (c := cut(h))] for p in CHECK_PATHS],
+}
+
 
 def _finding(i: int) -> Finding:
     rule = RULES[i % 4]
@@ -128,6 +156,11 @@ def build_report() -> Report:
         Finding("AUD-011", "no-genai-path-to-customers", Status.FAIL, Severity.CRITICAL,
                 f"{BQ}/customers", f"{GENAI} can read customers", principal=GENAI,
                 evidence={"paths": PATHS})
+    )  # fmt: skip
+    findings.append(
+        Finding("AUD-011", "no-genai-path-to-customers", Status.FAIL, Severity.CRITICAL,
+                f"{BQ}/customers", f"{GENAI} (lookup-bot) can read dataset customers by 2 "
+                "path(s)", principal=f"{GENAI}-lookup", evidence=CHECK_EVIDENCE)
     )  # fmt: skip
     findings.append(
         Finding("AUD-010", f"datasets-classified{PWN_SCRIPT}", Status.FAIL, Severity.LOW,
@@ -369,31 +402,215 @@ def test_sorting_and_paging(opened: Opened, made: Made) -> None:
     opened.assert_clean(made.url)
 
 
-def test_access_paths_are_drawn_as_hop_lists(opened: Opened, made: Made) -> None:
-    page = opened.page
-    page.fill("#f-text", "genai-agent")
-    assert len(shown(page, made)) == 1
+def _expand(page: Any, text: str) -> Any:
+    page.fill("#f-text", text)
     page.click("#findings-body tr.finding button.toggle")
-    paths = page.locator("#findings-body tr.detail ol.path")
-    assert paths.count() == len(PATHS)
-    for n, hops in enumerate(HOP_LISTS):
-        texts = paths.nth(n).locator("li.hop").all_inner_texts()
-        assert len(texts) == len(hops)
-        assert texts[0] == GENAI
-    impersonation = paths.nth(1).locator("li.hop").nth(1).inner_text()
-    assert impersonation == "impersonates: serviceAccount:etl@acme-prod.iam.gserviceaccount.com"
-    graph = paths.nth(2)
-    assert graph.locator("li.hop > span.label").all_inner_texts() == [
-        GENAI, "group:analysts@acme.test", f"{BQ}/customers",
-    ]  # fmt: skip
-    assert graph.locator("li.hop .via").all_inner_texts() == [
-        "group-member: member", "dataset-acl: roles/bigquery.dataViewer if request.time < x",
-    ]  # fmt: skip
-    assert graph.locator("li.path-note").inner_text() == (
-        "read; conditional; may be denied by policies/deny-genai"
-    )
-    shot(page, "access-paths")
+    return page.locator("#findings-body tr.detail .access")
+
+
+def test_a_genai_path_through_a_group_and_an_authorized_view_shows_every_hop(
+    opened: Opened, made: Made
+) -> None:
+    page = opened.page
+    access = _expand(page, "lookup-bot")
+    graph = access.locator("svg.paths-graph")
+    names = graph.locator("g.node > title").all_text_contents()
+    assert names == [f"{GENAI}", ANALYSTS, f"{BQ}/acme_corp", VIEW, f"{BQ}/customers"]
+    shown = graph.locator("g.node text.name").all_text_contents()
+    assert shown[1:] == [ANALYSTS, "acme-prod.acme_corp", "acme-prod.acme_corp.custom\u2026",
+                         "acme-prod.customers"]  # fmt: skip
+    # Every hop is an edge with its kind and role; the view hop both paths share, once.
+    edges = graph.locator("g.edge > title").all_text_contents()
+    assert edges == [
+        "group-member \u00b7 member",
+        "dataset-acl \u00b7 roles/bigquery.dataViewer",
+        "contains",
+        "authorized-view \u00b7 authorized view",
+        'table-iam \u00b7 roles/bigquery.dataViewer \u00b7 if request.time < '
+        'timestamp("2030-01-01T00:00:00Z")',
+    ]
+    assert graph.locator("g.edge.implicit").count() == 1  # the view inside acme_corp
+    first, second = access.locator("ol.hops").all()
+    assert second.locator("li").count() == 2
+    assert first.locator("li").all_inner_texts() == [
+        f"{GENAI} \u2192 {ANALYSTS} (group-member: member)",
+        f"{ANALYSTS} \u2192 acme-prod.acme_corp (dataset-acl: roles/bigquery.dataViewer)",
+        "acme-prod.acme_corp \u2192 acme-prod.acme_corp.customer_lookup (contains)",
+        "acme-prod.acme_corp.customer_lookup \u2192 acme-prod.customers "
+        "(authorized-view: authorized view)",
+    ]
+    assert "conditional" not in access.locator(".path-head").nth(0).inner_text()
+    assert "conditional" in access.locator(".path-head").nth(1).inner_text()
+    # The cut shared by both paths comes first, as a sentence.
+    cuts = access.locator(".cuts")
+    assert cuts.locator(".cuts-head").inner_text() == "One change removes all 2 paths; any of:"
+    assert cuts.locator("li").all_inner_texts() == [
+        f"remove the authorized view {VIEW} from the access list of {BQ}/customers."
+    ]
+    assert access.locator(".paths-count").inner_text() == "2 of 2 paths drawn"
+    shot(page, "access-graph")
     opened.assert_clean(made.url)
+
+
+def test_other_path_forms_are_drawn_and_many_paths_collapse(opened: Opened, made: Made) -> None:
+    page = opened.page
+    access = _expand(page, "can read customers")
+    graph = access.locator("svg.paths-graph")
+    # A list of names, a list with an {impersonates} object, an access-graph path object.
+    assert access.locator("ol.hops").count() == 3
+    titles = graph.locator("g.node > title").all_text_contents()
+    assert titles[0] == GENAI and f"{BQ}/customers" in titles
+    assert "impersonates: serviceAccount:etl@acme-prod.iam.gserviceaccount.com" in titles
+    conditional = access.locator(".path-head").nth(2).inner_text()
+    assert conditional == "Path 3 (conditional: an IAM condition decides it)"
+    assert access.locator(".paths-count").inner_text() == "3 of 3 paths drawn"
+    opened.assert_clean(made.url)
+
+
+def test_many_paths_collapse_with_counts(browser: Any, tmp_path: Path) -> None:
+    hops = [[Hop(HopKind.DATASET_ACL, f"{BQ}/customers", "roles/bigquery.dataViewer",
+                 f"group:g{n}@acme.test").to_dict()] for n in range(7)]  # fmt: skip
+    report = Report(build_report().run, RULES, (
+        Finding("AUD-011", "no-genai-path-to-customers", Status.FAIL, Severity.CRITICAL,
+                f"{BQ}/customers", "seven groups", principal=GENAI,
+                evidence={"paths": hops, "paths_total": 9}),
+    ))  # fmt: skip
+    path = tmp_path / "many.html"
+    path.write_text(html.render(report), encoding="utf-8")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(path.as_uri())
+        page.wait_for_selector("html[data-ready=true]")
+        page.click("#findings-body tr.finding button.toggle")
+        access = page.locator("#findings-body tr.detail .access")
+        assert access.locator("ol.hops").count() == 3
+        assert access.locator(".paths-count").inner_text() == (
+            "3 of 9 paths drawn (7 kept as evidence)"
+        )
+        access.locator("button.draw-all").click()
+        assert access.locator("ol.hops").count() == 7
+        assert page.locator("#findings-body tr.detail svg.paths-graph g.node").count() == 8
+    finally:
+        context.close()
+
+
+def test_expanding_a_row_touches_only_that_row_and_keeps_focus(opened: Opened, made: Made) -> None:
+    page = opened.page
+    page.evaluate(
+        "window.__rows = Array.from(document.querySelectorAll('#findings-body tr.finding'))"
+    )
+    toggle = page.locator("#findings-body tr.finding").nth(4).locator("button.toggle")
+    toggle.click()
+    assert page.evaluate("document.activeElement.getAttribute('aria-expanded')") == "true"
+    assert page.locator("#findings-body tr.detail").count() == 1
+    same = page.evaluate(
+        "Array.from(document.querySelectorAll('#findings-body tr.finding'))"
+        ".every((r, i) => r === window.__rows[i])"
+    )
+    assert same, "expanding a row redrew the table"
+    page.keyboard.press("Enter")  # the button still has focus: it closes again
+    assert page.locator("#findings-body tr.detail").count() == 0
+    assert page.evaluate("document.activeElement.getAttribute('aria-expanded')") == "false"
+    opened.assert_clean(made.url)
+
+
+def _expected_states(results: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Control states computed here from the JSON findings (independently of the page)."""
+    statuses: dict[str, set[str]] = {}
+    for f in results["findings"]:
+        statuses.setdefault(f["rule_id"], set()).add(f["status"])
+    complete = results["run"]["complete"]
+    out: dict[tuple[str, str], str] = {}
+    for rule in results["rules"]:
+        for framework, ids in rule["frameworks"].items():
+            for control in ids:
+                out.setdefault((framework, control), "")
+    for framework, control in out:
+        found: set[str] = set()
+        for rule in results["rules"]:
+            if control in rule["frameworks"].get(framework, []):
+                found |= statuses.get(rule["id"], set())
+        if found & {"FAIL", "WAIVED"}:
+            out[(framework, control)] = "failing"
+        elif "ERROR" in found or ("PASS" in found and not complete):
+            out[(framework, control)] = "unverified"
+        elif "PASS" in found:
+            out[(framework, control)] = "met"
+        else:
+            out[(framework, control)] = "not in scope"
+    return out
+
+
+def test_per_framework_counts_equal_the_findings(opened: Opened, made: Made) -> None:
+    page = opened.page
+    expected = _expected_states(made.results)
+    shown = {
+        (fw, c): state
+        for fw, c, state in page.eval_on_selector_all(
+            "table.controls[data-framework] tr[data-control]",
+            "rows => rows.map(r => [r.closest('table').dataset.framework, r.dataset.control,"
+            " r.dataset.state])",
+        )
+    }
+    assert shown == expected
+    for framework in {fw for fw, _ in expected}:
+        line = page.locator(f"#framework-verdicts li[data-framework={framework}]")
+        counts = line.locator("[data-count]").evaluate_all(
+            "els => Object.fromEntries(els.map(e => [e.dataset.count, Number(e.textContent)]))"
+        )
+        mine = [s for (fw, _), s in expected.items() if fw == framework]
+        assert counts == {
+            "met": mine.count("met"), "total": len(mine), "failing": mine.count("failing"),
+            "unverified": mine.count("unverified"), "not-in-scope": mine.count("not in scope"),
+        }  # fmt: skip
+    assert {s.value for s in ControlState} >= set(expected.values())
+    opened.assert_clean(made.url)
+
+
+def test_csv_downloads_round_trip_the_findings(opened: Opened, made: Made) -> None:
+    page = opened.page
+    with page.expect_download() as download:
+        page.click("#download-all")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    report = report_from_json(json.dumps(made.results), "results.json")
+    # The page's CSV and `auditor report -f csv` say the same, row for row.
+    from_page, from_cli = csv_report.read(text), csv_report.read(csv_report.render(report))
+    assert len(from_page) == len(made.findings())
+    for mine, theirs, finding in zip(from_page, from_cli, made.findings(), strict=True):
+        assert csv_report.evidence_of(mine) == csv_report.evidence_of(theirs)
+        assert {k: v for k, v in mine.items() if k != "evidence"} == {
+            k: v for k, v in theirs.items() if k != "evidence"
+        }
+        assert mine["fingerprint"] == finding["fingerprint"]
+        assert mine["message"] == html.visible(finding["message"])
+        assert mine["resource"] == html.visible(finding["resource"])
+        assert csv_report.evidence_of(mine) == finding.get("evidence", {})
+    with page.expect_download() as download:
+        page.click("#download-controls")
+    controls_csv = Path(download.value.path()).read_text(encoding="utf-8")
+    assert csv_report.read(controls_csv) == csv_report.read(csv_report.render_controls(report))
+    opened.assert_clean(made.url)
+
+
+def test_narrow_screen_keeps_the_page_within_390_px(browser: Any, made: Made) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(made.url)
+        page.wait_for_selector("html[data-ready=true]")
+        page.fill("#f-text", "lookup-bot")
+        page.click("#findings-body tr.finding button.toggle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide at 390 px"
+        wide = page.evaluate(
+            "Array.from(document.querySelectorAll('.scroll'))"
+            ".some(b => b.scrollWidth > b.clientWidth)"
+        )
+        assert wide, "nothing scrolls inside its box: the tables must have been squeezed"
+        shot(page, "narrow", full_page=True)
+    finally:
+        context.close()
 
 
 def test_hostile_strings_run_nothing(opened: Opened, made: Made) -> None:
@@ -446,3 +663,39 @@ def test_a_blocked_script_would_be_noticed(browser: Any, made: Made, tmp_path: P
         assert any("Content Security Policy" in e for e in errors), errors
     finally:
         context.close()
+
+
+def test_a_signed_page_shows_its_signer_and_verifies_until_edited(
+    browser: Any, made: Made, tmp_path: Path
+) -> None:
+    key = Ed25519PrivateKey.generate()
+
+    class Signer:
+        info = signing.SignerInfo("Ana, security", key.public_key())
+
+        def sign(self, message: bytes) -> bytes:
+            return key.sign(message)
+
+    report = report_from_json(json.dumps(made.results), "results.json")
+    chunks = html.render_chunks(report, signed_by=Signer.info)
+    page_path = tmp_path / "signed.html"
+    page_path.write_text("".join(signing.sign_html(chunks, Signer(), START)), encoding="utf-8")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("html[data-ready=true]")
+        assert page.locator("#signed-by").inner_text().startswith("Signed by Ana, security")
+        status = page.locator("#signature-status")
+        assert status.get_attribute("data-signed") == "true"
+        assert Signer.info.key_id in status.inner_text()
+        assert errors == []
+    finally:
+        context.close()
+    assert signing.verify_file(page_path, [key.public_key()]).ok
+    edited = tmp_path / "edited.html"
+    edited.write_text(page_path.read_text(encoding="utf-8").replace('"FAIL"', '"PASS"'), "utf-8")
+    outcome = signing.verify_file(edited, [key.public_key()])
+    assert not outcome.ok and outcome.reason.startswith("the content was changed after signing")

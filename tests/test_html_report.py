@@ -20,9 +20,11 @@ from auditor.model import (
     Finding,
     InputFile,
     Location,
+    PolicyPack,
     Report,
     RuleInfo,
     RunInfo,
+    RunScope,
     Severity,
     Status,
     WaiverRef,
@@ -479,18 +481,22 @@ def _control_status(report: Report) -> dict[tuple[str, str], str]:
 
 
 def test_controls_take_the_worst_status_of_their_rules() -> None:
+    # States, not rule statuses (issue 17): failing / unverified / met / not in scope.
     assert _control_status(COMPLETE) == {
-        ("soc2", "CC6.1"): "FAIL",  # AUD-001 fails, AUD-006 passes
-        ("soc2", "CC6.6"): "PASS",
-        ("soc2", "CC6.10"): "FAIL",  # AUD-007: one FAIL (expired waiver), two WAIVED
-        ("iso27001_2022", "A.8.12"): "FAIL",
-        ("iso27001_2022", "A.5.15"): "PASS",
-        ("iso27001_2022", "A.8.24"): "FAIL",
-        ("iso27001_2022", f"A.5.12{SCRIPT}"): "FAIL",
-        ("cis_gcp", "7.1"): "FAIL",
+        ("soc2", "CC6.1"): "failing",  # AUD-001 fails, AUD-006 passes
+        ("soc2", "CC6.6"): "met",
+        ("soc2", "CC6.10"): "failing",  # AUD-007: one FAIL (expired waiver), two WAIVED
+        ("iso27001_2022", "A.8.12"): "failing",
+        ("iso27001_2022", "A.5.15"): "met",
+        ("iso27001_2022", "A.8.24"): "failing",
+        ("iso27001_2022", f"A.5.12{SCRIPT}"): "failing",
+        ("cis_gcp", "7.1"): "failing",
     }
+    soc2 = html.controls(COMPLETE)[0][0]
+    assert soc2.counts == {"failing": 2, "unverified": 0, "met": 1, "not in scope": 0}
+    assert soc2.sentence == "SOC 2: 1 of 3 controls met, 2 failing, 0 unverified, 0 not in scope"
     incomplete = _control_status(REPORT)
-    assert incomplete[("soc2", "CC6.6")] == "UNVERIFIED"
+    assert incomplete[("soc2", "CC6.6")] == "unverified"
     frameworks, unmapped = html.controls(COMPLETE)
     assert [fw.key for fw in frameworks] == ["soc2", "iso27001_2022", "cis_gcp"]
     assert [c.control for c in frameworks[0].controls] == ["CC6.1", "CC6.6", "CC6.10"]
@@ -519,7 +525,8 @@ def test_findings_data_is_the_report_in_order(page: Page) -> None:
     by_fp = {r["fingerprint"]: r for r in got}
     token = by_fp[FINDINGS[0].fingerprint]
     assert token["column"] == "config.auth.token"
-    assert token["location"] == f"{TEMPLATES}/x_meta_pipeline_runs.json:12"
+    assert token["location"] == f"{TEMPLATES}/x_meta_pipeline_runs.json"
+    assert token["line"] == 12
     assert token["evidence"] == {"detector": "name", "kinds": ["a", "b"]}
     assert token["change"] == "new"
     assert by_fp[FINDINGS[1].fingerprint]["baseline"] == 1
@@ -529,7 +536,7 @@ def test_findings_data_is_the_report_in_order(page: Page) -> None:
     assert genai["change"] == "persisting"
     waived = by_fp[FINDINGS[5].fingerprint]
     assert data["waivers"][waived["waiver"]] == ["rollout SEC-42", "secops@acme.test", "2024-05-10",
-                                                 False, True]  # fmt: skip
+                                                 False, True, False]  # fmt: skip
     assert by_fp[FINDINGS[2].fingerprint]["dataset"] == ""
 
 
@@ -554,8 +561,10 @@ def test_manifest_lists_inputs_and_the_results_hash(page_text: str) -> None:
     assert "ab" * 32 in page_text
     assert "c" * 64 in page_text
     assert "unreadable" in page_text
+    # Without a results file, the hash of this run's JSON report (what -f json writes).
     no_hash = html.render(COMPLETE)
-    assert "not given" in no_hash
+    assert hashlib.sha256(json_report.render(COMPLETE).encode()).hexdigest() in no_hash
+    assert "not given" not in no_hash
     with pytest.raises(UsageError):
         html.render(COMPLETE, results_sha256="C" * 64)
 
@@ -635,3 +644,127 @@ def test_reader_keeps_an_unexplained_incomplete_run_incomplete() -> None:
     assert not back.run.complete
     assert back.run.errors == (UNEXPLAINED_INCOMPLETE,)
     assert 'data-status="INCOMPLETE"' in html.render(back)
+
+
+# --- issue 17: scope, rules, manifest, signature, resolved, trend labels -------------------
+
+SCOPED = dataclasses.replace(
+    COMPLETE,
+    run=dataclasses.replace(
+        COMPLETE.run,
+        evaluation_time=RUN_START - timedelta(hours=1),
+        scope=RunScope(
+            rules=("AUD-001", "AUD-006", "AUD-007", "AUD-010", "AUD-011", "AUD-099"),
+            project="acme-prod",
+            datasets=("customers", "tenant_a", "tenant_b"),
+            rule_filter=(),
+            dataset_filter=("tenant_*",),
+            sources=("bigquery", "iam-exports"),
+        ),
+        policy_pack=PolicyPack(
+            (InputFile("policies/AUD-001.yaml", "1" * 64), InputFile("policies/AUD-006.yaml", "")),
+            "the default pack of auditor 0.1.0",
+        ),
+    ),
+)
+
+
+def _texts(text: str, attr: str, tag: str = "dd") -> dict[str, str]:
+    """Each element carrying `attr`: its text, tags dropped, whitespace folded."""
+    found = re.findall(rf'<{tag}[^>]* {attr}="([^"]*)"[^>]*>(.*?)</{tag}>', text, re.S)
+    plain = (re.sub(r"<[^>]+>", " ", body) for _, body in found)
+    return {key: " ".join(t.split()) for (key, _), t in zip(found, plain, strict=True)}
+
+
+def test_scope_names_project_datasets_rules_sources_time_and_versions() -> None:
+    text = html.render(SCOPED)
+    shown = _texts(text, "data-scope")
+    assert shown["project"] == "acme-prod"
+    assert shown["datasets"] == (
+        "3 (only those matching tenant_*) list customers tenant_a tenant_b"
+    )
+    assert shown["rules"].startswith("6 (the whole pack): AUD-001, AUD-006")
+    # AUD-099 ran and had nothing to examine.
+    assert shown["without-results"] == "1: AUD-099"
+    assert shown["sources"] == "bigquery, iam-exports"
+    assert shown["evaluation-time"] == "2024-05-01T11:00:00Z"
+    assert shown["tool"] == "auditor 0.1.0"
+    pack = SCOPED.run.policy_pack
+    assert pack is not None
+    assert shown["policy-pack"] == (
+        f"the default pack of auditor 0.1.0, 2 rule files, SHA-256 {pack.sha256}"
+    )
+    counts = _texts(text, "data-count")
+    assert (counts["rules"], counts["rules-with-results"], counts["rules-without-results"]) == (
+        "6", "5", "1",
+    )  # fmt: skip
+
+
+def test_the_pack_hash_is_the_sha256sum_listing() -> None:
+    pack = SCOPED.run.policy_pack
+    assert pack is not None
+    listing = f"{'1' * 64}  policies/AUD-001.yaml\n  policies/AUD-006.yaml\n"
+    assert pack.sha256 == hashlib.sha256(listing.encode()).hexdigest()
+    text = html.render(SCOPED)
+    assert f'data-sha="policy-pack">{pack.sha256}<' in text
+    assert text.count('class="pack-file"') == 2
+    # The JSON report carries it and the reader checks it.
+    data = json.loads(json_report.render(SCOPED))
+    assert data["run"]["policy_pack"]["sha256"] == pack.sha256
+    assert report_from_json(json.dumps(data), "r.json").run.policy_pack == pack
+    data["run"]["policy_pack"]["files"][0]["sha256"] = "2" * 64
+    with pytest.raises(InputError, match=r"policy_pack\.sha256 says"):
+        report_from_json(json.dumps(data), "r.json")
+
+
+def test_rules_are_explained_where_their_findings_are(page: Page, page_text: str) -> None:
+    text = _texts(page_text, "data-rule", "details")["AUD-006"]
+    assert "Why it matters Public datasets leak. Remediation Remove the public grant." in text
+    data = data_block(page)
+    assert data["rules"]["AUD-006"][:3] == [RULES[1].title, "Public datasets leak.",
+                                            "Remove the public grant."]  # fmt: skip
+
+
+def test_references_are_shown_without_a_scheme() -> None:
+    rule = dataclasses.replace(RULES[0], references=("https://cloud.google.com/bigquery/docs",))
+    text = html.render(dataclasses.replace(COMPLETE, rules=(rule, *RULES[1:])))
+    assert "cloud.google.com/bigquery/docs" in text and "https:" not in text
+
+
+def test_an_unsigned_page_says_so(page_text: str) -> None:
+    assert 'id="signature-status" data-signed="false"' in page_text
+    assert "Unsigned: nothing proves who made this page." in page_text
+
+
+def test_resolved_findings_are_named_from_the_history() -> None:
+    gone = html.ChangedFinding("AUD-006", "datasets-not-public", Severity.HIGH, Status.FAIL,
+                               f"{BQ}/tenant_old", principal="allUsers")  # fmt: skip
+    changes = html.ChangeSet(resolved=("a" * 24, "b" * 24), details={"a" * 24: gone})
+    items = _texts(html.render(COMPLETE, changes=changes), "data-fingerprint", "li")
+    assert items["a" * 24] == (
+        f"high was FAIL AUD-006 datasets-not-public: {BQ}/tenant_old (allUsers)"
+    )
+    assert items["b" * 24] == f"not named in the history: {'b' * 24}"
+
+
+def test_trend_labels_tell_runs_of_one_day_apart() -> None:
+    history = [
+        html.TrendPoint(RUN_START - timedelta(hours=h), {"critical": 1}, True) for h in (1, 2)
+    ] + [html.TrendPoint(RUN_START - timedelta(days=3), {"critical": 2}, True)]
+    trend = html.trend(COMPLETE, history)
+    assert trend is not None
+    assert [c.label for c in trend.columns] == ["04-28", "05-01 10:00", "05-01 11:00",
+                                                "05-01 12:00"]  # fmt: skip
+
+
+def test_a_gate_page_does_not_count_rules_that_had_nothing_to_examine() -> None:
+    only_files = dataclasses.replace(
+        COMPLETE,
+        run=dataclasses.replace(COMPLETE.run, scope=RunScope(
+            rules=tuple(f"AUD-{n:03d}" for n in range(1, 15)), sources=("repo",))),
+    )  # fmt: skip
+    text = html.render(only_files)
+    assert "Rules evaluated" not in text
+    # The issue's own example: 14 rules run, 9 of them with nothing to examine.
+    assert 'data-count="rules-with-results">5<' in text
+    assert 'data-count="rules-without-results">9<' in text

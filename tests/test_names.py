@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.detect import Verdict, classify_column, split_words
+from auditor.detect.names import Signal
 
 TABLE = Path(__file__).parent / "data" / "credential_columns.csv"
 
@@ -37,7 +38,7 @@ def test_table_is_well_formed_and_holds_the_decoys() -> None:
         "token_count", "input_tokens", "output_tokens", "max_tokens", "total_tokens",
         "tokenizer", "passed", "pass_rate", "passenger", "password_last_rotated_at",
         "password_reset_sent_at", "kms_key_name", "kms_key_id", "key_ring", "api_key_id",
-        "api_key_hash", "api_key_prefix", "api_key_last_used_at", "credential_type",
+        "api_key_prefix", "api_key_last_used_at", "credential_type",
         "credential_id", "credentials_expire_at", "secret_manager_path", "secret_version",
         "public_key", "public_key_fingerprint", "idempotency_key", "partition_key",
         "primary_key", "sort_key", "cache_key", "dedup_key", "author", "authorized_by",
@@ -94,6 +95,11 @@ def test_split_words(name: str, words: tuple[str, ...]) -> None:
         ("cache.key", False),
         ("database.primary_key", False),  # a parent qualifies only a bare child
         ("labels.key", False),
+        # ... and only when the parent is that one qualifying word: map keys in telemetry.
+        ("mediadrm_decryption.key", False),
+        ("ssl_resumed_session.key", False),
+        ("event_params.key", False),
+        ("event_params.value.string_value", False),
         ("kms.key_name", False),
         # Vetoes only act inside their own segment: an `output` record may hold a token.
         ("output.access_token", True),
@@ -114,13 +120,13 @@ def test_parents(path: str, credential: bool) -> None:
 )  # fmt: skip
 def test_types_that_cannot_hold_a_secret(type_name: str) -> None:
     verdict = classify_column("api_key", type_name)
-    assert verdict == Verdict(False, verdict.reason, None)
+    assert verdict == Verdict(False, verdict.reason, None, Signal.TYPE)
     assert verdict.reason.endswith(" column cannot hold a secret")
 
 
 @pytest.mark.parametrize(
     "type_name",
-    [None, "", "STRING", "STRING(64)", "BYTES", "JSON", "RECORD", "STRUCT", "ARRAY<STRING>", "X"],
+    [None, "", "STRING", "STRING(64)", "BYTES", "JSON", "ARRAY<STRING>", "X"],
 )
 def test_types_that_can_hold_a_secret(type_name: str | None) -> None:
     assert classify_column("api_key", type_name).credential
@@ -135,9 +141,17 @@ def test_type_reason_uses_the_standard_spelling() -> None:
     )
 
 
-def test_record_is_reported_and_children_judged_on_their_own_path() -> None:
-    assert classify_column("credentials", "RECORD").credential
-    assert classify_column("auth_token", "STRUCT").credential
+def test_a_record_is_a_container_and_its_leaves_are_judged() -> None:
+    # Behaviour change (issue 13): a RECORD used to be reported itself, so one secret
+    # leaf gave two findings and a record named after credentials gave one with no leaf.
+    for path, type_name in [("credentials", "RECORD"), ("auth_token", "STRUCT")]:
+        verdict = classify_column(path, type_name)
+        assert verdict == Verdict(
+            False,
+            f"RECORD {path!r} is a container: its leaves are judged on their own",
+            None,
+            Signal.STRUCTURE,
+        )
     assert classify_column("credentials.value", "STRING").credential
     assert not classify_column("credentials.provider", "STRING").credential
 
@@ -155,6 +169,8 @@ def test_record_is_reported_and_children_judged_on_their_own_path() -> None:
         "Customer-provided service account JSON",
         "Blob containing the service account key",
         "Error message. The OAuth access token used, if any.",
+        "Base64 of the customer's service account key JSON",
+        "Raw header value as sent, including Authorization",
     ],
 )
 def test_description_makes_a_neutral_column_credential(description: str) -> None:
@@ -164,7 +180,6 @@ def test_description_makes_a_neutral_column_credential(description: str) -> None
 @pytest.mark.parametrize(
     "description",
     [
-        "Hash of the API key",
         "Number of tokens",
         "Resource name of the KMS key",
         "ID of the API key",
@@ -173,17 +188,102 @@ def test_description_makes_a_neutral_column_credential(description: str) -> None
         "Never contains the password",
         "Free-form notes; must not contain secrets",
         "Step parameters as JSON; secrets are stripped",
-        "Password hashed with bcrypt",
         "Token count reported by the model",
+        "Raw header value as sent",
     ],
 )
 def test_description_about_a_secret_is_not_one(description: str) -> None:
     assert not classify_column("value", "STRING", description).credential
 
 
-def test_description_cannot_clear_a_credential_name_or_beat_the_type() -> None:
+def test_description_cannot_beat_the_type() -> None:
     assert classify_column("api_key", "STRING", "Hash of the API key").credential
     assert not classify_column("value", "INT64", "Plaintext password").credential
+
+
+@pytest.mark.parametrize(
+    ("path", "description", "noun"),
+    [
+        ("api_key", "ID of the API key", "id"),
+        ("secret", "Resource name of a secret in Secret Manager", "name"),
+        ("token", "Kind of the token: access or refresh", "kind"),
+        ("password", "The number of passwords saved", "number"),
+    ],
+)
+def test_description_clears_a_credential_name(path: str, description: str, noun: str) -> None:
+    verdict = classify_column(path, "STRING", description)
+    assert not verdict.credential
+    assert verdict.signal is Signal.DESCRIPTION
+    assert f"says it is the {noun} of one, not the secret" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("path", "description"),
+    [
+        ("api_key_id", "The API key used for the request"),
+        ("token_kind", "Kind of the token"),
+        ("next_page_token", "Bearer token of the next page"),
+        ("secret_manager_path", "Secret Manager path of the database password"),
+    ],
+)
+def test_description_cannot_flag_a_name_that_says_it_is_metadata(
+    path: str, description: str
+) -> None:
+    assert not classify_column(path, "STRING", description).credential
+
+
+@pytest.mark.parametrize(
+    ("path", "description", "keyword"),
+    [
+        ("password_hash", None, "password"),
+        ("hashed_password", None, "password"),
+        ("refresh_token_sha256", None, "token"),
+        ("passwordHash", None, "password"),
+        ("api_key_hash", None, "api_key"),
+        ("pw", "bcrypt password hash", "password"),
+        ("value", "Hash of the API key", "api_key"),
+        ("value", "Password hashed with bcrypt", "password"),
+        ("value", "The password is hashed", "password"),
+    ],
+)
+def test_hashes_of_secrets_are_credential_material(
+    path: str, description: str | None, keyword: str
+) -> None:
+    # Behaviour change (issue 13): hashes used to be cleared. A password hash can be
+    # cracked offline, and AUD-001 keeps both out of tenant datasets.
+    verdict = classify_column(path, "STRING", description)
+    assert verdict.credential and verdict.hashed
+    assert verdict.keyword == keyword
+    assert "a hash of a secret is credential material" in verdict.reason
+
+
+def test_lookup_hashes_can_be_allowed_and_hashes_left_out() -> None:
+    allowed = classify_column("api_key_hash", "STRING", allow_hashes=["*_key_hash"])
+    assert not allowed.credential and allowed.hashed
+    assert allowed.reason.endswith("a lookup hash the rule allows ('*_key_hash')")
+    assert classify_column("password_hash", "STRING", allow_hashes=["*_key_hash"]).credential
+    assert classify_column("API_KEY_HASH", "STRING", allow_hashes=["*_key_hash"]).hashed
+    assert not classify_column("API_KEY_HASH", "STRING", allow_hashes=["*_key_hash"]).credential
+    left_out = classify_column("password_hash", "STRING", count_hashes=False)
+    assert not left_out.credential and left_out.hashed
+    assert classify_column("password", "STRING", count_hashes=False).credential
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "pwmgr_num_saved_passwords",
+        "histogram_parent_pwmgr_saved_passwords_total",
+        "count_api_keys",
+        "password_masked",
+        "masked_password",
+        "fxa_id_sha256",
+        "content_hash",
+        "payout_method_hash",
+    ],
+)
+def test_counters_masks_and_other_hashes_are_not_credentials(path: str) -> None:
+    assert not classify_column(path, "STRING").credential
 
 
 @pytest.mark.parametrize(
@@ -222,8 +322,19 @@ def test_reasons() -> None:
         "name 'partition_key': 'key' without a secret qualifier is not a credential"
     )
     assert classify_column("monkey").reason == "no credential keyword in name 'monkey'"
-    assert classify_column("value", "STRING", "Bearer token").reason == (
-        "description 'Bearer token' names credential keyword 'token'"
+    assert classify_column("value", "STRING", "Bearer token") == Verdict(
+        True,
+        "description 'Bearer token' names credential keyword 'token'",
+        "token",
+        Signal.DESCRIPTION,
+    )
+    assert classify_column("password_hash", "STRING") == Verdict(
+        True,
+        "name 'password_hash' has a hash ('hash') of credential keyword 'password': a hash of"
+        " a secret is credential material",
+        "password",
+        Signal.NAME,
+        hashed=True,
     )
 
 

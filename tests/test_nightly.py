@@ -42,7 +42,7 @@ DEPLOY = PROJECT_DIR / "deploy"
 ESTATE = ("customers", "acme_corp", "globex", "initech", "umbrella", "scratch_analytics", "local")
 ACME_RUNS = f"{BQ}/acme_corp/tables/x_meta_pipeline_runs"
 # Built here so no scanner flags this file; the detector catalog recognises it (asserted).
-SECRET = "ghp_" + "Zq8Rt2Lm9Xv4Bn7Kc1Wd5Fh3Jp6Ys0Ga2Tu8E"
+SECRET = "ghp_" + "Zq8Rt2Lm9Xv4Bn7Kc1Wd5Fh3Jp6Ys00tocn1"  # GitHub checksum valid
 SEVERITIES = {s.value for s in LogSeverity}
 
 

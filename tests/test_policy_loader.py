@@ -16,7 +16,7 @@ from auditor.errors import InputError, PolicyError
 from auditor.model import CheckResult, Inventory, Location, Severity
 from auditor.policy.checks import REGISTRY, CheckKind, register
 from auditor.policy.loader import PolicyLoad, load_policies, load_rule
-from auditor.policy.rule import Rule, Scope, Target
+from auditor.policy.rule import DocExample, ExampleInput, Rule, Scope, Target
 from auditor.policy.yamlpos import MAX_BYTES, MAX_NODES, load_yaml, read_yaml
 from auditor.resources import POLICIES_DIR, format_schema
 
@@ -286,6 +286,7 @@ def test_valid_rule(tmp_path: Path, registry: dict[str, CheckKind]) -> None:
         references=("https://example.com/a", "CIS GCP 7.1"),
         frameworks={"soc2": ("CC6.1", "CC6.7"), "iso27001_2022": ("A.8.3",), "cis_gcp": ("7.1",)},
         source=Location(str(path), 1),
+        description="Looks at columns.",
     )
 
 
@@ -306,8 +307,9 @@ def test_minimal_rule_defaults(tmp_path: Path, registry: dict[str, CheckKind]) -
         ]),
         ({"severity": "level: high"}, [
             (1, "missing required key 'severity'"),
-            (4, "unknown key 'level' (allowed: check, description, enabled, frameworks, id, "
-                "name, rationale, references, remediation, scope, severity, title)"),
+            (4, "unknown key 'level' (allowed: check, description, enabled, example, "
+                "frameworks, id, name, rationale, references, remediation, scope, severity, "
+                "title, use_instead)"),
         ]),
         ({"severity": "severity: critcal"}, [
             (4, "severity: 'critcal' is not one of: critical, high, medium, low, info "
@@ -431,6 +433,94 @@ def test_missing_params_are_validated_as_empty(
     with pytest.raises(PolicyError) as caught:
         load_rule(path, {"needs-x": required})
     assert str(caught.value) == f"{path}:19: check.params: missing required key 'x'"
+
+
+# --- doc examples -----------------------------------------------------------------------
+
+EXAMPLES = """\
+example:
+  note: A plaintext key column.
+  input: repo
+  path: tenant/x_meta_runs.json
+  text: |
+    [{"name": "api_key", "type": "STRING"}]
+use_instead:
+  note: Only a reference to the key.
+  input: exports
+  path: tables/acme.x_meta_runs.json
+  text: |
+    {"tableReference": {"projectId": "p", "datasetId": "acme", "tableId": "x_meta_runs"}}
+"""
+
+
+def test_doc_examples_are_loaded(tmp_path: Path, registry: dict[str, CheckKind]) -> None:
+    rule = load_rule(write(tmp_path, "r.yaml", RULE + EXAMPLES), registry)
+    assert rule.example == DocExample(
+        note="A plaintext key column.",
+        input=ExampleInput.REPO,
+        path="tenant/x_meta_runs.json",
+        text='[{"name": "api_key", "type": "STRING"}]\n',
+    )
+    assert rule.use_instead == DocExample(
+        note="Only a reference to the key.",
+        input=ExampleInput.EXPORTS,
+        path="tables/acme.x_meta_runs.json",
+        text='{"tableReference": {"projectId": "p", "datasetId": "acme", "tableId": "x_meta_runs"}}'
+        "\n",
+    )
+
+
+def test_doc_examples_are_optional(tmp_path: Path, registry: dict[str, CheckKind]) -> None:
+    rule = load_rule(write(tmp_path, "r.yaml", RULE), registry)
+    assert (rule.example, rule.use_instead) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("  note: A plaintext key column.\n", "", [(24, "example: missing required key 'note'")]),
+        ("  input: repo", "  input: git", [
+            (26, "example.input: 'git' is not one of: repo, exports, rows"),
+        ]),
+        ("  path: tenant/x_meta_runs.json", "  path: ../x_meta_runs.json", [
+            (27, "example.path: '../x_meta_runs.json' does not match "
+                 "'^[A-Za-z0-9_@{}-][A-Za-z0-9_.@{}-]*(/[A-Za-z0-9_@{}-][A-Za-z0-9_.@{}-]*)*"
+                 "\\\\.(json|sql)$'"),
+        ]),
+        ("  input: exports", "  inputs: exports", [
+            (32, "unknown key 'inputs' in use_instead (did you mean 'input'?)"),
+        ]),
+        ('    [{"name": "api_key", "type": "STRING"}]', '    [{"name": "api_key",}]', [
+            (28, "example.text: not valid JSON (Expecting property name enclosed in double "
+                 "quotes at line 1 of the text)"),
+        ]),
+        ('    [{"name": "api_key", "type": "STRING"}]', "    " + "[" * 3000, [
+            (28, "example.text: not valid JSON (nested too deeply)"),
+        ]),
+    ],
+)
+def test_doc_example_errors(
+    tmp_path: Path,
+    registry: dict[str, CheckKind],
+    old: str,
+    new: str,
+    expected: list[tuple[int, str]],
+) -> None:
+    assert old in EXAMPLES
+    path = write(tmp_path, "r.yaml", RULE + EXAMPLES.replace(old, new, 1))
+    loaded = load_policies([path], registry)
+    assert [(e.line, e.detail) for e in loaded.errors] == expected
+    assert loaded.rules == ()
+
+
+def test_a_sql_example_is_not_parsed_as_json(
+    tmp_path: Path, registry: dict[str, CheckKind]
+) -> None:
+    text = EXAMPLES.replace("tenant/x_meta_runs.json", "database/schemas/tenant_dataset.sql")
+    text = text.replace('[{"name": "api_key", "type": "STRING"}]', "CREATE TABLE t (a STRING);")
+    rule = load_rule(write(tmp_path, "r.yaml", RULE + text), registry)
+    assert rule.example is not None
+    assert rule.example.text == "CREATE TABLE t (a STRING);\n"
 
 
 # --- a policy pack ----------------------------------------------------------------------

@@ -201,6 +201,21 @@ MANUAL = {
     ("AUD-009", "umbrella.x_meta_dq_results", "pass_rate", None),
     ("AUD-010", "scratch_analytics", None, None),
     ("AUD-013", "customers", None, "group:bi-analysts@convergence.example"),
+    # AUD-015 (readers allowlist): everyone outside the approved admins and accounts who
+    # reads customers: the two GenAI principals, the ml-engineers' nested ml-research users
+    # and the bi-analysts users (their project-wide dataViewer). Cutting access is a review.
+    *(
+        ("AUD-015", "customers", None, member)
+        for member in (
+            f"serviceAccount:rag-indexer@{P}.iam.gserviceaccount.com",
+            "serviceAccount:service-123456789012@gcp-sa-aiplatform.iam.gserviceaccount.com",
+            "user:amara.diallo@convergence.example",
+            "user:kenji.watanabe@convergence.example",
+            "user:priya.nair@convergence.example",
+            "user:sofia.rossi@convergence.example",
+            "user:wei.zhang@convergence.example",
+        )
+    ),
 }
 
 
@@ -715,8 +730,8 @@ def test_plan_file_round_trips_and_matches_its_schema(demo: Inventory, rules: An
     assert loaded.digest() == plan.digest() == doc["digest"]
     assert doc["summary"] == {
         "actions": 4,
-        "manual_steps": 4,
-        "findings": 11,
+        "manual_steps": 5,  # + the AUD-015 review of the 7 unapproved readers of customers
+        "findings": 18,
         "fixed": 6,
         "by_kind": {"AddColumns": 1, "RemoveAccessEntries": 2, "SetDefaultEncryption": 1},
     }

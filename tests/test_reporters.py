@@ -275,9 +275,12 @@ def test_exit_code(
 
 
 def test_formats_and_extensions() -> None:
-    assert set(FORMATS) == set(EXTENSIONS) == {"json", "sarif", "junit", "console", "html"}
+    assert set(FORMATS) == set(EXTENSIONS) == {
+        "json", "sarif", "junit", "console", "html", "csv", "controls-csv",
+    }  # fmt: skip
     assert EXTENSIONS == {
         "json": ".json", "sarif": ".sarif", "junit": ".xml", "console": ".txt", "html": ".html",
+        "csv": ".csv", "controls-csv": ".controls.csv",
     }  # fmt: skip
     for render in FORMATS.values():
         text = render(REPORT)

@@ -63,6 +63,20 @@ EXPECTED = {
     ("genai-cannot-reach-customers", f"{BQ}/customers", None, RAG_INDEXER),
     ("no-broad-project-data-roles", f"{BQ}/customers", None,
      "group:bi-analysts@convergence.example"),
+    # Everyone outside AUD-015's approved readers who reaches customers: the two GenAI
+    # principals, ml-engineers' nested ml-research users and the bi-analysts users.
+    *(
+        ("only-approved-readers-of-customers", f"{BQ}/customers", None, member)
+        for member in (
+            VERTEX_AGENT,
+            RAG_INDEXER,
+            "user:amara.diallo@convergence.example",
+            "user:kenji.watanabe@convergence.example",
+            "user:priya.nair@convergence.example",
+            "user:sofia.rossi@convergence.example",
+            "user:wei.zhang@convergence.example",
+        )
+    ),
     # Secrets inside values (CONTENT_SECRET_PLANTS), found by the content scan (local mode).
     ("tenant-no-credential-values", f"{BQ}/globex/tables/x_meta_step_logs", "error_message",
      None),

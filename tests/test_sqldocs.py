@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.errors import InputError
 from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.sources.sqldocs import (
     MAX_DOC_BYTES,
     SqlDocLoad,
-    discover_sql_docs,
     load_sql_doc,
     parse_sql_doc,
 )
@@ -564,39 +561,6 @@ def test_load_sql_doc_strips_a_bom_and_uses_posix_relative_paths(tmp_path: Path)
             "customers",
         ),
     )
-
-
-def test_discover_sql_docs_sorted_skipping_hidden_node_modules_and_venv(tmp_path: Path) -> None:
-    for rel in (
-        "z.sql",
-        "a/b.sql",
-        "a/B.SQL",
-        "a/notes.md",
-        "a/.hidden_file.sql",
-        ".git/x.sql",
-        "a/.cache/y.sql",
-        "node_modules/pkg/z.sql",
-        ".venv/lib/z.sql",
-        "sub/node_modules_not/ok.sql",
-    ):
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("SELECT 1;", encoding="utf-8")
-    os.mkfifo(tmp_path / "a" / "pipe.sql")
-
-    found = [p.relative_to(tmp_path).as_posix() for p in discover_sql_docs(tmp_path)]
-    assert found == [
-        "a/.hidden_file.sql",
-        "a/B.SQL",
-        "a/b.sql",
-        "sub/node_modules_not/ok.sql",
-        "z.sql",
-    ]
-
-
-def test_discover_sql_docs_missing_root_raises_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not a directory"):
-        discover_sql_docs(tmp_path / "nope")
 
 
 # ---------------------------------------------------------------------------- hostile input

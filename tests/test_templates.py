@@ -12,14 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from auditor.errors import InputError
 from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.resources import format_schema
 from auditor.sources.templates import (
-    DEFAULT_TEMPLATE_GLOBS,
     TemplateForm,
     TemplateLoad,
-    discover_templates,
     load_template,
     parse_template,
 )
@@ -482,21 +479,38 @@ def test_ten_thousand_columns_are_allowed() -> None:
     assert parse(_wide(10_000)).problems == ()
 
 
-def test_ten_thousand_and_one_columns_including_nested() -> None:
+LEAF_LIMIT = (
+    "leaf columns (nested fields counted, RECORD columns themselves not, as BigQuery counts "
+    "them); BigQuery allows at most 10,000"
+)
+
+
+def test_ten_thousand_and_one_leaf_columns_including_nested() -> None:
+    # 9,999 top-level leaves and a RECORD of two leaves: 10,001 leaves, 10,002 fields.
     text = (
-        _wide(10_000)[:-2]
+        _wide(9_999)[:-2]
+        + ',\n{"name": "r", "type": "RECORD", "fields": '
+        '[{"name": "x", "type": "STRING"}, {"name": "y", "type": "STRING"}]}\n]'
+    )
+    assert parse(text).problems == (problem(f"table has 10,001 {LEAF_LIMIT}", 1),)
+    assert parse(_wide(10_001)).problems == (problem(f"table has 10,001 {LEAF_LIMIT}", 1),)
+
+
+def test_records_do_not_count_toward_the_column_limit() -> None:
+    # BigQuery counts leaf fields ("Too many total leaf fields: N, max allowed field count:
+    # 10000"): 9,999 leaves and one RECORD holding one of them is 10,000 fields, 9,999 leaves...
+    text = (
+        _wide(9_998)[:-2]
         + ',\n{"name": "r", "type": "RECORD", "fields": [{"name": "x", "type": "STRING"}]}\n]'
     )
-    assert parse(text).problems == (
-        problem(
-            "table has 10,002 columns including nested ones; BigQuery allows at most 10,000", 1
-        ),
+    assert parse(text).problems == ()
+    # ... and 5,000 RECORDs of two leaves each, 15,000 fields, is exactly 10,000 leaves.
+    records = ",\n".join(
+        f'{{"name": "r{i}", "type": "RECORD", "fields": '
+        f'[{{"name": "a", "type": "STRING"}}, {{"name": "b", "type": "INT64"}}]}}'
+        for i in range(5_000)
     )
-    assert parse(_wide(10_001)).problems == (
-        problem(
-            "table has 10,001 columns including nested ones; BigQuery allows at most 10,000", 1
-        ),
-    )
+    assert parse("[\n" + records + "\n]").problems == ()
 
 
 def test_description_length() -> None:
@@ -668,39 +682,6 @@ def test_load_template_rejects_a_file_over_10_mib(tmp_path: Path) -> None:
         None,
         (Problem("big.json", "file is larger than 10 MiB; not read", unread=True),),
     )
-
-
-def test_discover_templates(tmp_path: Path) -> None:
-    files = [
-        "templates/customer/onboarding/schemas/x_meta_step_logs.json",
-        "templates/customer/onboarding/schemas/x_meta_pipeline_runs.json",
-        "schemas/tenant/a.json",
-        "schemas/formats/bigquery-table-schema.schema.json",  # our own JSON Schemas: skipped
-        "schemas/readme.md",
-        "other/b.json",
-        ".hidden/templates/c.json",
-        "node_modules/pkg/templates/d.json",
-        ".venv/lib/schemas/e.json",
-        "app/my_templates/f.json",
-    ]
-    for name in files:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("[]", encoding="utf-8")
-    found = [p.relative_to(tmp_path).as_posix() for p in discover_templates(tmp_path)]
-    assert found == [
-        "app/my_templates/f.json",
-        "schemas/tenant/a.json",
-        "templates/customer/onboarding/schemas/x_meta_pipeline_runs.json",
-        "templates/customer/onboarding/schemas/x_meta_step_logs.json",
-    ]
-    assert DEFAULT_TEMPLATE_GLOBS == ("*templates/*.json", "*schemas/*.json")
-    only_other = discover_templates(tmp_path, ["other/*.json"])
-    assert only_other == [tmp_path / "other" / "b.json"]
-
-
-def test_discover_templates_needs_a_directory(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not a directory"):
-        discover_templates(tmp_path / "nope")
 
 
 # ---------------------------------------------------------------------------- properties

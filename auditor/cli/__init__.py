@@ -12,7 +12,7 @@ from auditor.cli.gate import gate
 from auditor.cli.local import demo, local
 from auditor.cli.nightly import nightly
 from auditor.cli.remediate import provision, remediate
-from auditor.cli.report import report
+from auditor.cli.report import report, verify
 from auditor.cli.rules import rules
 from auditor.cli.scan import scan, snapshot
 
@@ -30,6 +30,7 @@ for command in (
     scan,
     snapshot,
     report,
+    verify,
     access,
     rules,
     local,

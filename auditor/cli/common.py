@@ -105,13 +105,16 @@ class AuditOptions:
             return set()
         return set(fingerprints_from_report(self.baseline_report))
 
-    def finish(self, result: AuditResult, stem: str) -> NoReturn:
-        """Print notes, write every output, exit with the contract's code."""
+    def finish(self, result: AuditResult, stem: str, refuse: str | None = None) -> NoReturn:
+        """Print notes, write every output, exit with the contract's code (or with exit 2
+        and the `refuse` message, once the outputs are written)."""
         for note in result.notes:
             click.echo(f"note: {terminal_text(note)}", err=True)
         color = sys.stdout.isatty() if self.color is None else self.color
         with exit_on_errors():  # a report that cannot be written is exit 3, not a traceback
             write_outputs(result.report, self.formats, self.output, self.output_dir, stem, color)
+        if refuse is not None:
+            fail(refuse, EXIT_USAGE)
         threshold = None if self.fail_on == "none" else Severity(self.fail_on)
         sys.exit(exit_code(result.report, threshold, self.allow_partial))
 

@@ -71,6 +71,7 @@ class LiveOptions:
         snapshot), the defaults apply.
         """
         # Imported here: the Google clients are slow to import and the gate never needs them.
+        from auditor.access.roles import builtin_catalog
         from auditor.content.base import ContentOptions, content_options
         from auditor.sources.bigquery import CollectOptions
         from auditor.sources.estate import EstateSource, collect_estate
@@ -99,6 +100,7 @@ class LiveOptions:
                 max_bytes=self.max_bytes_billed,
                 base=ContentOptions(workers=self.workers, dlp_endpoint=self.dlp_endpoint),
             ),
+            known_roles=builtin_catalog(),
         )
         return collect_estate(source, progress)
 

@@ -15,24 +15,13 @@ cut to the local scanner's `max_chars`, so both modes read the same text. Reques
 after another; a single table never comes near the 10,000 requests/minute quota.
 
 Each finding is mapped back to its cell (`record_location.field_id.name` and
-`table_location.row_index` plus the batch's first row) and to a detector:
-- `AUDITOR_<ID>` is the catalog detector <id>. The catalog's Python-only refinements
-  (min_entropy, validate), which only ever reject, are then applied to the match in its
-  cell, and catalog order settles overlaps, exactly as `scan_value` does: so on what the
-  catalog covers, DLP mode and local mode report the same hits.
-- A built-in infoType finding that overlaps a span a catalog pattern matched (kept or
-  rejected) is the same secret seen twice and is dropped. Otherwise it is reported under the
-  catalog detector mapped to that infoType; when several are (AUTH_TOKEN, PASSWORD,
-  AWS_CREDENTIALS), under the last of them in catalog order, the most generic one, since the
-  specific shapes ran as custom infoTypes in the same request and did not claim it. An
-  infoType no detector maps to becomes `dlp-<name in kebab case>`.
-Findings are aggregated per (column, detector), hits ordered by column then catalog order:
-distinct rows matched, and a redacted prefix and fingerprint of one match: each row's
-leftmost, and of those the one with the lowest fingerprint. That is the rule of the local
-and pushdown modes (auditor/content/local.py), so the same leak gets the same evidence in
-every mode, whatever the row order. The quote is used for that and dropped: it is never
-stored, logged or put in an error. (A finding that comes with neither quote nor offsets
-still counts its row; if no finding of a hit has one, its prefix and fingerprint are "".)
+`table_location.row_index` plus the batch's first row). DLP narrows, the catalog judges:
+every cell some finding points at, custom infoType or built-in, is scanned by
+`detect.values.scan_value` (content.confirm, the judge of every mode), and only what that
+confirms is reported. So DLP mode reports what the local mode reports for the same rows:
+the same detector, row count, redacted prefix and fingerprint (one finding set, whatever
+the mode), and a built-in infoType adds a cell to look at, never a finding of its own. The
+quote DLP returns is not used: it is never stored, logged or put in an error.
 
 Fail closed: a request that still fails after bounded retries (429, 5xx, connection errors,
 with exponential backoff) or fails for good (400, 403), an answer that cannot be parsed,
@@ -53,7 +42,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import TypeVar
 
@@ -69,18 +58,11 @@ from google.protobuf import json_format  # type: ignore[import-untyped]
 
 from auditor.content.base import ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import TextColumn
+from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.local import Fetch, sample_table
 from auditor.content.sample import SampledRows
-from auditor.detect.redact import fingerprint_secret, redact
-from auditor.detect.values import (
-    DEFAULT_MAX_CHARS,
-    VALIDATORS,
-    Detector,
-    Evidence,
-    catalog,
-    scan_value,
-    shannon_entropy,
-)
+from auditor.detect.redact import redact
+from auditor.detect.values import DEFAULT_MAX_CHARS, Detector, catalog, scan_value
 from auditor.errors import AuditorError, UsageError
 from auditor.model import ContentScan, CoverageGap, Table, ValueHit
 from auditor.sources.apierrors import server_message, status_line
@@ -319,49 +301,8 @@ def plan_batches(
 # ---------------------------------------------------------------------------- inspecting
 
 
-@dataclass(frozen=True)
-class _Label:
-    """What an infoType name stands for: the detector id reported, its precedence, and the
-    catalog detector when the finding came from its custom pattern."""
-
-    detector_id: str
-    rank: int
-    detector: Detector | None = None
-
-
-@dataclass(frozen=True)
-class _Found:
-    """One finding placed in its cell. `secret` lives only while its batch is resolved."""
-
-    column: str
-    row: int  # absolute row in the sample
-    label: _Label
-    span: tuple[int, int] | None  # codepoint offsets in the cell, when known
-    secret: str | None = field(repr=False)
-
-
-@dataclass
-class _Tally:
-    rank: int  # the detector's place in the catalog: the order of the hits
-    rows: set[int] = field(default_factory=set)
-    evidence: Evidence | None = None
-
-
 class _Malformed(Exception):
     """A finding that names no cell of its batch."""
-
-
-def _labels(detectors: Sequence[Detector]) -> dict[str, _Label]:
-    labels: dict[str, _Label] = {}
-    for rank, d in enumerate(detectors):
-        labels[custom_info_type_name(d.id)] = _Label(d.id, rank, d)
-    for d in detectors:
-        name = d.dlp_info_type
-        if name and name not in labels:
-            detector_id = builtin_detector_id(name, detectors)
-            rank = next(i for i, x in enumerate(detectors) if x.id == detector_id)
-            labels[name] = _Label(detector_id, rank)
-    return labels
 
 
 def inspect_sample(
@@ -390,7 +331,6 @@ def inspect_sample(
         raise UsageError("max_values and max_bytes must be positive, max_chars >= 0")
     found_by = tuple(catalog() if detectors is None else detectors)
     config = inspect_config(found_by) if config is None else config
-    labels = _labels(found_by)
     policy = retries or Retries()
     parent = f"projects/{project}/locations/{location}"
     columns = sample.columns
@@ -422,7 +362,7 @@ def inspect_sample(
             )
         )
 
-    tallies: dict[tuple[str, str], _Tally] = {}
+    candidates: set[tuple[int, int]] = set()  # (row, column) of cells a finding points at
     sent = 0
     for batch in batches:
         request = dlp_v2.InspectContentRequest(
@@ -450,11 +390,11 @@ def inspect_sample(
             gaps.append(CoverageGap(sample.table, _scrub(f"{what}: {reason}", sent_rows)))
             continue
         result = answer.result
-        found: list[_Found] = []
+        found: list[tuple[int, int]] = []
         malformed: list[str] = []
         for finding in result.findings:
             try:
-                found.append(_place(finding, batch, column_index, cells, labels))
+                found.append(_place(finding, batch, column_index))
             except _Malformed as exc:
                 malformed.append(str(exc))
         if malformed:
@@ -469,22 +409,15 @@ def inspect_sample(
                     "other secrets in these rows may be unreported",
                 )
             )
-        _tally(found, cells, column_index, tallies)
+        candidates.update(found)
 
     for gap in gaps:
         logger.warning("coverage gap: %s: %s", gap.scope, gap.reason)
-    hits = tuple(
-        ValueHit(
-            table=sample.table,
-            column=column,
-            detector=detector_id,
-            rows=len(t.rows),
-            prefix=t.evidence.redacted if t.evidence else "",
-            fingerprint=t.evidence.fingerprint if t.evidence else "",
-        )
-        for (column, detector_id), t in sorted(
-            tallies.items(), key=lambda item: (column_index[item[0][0]], item[1].rank, item[0][1])
-        )
+    hits = confirm_cells(
+        sample.table,
+        columns,
+        (Cell(column, cells[row][column]) for row, column in sorted(candidates)),
+        max_chars,
     )
     return DlpResult(hits, sent, tuple(gaps))
 
@@ -495,14 +428,10 @@ def _check_segment(what: str, value: str) -> None:
 
 
 def _place(
-    finding: dlp_v2.Finding,
-    batch: range,
-    column_index: Mapping[str, int],
-    cells: Sequence[Sequence[str]],
-    labels: Mapping[str, _Label],
-) -> _Found:
-    """The finding in its cell, with its label, span and secret; _Malformed if it names no
-    cell of the batch (its text never includes the quote)."""
+    finding: dlp_v2.Finding, batch: range, column_index: Mapping[str, int]
+) -> tuple[int, int]:
+    """The (row in the sample, column index) of the cell a finding points at; _Malformed if
+    it names no cell of the batch (its text never includes the quote)."""
     record = next(
         (c.record_location for c in finding.location.content_locations if "record_location" in c),
         None,
@@ -515,101 +444,7 @@ def _place(
     index = record.table_location.row_index
     if not 0 <= index < len(batch):
         raise _Malformed(f"a finding names row {index} of a {len(batch)}-row request")
-    row = batch.start + index
-    cell = cells[row][column_index[column]]
-    name = finding.info_type.name
-    label = labels.get(name) or _Label(BUILTIN_PREFIX + name.lower().replace("_", "-"), len(labels))
-    quote = finding.quote or None
-    span: tuple[int, int] | None = None
-    if "codepoint_range" in finding.location:
-        r = finding.location.codepoint_range
-        if 0 <= r.start < r.end <= len(cell):
-            span = (r.start, r.end)
-    if span is None and quote is not None and quote in cell:
-        start = cell.index(quote)
-        span = (start, start + len(quote))
-    secret = quote if quote is not None else (cell[span[0] : span[1]] if span else None)
-    return _Found(column, row, label, span, secret)
-
-
-def _overlaps(spans: Sequence[tuple[int, int]], span: tuple[int, int]) -> bool:
-    return any(start < span[1] and span[0] < end for start, end in spans)
-
-
-def _catalog_accepts(detector: Detector, cell: str, span: tuple[int, int]) -> bool:
-    """The detector's Python-only refinements, on the Python match with the same span.
-    True when Python's engine has no such match (kept: fail closed)."""
-    group = detector.secret_group
-    for match in detector.regex.finditer(cell):
-        if match.span(group) != span:
-            continue
-        secret = match.group(group)
-        if detector.min_entropy is not None and shannon_entropy(secret) < detector.min_entropy:
-            return False
-        return all(VALIDATORS[name](secret, match) for name in detector.validate)
-    return True
-
-
-def _resolve(cell: str, found: list[_Found]) -> list[_Found]:
-    """What scan_value would keep: catalog findings the refinements accept, earlier
-    detectors first; then built-in findings outside every span a catalog pattern matched."""
-    custom = sorted(
-        (f for f in found if f.label.detector is not None),
-        key=lambda f: (f.label.rank, f.span or (-1, -1)),
-    )
-    builtin = sorted(
-        (f for f in found if f.label.detector is None),
-        key=lambda f: (f.label.rank, f.span or (-1, -1)),
-    )
-    claimed: list[tuple[int, int]] = []
-    matched: list[tuple[int, int]] = []
-    kept: list[_Found] = []
-    for f in custom:
-        if f.span is not None:
-            assert f.label.detector is not None
-            matched.append(f.span)
-            if not _catalog_accepts(f.label.detector, cell, f.span) or _overlaps(claimed, f.span):
-                continue
-            claimed.append(f.span)
-        kept.append(f)
-    for f in builtin:
-        if f.span is not None:
-            if _overlaps(matched, f.span) or _overlaps(claimed, f.span):
-                continue
-            claimed.append(f.span)
-        kept.append(f)
-    return kept
-
-
-def _tally(
-    found: list[_Found],
-    cells: Sequence[Sequence[str]],
-    column_index: Mapping[str, int],
-    tallies: dict[tuple[str, str], _Tally],
-) -> None:
-    """Count each cell's kept findings; a row's evidence is its leftmost match, and the
-    evidence kept is the one with the lowest fingerprint (as local.scan_sample does)."""
-    by_cell: dict[tuple[int, str], list[_Found]] = {}
-    for f in found:
-        by_cell.setdefault((f.row, f.column), []).append(f)
-    for (row, column), in_cell in by_cell.items():
-        leftmost: dict[str, _Found] = {}
-        for f in sorted(_resolve(cells[row][column_index[column]], in_cell), key=_position):
-            if f.secret is not None:
-                leftmost.setdefault(f.label.detector_id, f)
-            tally = tallies.setdefault((column, f.label.detector_id), _Tally(f.label.rank))
-            tally.rows.add(row)
-        for detector_id, f in leftmost.items():
-            assert f.secret is not None
-            shown = Evidence(detector_id, redact(f.secret), fingerprint_secret(f.secret))
-            tally = tallies[(column, detector_id)]
-            if tally.evidence is None or shown.fingerprint < tally.evidence.fingerprint:
-                tally.evidence = shown
-
-
-def _position(found: _Found) -> tuple[int, int]:
-    """Text order; a finding without offsets after those with."""
-    return (0, found.span[0]) if found.span is not None else (1, 0)
+    return batch.start + index, column_index[column]
 
 
 # ---------------------------------------------------------------------------- retries

@@ -17,11 +17,9 @@ parser refuses. Selected fields are therefore always listed in schema order. Nei
 selects sub-fields (`a.b`: the fast engine answers 500, the faithful one ignores it), so
 whole top-level columns are read.
 
-`scan_sample` runs `detect.values.scan_value` on every cell and keeps, per (column,
-detector), how many sampled rows matched and the redacted prefix and fingerprint of one
-match: the row's first match, and of those the one with the lowest fingerprint, so the
-choice does not depend on row order and the pushdown mode (which takes MIN in SQL) picks
-the same one. Values are never kept beyond the scan of their table.
+`scan_sample` hands every sampled cell to `content.confirm`, the judge all modes share:
+per (column, detector) how many sampled rows matched and the redacted prefix and
+fingerprint of one match. Values are never kept beyond the scan of their table.
 """
 
 from __future__ import annotations
@@ -35,8 +33,8 @@ from google.cloud import bigquery
 
 from auditor.content.base import ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import TextColumn
+from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.sample import SampledRows
-from auditor.detect.values import Evidence, catalog, evidence, scan_value
 from auditor.model import ContentScan, Field, Table, ValueHit
 from auditor.sources.infoschema import Malformed
 
@@ -203,36 +201,11 @@ def _text(value: Any, f: Field, path: str) -> str:
 
 
 def scan_sample(sample: SampledRows, max_chars: int) -> tuple[ValueHit, ...]:
-    """The value hits of a sample, by column (schema order) then detector (catalog order)."""
-    found: dict[tuple[int, str], tuple[int, Evidence]] = {}
-    for row in sample.rows:
-        for index, cell in enumerate(row):
-            if not cell:
-                continue
-            seen: set[str] = set()
-            for match in scan_value(cell, max_chars=max_chars):  # in text order
-                if match.detector_id in seen:
-                    continue  # one row counts once; its first match stands for it
-                seen.add(match.detector_id)
-                shown = evidence(cell, match)
-                key = (index, match.detector_id)
-                previous = found.get(key)
-                if previous is None:
-                    found[key] = (1, shown)
-                else:
-                    count, best = previous
-                    found[key] = (count + 1, min(best, shown, key=lambda e: e.fingerprint))
-    order = {d.id: i for i, d in enumerate(catalog())}
-    return tuple(
-        ValueHit(
-            table=sample.table,
-            column=sample.columns[index],
-            detector=detector,
-            rows=count,
-            prefix=shown.redacted,
-            fingerprint=shown.fingerprint,
-        )
-        for (index, detector), (count, shown) in sorted(
-            found.items(), key=lambda item: (item[0][0], order[item[0][1]])
-        )
+    """The value hits of a sample: every cell confirmed by the catalog (content.confirm)."""
+    cells = (
+        Cell(index, text)
+        for row in sample.rows
+        for index, text in enumerate(row)
+        if text is not None
     )
+    return confirm_cells(sample.table, sample.columns, cells, max_chars)

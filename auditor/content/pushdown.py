@@ -1,13 +1,17 @@
-"""Pushdown mode: the detector catalog compiled to BigQuery SQL, so no value leaves BigQuery.
+"""Pushdown mode: the catalog's patterns run as SQL in BigQuery, to narrow the sample to
+candidate cells; the same Python detectors then confirm them (content.confirm).
 
 One query scans several tables (`ScanTarget`s, up to `ContentOptions.tables_per_query`),
-each over a sample (`LIMIT n` in a CTE). For each table, text column (see `columns`) and
-detector it returns how many sampled rows match and, for one match,
-`fingerprint:length:prefix` computed in SQL: SUBSTR(TO_HEX(SHA256(secret)), 1, 16),
-CHAR_LENGTH(secret) and SUBSTR(secret, 1, LEAST(4, DIV(CHAR_LENGTH(secret), 5))), which is
-exactly what `detect.redact.redact` shows. Of the matching rows it keeps MIN(...), the
-lowest fingerprint, as the local mode does (ANY_VALUE would make the evidence depend on row
-order). Nothing else comes back.
+each over a sample (`LIMIT n` in a CTE). For each table it returns its sampled row count
+and the distinct texts of its candidate cells, those in which some detector's keyword
+(STRPOS on the lower-cased cell) and pattern (REGEXP_CONTAINS) both occur, with how many
+sampled rows hold each text. Nothing else leaves BigQuery: the cells no pattern matches
+stay there. The candidates are then scanned by `detect.values.scan_value`, as the local
+mode scans every cell, so the Python-only refinements (min_entropy, validators such as
+not-placeholder, the JWT and checksum checks), precedence between detectors and the choice
+of evidence are the same in every mode: one finding set, whatever the mode. (The SQL is a
+prefilter: each detector's keywords and pattern are exactly what `scan_value` requires
+before it looks further, so no cell it would report is left behind.)
 
 The query, for tables 0..T with text columns c0..cN each and the catalog's detectors 0..D:
 
@@ -20,24 +24,19 @@ The query, for tables 0..T with text columns c0..cN each and the catalog's detec
       UNION ALL
       SELECT 1 AS t, ... FROM s1 AS s CROSS JOIN UNNEST([...]) AS cell
     )
-    SELECT t, i, j, COUNT(*) AS n, MIN(<evidence of x>) AS e
-    FROM (
-      SELECT c.t, c.i, m.j, m.x
-      FROM cells AS c
-      CROSS JOIN UNNEST([STRUCT(-1 AS j, NULL AS x),
-                         STRUCT(0 AS j, IF(STRPOS(c.l, @p1) > 0, <secret of @p0>, NULL) AS x),
-                         ...]) AS m
-      WHERE (c.i = -1 AND m.j = -1) OR (c.i >= 0 AND m.x IS NOT NULL)
-    )
-    GROUP BY t, i, j
+    SELECT t, i, v, COUNT(*) AS n
+    FROM cells AS c
+    WHERE c.i = -1
+       OR IF(STRPOS(c.l, @p1) > 0 OR ..., REGEXP_CONTAINS(c.v, @p0), FALSE)
+       OR ...                                   -- one term per detector
+    GROUP BY t, i, v
 
-It is the per-(column, detector) COUNTIF(REGEXP_CONTAINS(col, pattern)) of the catalog with
-the columns turned into rows: each sample is unpivoted into cells (one per sampled row and
-column) and every cell meets each detector once, with a constant pattern. (t, -1, -1)
-counts the sampled rows of table t. Each sample is read once. The detector part, the
-bulk of the query text and of its parameters, is written once per query, whatever the
-number of tables: a table adds its sample and its cells only. Shapes built and measured
-on the local engines:
+(t, -1, NULL) counts the sampled rows of table t. Each sample is read once, and the
+detector part, the bulk of the query text and of its parameters, is written once per
+query whatever the number of tables: a table adds its sample and its cells only.
+
+History of the shape (measured on the local engines; the detector part then computed the
+evidence in SQL, REGEXP_EXTRACT and SHA256 per detector, which this shape no longer does):
 
 - The wide form, one COUNTIF and one evidence expression per column and detector: its size
   grows with columns x detectors, and the fast engine's SQL translator (sqlglot) spent
@@ -68,9 +67,9 @@ on the local engines:
 
 Several tables per query also means fewer jobs in BigQuery, each within the same budget.
 
-An answer must have the columns (t, i, j, n, e): the fast engine answers a query it cannot
+An answer must have the columns (t, i, v, n): the fast engine answers a query it cannot
 run with no rows, no columns and the error where the client does not look, which must not
-read as "nothing found". An empty table answers no rows (no (t, -1, -1) group).
+read as "nothing found". An empty table answers no rows (no (t, -1, NULL) group).
 
 How the SQL is built:
 
@@ -87,25 +86,18 @@ How the SQL is built:
   newlines); then SUBSTR(..., 1, max_cell_chars), as scan_value reads only that much.
 - Keyword prefilter: a detector's regex runs on a cell only if LOWER(cell) contains one of
   its keywords (STRPOS), the rule scan_value applies; most (cell, detector) pairs never
-  reach a regex.
-- The secret: REGEXP_EXTRACT with the pattern's capturing group made non-capturing gives
-  the whole first match, and REGEXP_REPLACE(match, '^(?:pattern)$', r'\\1') its group.
-  REGEXP_EXTRACT alone returns the group in BigQuery, but both local engines (DuckDB
-  underneath) return the whole match even when the pattern has a group; all three agree on
-  the two-step form. Re-matching the anchored pattern on the match finds the same group:
-  the original parse is the preferred one among all parses, hence among those spanning
-  exactly the match.
-- Rows matched: the cells whose secret is not NULL, i.e. COUNTIF(REGEXP_CONTAINS(cell,
-  pattern)) for patterns whose group always takes part in a match (all of the catalog's).
+  reach a regex. The pattern goes in with its capturing group made non-capturing
+  (`whole_match_pattern`): containment is the same, and the engines need not agree on
+  groups.
 - Functions used, all present in BigQuery and in both local engines (checked one by one):
-  SUBSTR, LOWER, STRPOS, REGEXP_EXTRACT, REGEXP_REPLACE, NULLIF, IF, TO_JSON_STRING,
-  ARRAY_TO_STRING, ARRAY(SELECT ... UNNEST), SHA256, TO_HEX, CHAR_LENGTH, LEAST, DIV,
-  CONCAT, CAST, COUNT, MIN, UNNEST of an array of STRUCTs built from the row. Not used,
-  because an engine lacks it or reads it differently: raw literals holding quotes (above),
-  REGEXP_EXTRACT's group (above), `SELECT *` over UNNEST of STRUCTs (the fast engine names
-  the column `unnest`), UNNEST ... WITH OFFSET (refused by the faithful engine, no rows on
-  the fast one), ANY_VALUE (not deterministic), TABLESAMPLE (would cut the bytes billed in
-  BigQuery; both engines return no rows for it).
+  SUBSTR, LOWER, STRPOS, REGEXP_CONTAINS, IF, TO_JSON_STRING, ARRAY_TO_STRING,
+  ARRAY(SELECT ... UNNEST), COUNT, GROUP BY a STRING, UNNEST of an array of STRUCTs built
+  from the row. Not used, because an engine lacks it or reads it differently: raw literals
+  holding quotes (above), REGEXP_EXTRACT's group (BigQuery returns the group, both local
+  engines the whole match), `SELECT *` over UNNEST of STRUCTs (the fast engine names the
+  column `unnest`), UNNEST ... WITH OFFSET (refused by the faithful engine, no rows on the
+  fast one), TABLESAMPLE (would cut the bytes billed in BigQuery; both engines return no
+  rows for it).
 
 Cost: a dry run estimates the bytes first, of the samples alone (`estimate_sql`: every
 sampled column under an aggregate, so the same columns of the same tables, which is what
@@ -119,21 +111,11 @@ what BigQuery bills: the estimate is the full size of the selected columns (and 
 bills at least 10 MB per table). The local engines estimate 0 bytes and ignore
 maximum_bytes_billed.
 
-What SQL cannot do, so pushdown may report MORE than the local mode:
-
-- Python-only validators (`validate`) and `min_entropy` do not run: placeholders, masked
-  and low-entropy values, JWT-shaped strings that do not decode, `next_page_token=`
-  cursors and the like are reported by the detectors that carry them:
-  `pushdown_weaker_detectors()`, every detector of the shipped catalog except
-  gcp-service-account-key and pem-private-key.
-- Precedence by overlap: every detector counts its own matches, so text claimed by an
-  earlier detector (`"api_key": "AIza..."`) is reported by the later one too
-  (secret-assignment).
-- The first match: REGEXP_EXTRACT takes the leftmost pattern match, the local mode the
-  leftmost one its validators accept, so the evidence may differ where both report.
-- RE2 and Python differ at the edges: Python's `$` also matches before a final newline.
-It never reports less for the same rows. The rows themselves can differ: `LIMIT n` takes
-any n rows, tabledata.list the first n.
+What can still differ from the local mode: the rows. `LIMIT n` takes any n rows,
+tabledata.list the first n; on a table of at most n rows (or the same rows) the findings,
+counts and fingerprints are the local mode's. And RE2 (BigQuery) and Python (`re`) are
+checked to agree on every catalog pattern (tests: the catalog examples and the values
+corpus, in google-re2).
 """
 
 from __future__ import annotations
@@ -148,20 +130,20 @@ from google.cloud import bigquery
 
 from auditor.content.base import ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import SAFE_NAME, TextColumn
+from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.local import Fetch
-from auditor.detect.redact import FINGERPRINT_HEX_DIGITS, MAX_SHOWN_FRACTION, redact
 from auditor.detect.values import Detector, catalog
-from auditor.model import ContentScan, CoverageGap, Table, ValueHit
+from auditor.model import ContentScan, CoverageGap, Table
 from auditor.sources.bigquery import NO_RETRY, QUERY_WAIT_FACTOR, _Failed, describe
 from auditor.sources.infoschema import DATASET_RE, PROJECT_RE, Malformed
 
 __all__ = [
+    "ANSWER_COLUMNS",
     "MAX_QUERY_CHARS",
     "NotCompilable",
     "PushdownQuery",
     "ScanTarget",
     "compile_query",
-    "pushdown_weaker_detectors",
     "read_answer",
     "scan_tables",
     "whole_match_pattern",
@@ -171,9 +153,7 @@ __all__ = [
 # backslash, so backtick quoting needs no escapes (BigQuery also allows marks; not here).
 TABLE_RE = re.compile(r"[\w\- ]{1,1024}")
 MAX_QUERY_CHARS = 1_000_000  # BigQuery refuses longer standard SQL queries (1,024K)
-SHOWN_CHARS = 4  # redact()'s default `keep`
 _NULL = "CAST(NULL AS STRING)"
-_FLAGS = re.compile(r"\(\?[a-zA-Z]+\)")
 
 
 class NotCompilable(ValueError):
@@ -215,11 +195,6 @@ class PushdownQuery:
         return "\nUNION ALL\n".join(parts)
 
 
-def pushdown_weaker_detectors(detectors: Sequence[Detector] | None = None) -> tuple[str, ...]:
-    """Detectors with Python-only refinements, which pushdown cannot apply."""
-    return tuple(d.id for d in (detectors or catalog()) if d.validate or d.min_entropy is not None)
-
-
 # ---------------------------------------------------------------------------- compiling
 
 
@@ -240,14 +215,11 @@ def compile_query(
     def param(value: str) -> str:
         return "@" + names.setdefault(value, f"p{len(names)}")
 
-    secrets = [f"STRUCT(-1 AS j, {_NULL} AS x)"]  # the row-count entry
-    for j, detector in enumerate(detectors):
-        secret = f"REGEXP_EXTRACT(c.v, {param(whole_match_pattern(detector.pattern))})"
-        if detector.secret_group:
-            secret = f"REGEXP_REPLACE({secret}, {param(_anchored(detector.pattern))}, r'\\1')"
+    terms = []
+    for detector in detectors:
+        matches = f"REGEXP_CONTAINS(c.v, {param(whole_match_pattern(detector.pattern))})"
         prefilter = " OR ".join(f"STRPOS(c.l, {param(k)}) > 0" for k in detector.keywords)
-        found = f"IF({prefilter or 'TRUE'}, NULLIF({secret}, ''), NULL)"
-        secrets.append(f"STRUCT({j} AS j, {found} AS x)")
+        terms.append(f"IF({prefilter}, {matches}, FALSE)" if prefilter else matches)
     samples = tuple(
         _sample_sql(target, sample_rows=sample_rows, max_cell_chars=max_cell_chars)
         for target in targets
@@ -265,16 +237,11 @@ def compile_query(
             "cells AS (",
             "  " + cells,
             ")",
-            f"SELECT t, i, j, COUNT(*) AS n, MIN({_evidence_sql('x')}) AS e",
-            "FROM (",
-            "  SELECT c.t AS t, c.i AS i, m.j AS j, m.x AS x",
-            "  FROM cells AS c",
-            "  CROSS JOIN UNNEST([",
-            "    " + ",\n    ".join(secrets),
-            "  ]) AS m",
-            "  WHERE (c.i = -1 AND m.j = -1) OR (c.i >= 0 AND m.x IS NOT NULL)",
-            ")",
-            "GROUP BY t, i, j",
+            "SELECT c.t AS t, c.i AS i, c.v AS v, COUNT(*) AS n",
+            "FROM cells AS c",
+            "WHERE c.i = -1",
+            "   OR " + "\n   OR ".join(terms),
+            "GROUP BY t, i, v",
         ]
     )
     if len(sql) > MAX_QUERY_CHARS:
@@ -352,25 +319,10 @@ def _column_sql(column: TextColumn) -> str:
     )
 
 
-def _evidence_sql(secret: str) -> str:
-    shown = f"LEAST({SHOWN_CHARS}, DIV(CHAR_LENGTH({secret}), {MAX_SHOWN_FRACTION}))"
-    return (
-        f"CONCAT(SUBSTR(TO_HEX(SHA256({secret})), 1, {FINGERPRINT_HEX_DIGITS}), ':', "
-        f"CAST(CHAR_LENGTH({secret}) AS STRING), ':', SUBSTR({secret}, 1, {shown}))"
-    )
-
-
 def whole_match_pattern(pattern: str) -> str:
     """`pattern` with its capturing group (at most one) made non-capturing."""
     start, end = _capture(pattern)
     return pattern if start < 0 else pattern[:start] + "(?:" + pattern[end:]
-
-
-def _anchored(pattern: str) -> str:
-    """`pattern` matching a whole string, leading global flags kept in front."""
-    flags = _FLAGS.match(pattern)
-    head, body = (flags.group(), pattern[flags.end() :]) if flags else ("", pattern)
-    return f"{head}^(?:{body})$"
 
 
 def _capture(pattern: str) -> tuple[int, int]:
@@ -529,9 +481,10 @@ def _query_group(
 
     names, rows = call(run)
     outcomes = []
-    for target, (sampled, hits) in zip(targets, read_answer(names, rows, query), strict=True):
+    for target, (sampled, cells) in zip(targets, read_answer(names, rows, query), strict=True):
         columns = tuple(c.path for c in target.columns)
         scan = ContentScan(target.table.resource, ContentMode.PUSHDOWN.value, sampled, columns)
+        hits = confirm_cells(target.table.resource, columns, cells, options.max_cell_chars)
         outcomes.append(TableOutcome(scan, hits))
     return outcomes
 
@@ -545,60 +498,51 @@ def _reason(exc: Exception) -> str:
     return exc.reason if isinstance(exc, _Failed) else describe(exc, server_message=False)
 
 
-_EVIDENCE = re.compile(rf"([0-9a-f]{{{FINGERPRINT_HEX_DIGITS}}}):([0-9]+):(.*)", re.DOTALL)
-
-
-ANSWER_COLUMNS = ("t", "i", "j", "n", "e")
+ANSWER_COLUMNS = ("t", "i", "v", "n")
 
 
 def read_answer(
     names: Sequence[str], rows: Sequence[Mapping[str, Any]], query: PushdownQuery
-) -> list[tuple[int, tuple[ValueHit, ...]]]:
-    """Per table of the query, (rows sampled, hits) from its answer: its column names and
-    rows. Malformed if it is not that shape."""
+) -> list[tuple[int, tuple[Cell, ...]]]:
+    """Per table of the query, (rows sampled, candidate cells) from its answer: its column
+    names and rows. Malformed if it is not that shape."""
     if tuple(names) != ANSWER_COLUMNS:
         # The fast engine answers a query it could not run with no rows and no columns.
         raise Malformed(f"the scan query answered the columns {list(names)} (did it run?)")
     sampled: dict[int, int] = {}
-    seen: set[tuple[int, int, int]] = set()
-    hits: list[tuple[int, ValueHit]] = []
+    seen: set[tuple[int, int, str | None]] = set()
+    cells: list[tuple[int, Cell]] = []
     for row in rows:
-        t, i, j = _count(row, "t"), _count(row, "i", low=-1), _count(row, "j", low=-1)
-        if (t, i, j) in seen:
-            raise Malformed(f"the scan query answered ({t}, {i}, {j}) twice")
-        seen.add((t, i, j))
+        t, i = _count(row, "t"), _count(row, "i", low=-1)
+        text = row.get("v")
+        if (t, i, text) in seen:
+            raise Malformed(f"the scan query answered ({t}, {i}) with the same text twice")
+        seen.add((t, i, text if isinstance(text, str) else None))
         if t >= len(query.tables):
             raise Malformed(f"the scan query answered an unknown table {t}")
-        if (i, j) == (-1, -1):
+        if i == -1:
+            if text is not None:
+                raise Malformed("the scan query answered a row count with a text")
             sampled[t] = _count(row, "n", low=1)
             continue
-        if not (0 <= i < len(query.columns[t]) and 0 <= j < len(query.detectors)):
-            raise Malformed(f"the scan query answered an unknown pair ({i}, {j})")
-        hits.append((t, _hit(row, query.tables[t], query.columns[t][i], query.detectors[j])))
-    # An empty table answers no rows at all (no (t, -1, -1) group): nothing sampled.
-    if any(t not in sampled for t, _ in hits):
-        raise Malformed("the scan query answered hits but not their table's row count")
-    if any(h.rows > sampled[t] for t, h in hits):
-        raise Malformed("the scan query counted more matching rows than it sampled")
-    order = {d: n for n, d in enumerate(query.detectors)}
-    answer = []
-    for t, columns in enumerate(query.columns):
-        position = {c: n for n, c in enumerate(columns)}
-        found = sorted(
-            (h for u, h in hits if u == t), key=lambda h: (position[h.column], order[h.detector])
-        )
-        answer.append((sampled.get(t, 0), tuple(found)))
-    return answer
-
-
-def _hit(row: Mapping[str, Any], table: str, column: str, detector: str) -> ValueHit:
-    count = _count(row, "n", low=1)
-    shown = row.get("e")
-    match = _EVIDENCE.fullmatch(shown) if isinstance(shown, str) else None
-    if match is None:
-        raise Malformed(f"no usable evidence for {column} / {detector}")
-    fingerprint, length, prefix = match.group(1), int(match.group(2)), match.group(3)
-    return ValueHit(table, column, detector, count, _redacted(prefix, length), fingerprint)
+        if not 0 <= i < len(query.columns[t]):
+            raise Malformed(f"the scan query answered an unknown column ({t}, {i})")
+        if not isinstance(text, str):
+            raise Malformed(f"the scan query answered a cell of ({t}, {i}) that is not text")
+        cells.append((t, Cell(i, text, _count(row, "n", low=1))))
+    # An empty table answers no rows at all (no (t, -1) group).
+    if any(t not in sampled for t, _ in cells):
+        raise Malformed("the scan query answered cells but not their table's row count")
+    per_column: dict[tuple[int, int], int] = {}
+    for t, cell in cells:
+        per_column[(t, cell.column)] = per_column.get((t, cell.column), 0) + cell.rows
+    if any(rows_ > sampled[t] for (t, _), rows_ in per_column.items()):
+        raise Malformed("the scan query answered more cells of a column than it sampled")
+    order = sorted(range(len(cells)), key=lambda n: (cells[n][1].column, cells[n][1].text))
+    return [
+        (sampled.get(t, 0), tuple(cells[n][1] for n in order if cells[n][0] == t))
+        for t in range(len(query.tables))
+    ]
 
 
 def _count(row: Mapping[str, Any], name: str, low: int = 0) -> int:
@@ -606,14 +550,3 @@ def _count(row: Mapping[str, Any], name: str, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise Malformed(f"result column {name} is not an integer >= {low}")
     return value
-
-
-def _redacted(prefix: str, length: int) -> str:
-    """redact()'s text for a secret of `length` characters that starts with `prefix`.
-
-    redact() reads only the first characters it shows and the length, so the hidden rest,
-    which never left BigQuery, is stood in for by padding.
-    """
-    if len(prefix) != min(SHOWN_CHARS, length // MAX_SHOWN_FRACTION):
-        raise Malformed("the evidence prefix is not what redact() would show")
-    return redact(prefix + "\x00" * (length - len(prefix)), keep=SHOWN_CHARS)

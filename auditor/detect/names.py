@@ -13,16 +13,31 @@ before it) allows it: `token` needs nothing but is vetoed by `page`; `key` needs
 `_hash`) makes the column metadata about the secret. Descriptions are read the same way,
 on the leading noun phrase of each sentence ("Hash of the API key" has head `hash`).
 
+Structure and type come first. A RECORD is a container, never a credential itself: its
+leaves are judged one by one. Numbers, booleans, dates and times cannot hold a secret. A
+nested leaf is judged by its own name; its parent counts only when the leaf's name is
+generic: made of modifiers only (`credentials.value`, `secrets.primary`), or a bare word
+whose one-word parent qualifies it (`api.key`, `oauth.refresh`). So `labels.key`,
+`mediadrm_decryption.key` and `ssl_resumed_session.key` are map keys, not secret keys.
+
 Decisions worth knowing:
-- hashes, masks and prefixes of secrets are not credentials (`password_hash`): they are
-  one-way or partial; a policy that wants them can match the head words itself.
+- hashes of secrets are credential material (`password_hash`, `hashed_api_key`,
+  "bcrypt password hash"): a password hash can be cracked offline, and a tenant dataset
+  is no place for either. `Verdict.hashed` says so; callers pass `allow_hashes` (globs on
+  the column name, e.g. `*_key_hash` for lookup hashes of random API keys) to accept
+  some, or `count_hashes=False` where only the secret itself matters.
+- masks, prefixes and public halves are not credentials (`api_key_prefix`, `public_key`);
+  nor are counters about them (`num_saved_passwords`, `token_count`).
 - `token_type` is not a credential: it holds the OAuth type name ("Bearer").
 - plural `tokens` is LLM/NLP usage unless a secret qualifier says otherwise
   (`oauth_tokens`).
 - opaque ciphertext with no other name (`ciphertext`, `encrypted_value`) is a credential:
   this platform encrypts columns only to hold credentials.
-- a credential-like NAME is never cleared by its description: descriptions go stale and
-  the name is what readers and GenAI tools see.
+- a description decides when the name does not: it flags a neutral name (`blob` "Base64
+  of the service account key JSON", `headers.value` "Raw header value, including
+  Authorization") and clears a credential-like one when it says the column is the id,
+  name, kind, count... of a secret ("ID of the API key", "Resource name of a secret").
+  It cannot flag a name that already says it is metadata (`api_key_id`, `token_kind`).
 
 The tables below are the whole catalog and the code only walks them; they are public so
 that other detectors (SQL pushdown, DLP) can compile the same catalog.
@@ -31,317 +46,82 @@ that other detectors (SQL pushdown, DLP) can compile the same catalog.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
+from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from auditor.detect.vocabulary import (
+    CIPHER_WORDS,
+    COMMON_VETOES,
+    DESC_AND,
+    DESC_BREAKS,
+    DESC_COPULAS,
+    DESC_INCLUDES,
+    DESC_LEADING,
+    DESC_METADATA,
+    DESC_NEGATIONS,
+    DESC_OF,
+    DESC_REMOVED,
+    HASH_WORDS,
+    HEAD_RULES,
+    MODIFIERS,
+    NON_SECRET_TYPES,
+    SYNONYMS,
+    TOKEN_VETOES,
+    HeadRule,
+    canonical_words,
+    phrase,
+    split_words,
+)
 from auditor.model import canonical_type
 
 __all__ = [
     "CIPHER_WORDS",
     "COMMON_VETOES",
+    "HASH_WORDS",
     "HEAD_RULES",
     "MODIFIERS",
     "NON_SECRET_TYPES",
     "SYNONYMS",
+    "TOKEN_VETOES",
     "HeadRule",
+    "Signal",
     "Verdict",
     "classify_column",
     "split_words",
 ]
 
 
+class Signal(StrEnum):
+    """What decided a verdict."""
+
+    NAME = "name"  # the column's words
+    DESCRIPTION = "description"  # the description's leading noun phrase
+    TYPE = "type"  # a type that cannot hold a secret
+    STRUCTURE = "structure"  # a RECORD container
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a column holds a credential, why, and which keyword decided it."""
+    """Whether a column holds a credential, why, and which keyword and signal decided it."""
 
     credential: bool
-    reason: str  # human readable; names the column and the keyword, never a value
+    reason: str  # human readable; names the column, words and signal, never a value
     keyword: str | None  # the matched keyword (e.g. "token", "api_key"), if any
+    signal: Signal = Signal.NAME
+    hashed: bool = False  # a hash of the secret rather than the secret itself
 
 
-@dataclass(frozen=True)
-class HeadRule:
-    """When a head word names a secret value.
-
-    needs None: the word alone names a secret. Otherwise one of `needs` must qualify it,
-    i.e. appear before it with only MODIFIERS in between (`api_key`, `api_encrypted_key`).
-    Any of `vetoes` earlier in the same path segment clears it (`next_page_token`).
-    """
-
-    needs: frozenset[str] | None = None
-    vetoes: frozenset[str] = frozenset()
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# ---------------------------------------------------------------------------------------
-# Types. Only values that can carry arbitrary bytes can carry a secret.
-# ---------------------------------------------------------------------------------------
-
-# Numbers, booleans, instants and shapes cannot encode a usable secret.
-NON_SECRET_TYPES: frozenset[str] = _words(
-    "BOOL INT64 FLOAT64 NUMERIC BIGNUMERIC TIMESTAMP DATE DATETIME TIME GEOGRAPHY RANGE"
-    " INTERVAL"
-    # Standard SQL aliases that canonical_type() leaves alone.
-    " INT SMALLINT BIGINT TINYINT BYTEINT DECIMAL BIGDECIMAL"
-)
-
-# ---------------------------------------------------------------------------------------
-# Words. Everything is matched on whole lower-case words, never on substrings.
-# ---------------------------------------------------------------------------------------
-
-# Spellings and plurals folded onto one catalog word; plural `tokens` stays apart because
-# it usually counts LLM tokens.
-SYNONYMS: dict[str, str] = {
-    "passwd": "password",
-    "pwd": "password",
-    "pword": "password",
-    "passwords": "password",
-    "passphrases": "passphrase",
-    "passcodes": "passcode",
-    "secrets": "secret",
-    "credentials": "credential",
-    "creds": "credential",
-    "cred": "credential",
-    "keys": "key",
-    "cookies": "cookie",
-    "codes": "code",
-    "pins": "pin",
-    "seeds": "seed",
-    "headers": "header",
-    "urls": "url",
-    "uris": "uri",
-    "dsns": "dsn",
-    "jwts": "jwt",
-    "answers": "answer",
-}
-
-# Words that change how a value is stored or which copy it is, not what it is: they may
-# follow or precede a head without changing it (`api_key_encrypted`, `secrets.primary`).
-MODIFIERS: frozenset[str] = _words(
-    "value val values encrypted enc encr crypted encoded cipher ciphertext wrapped sealed"
-    " plain plaintext clear cleartext raw b base hex pem der json blob bytes byte bin"
-    " binary data str string text txt content contents copy new old prev previous current"
-    " curr latest primary secondary backup tmp temp live test prod production sandbox"
-    " staging dev kms v confirmation confirm repeat retype"
-)
-
-# A name made only of modifiers is a credential if it says it is ciphertext: columns are
-# encrypted here only to hold credentials (`encrypted_value BYTES`).
-CIPHER_WORDS: frozenset[str] = _words("encrypted enc encr crypted cipher ciphertext wrapped sealed")
-
-# One-way or partial forms of a secret, public halves, and yes/no flags about one: any of
-# these before the head (same segment) means the column does not hold the secret
-# (`hashed_password`, `has_api_key`, `must_change_password`).
-COMMON_VETOES: frozenset[str] = _words(
-    "hash hashed sha md5 bcrypt scrypt argon digest salted"
-    " masked redacted obfuscated truncated partial"
-    " public publishable"
-    " has is uses requires require needs must should can allow force"
-)
-
-# LLM usage counters (`max_token`), pagination cursors (`next_page_token`) and tokenizer
-# specials (`eos_token`) are called tokens but are not secrets.
-TOKEN_VETOES: frozenset[str] = _words(
-    "input output prompt completion max min total num number cached reasoning context"
-    " generated billed billable used remaining limit budget"
-    " page pagination continuation next resume sync cursor cancellation cancel idempotency"
-    " eos bos pad unk special"
-)
-
-# What may qualify a bare `key` as a secret key; everything else (`partition_key`,
-# `cache_key`, `kms_key`, `s3_key`) is a lookup key or a KMS resource name.
-KEY_QUALIFIERS: frozenset[str] = _words(
-    "api private priv secret signing sign encryption decryption access auth authentication"
-    " service account sa db database client master hmac ssh license licence app application"
-    " shared symmetric session webhook jwt aes encrypted enc wrapped credential admin root"
-    " tls ssl cert certificate"
-    # Vendors whose "<vendor> key" is their API key.
-    " stripe openai anthropic gemini sendgrid mailgun twilio datadog algolia mapbox"
-)
-
-# Plural `tokens` holds secrets only when a secret kind says so (`oauth_tokens`).
-TOKEN_QUALIFIERS: frozenset[str] = _words(
-    "access refresh auth oauth bearer session id api jwt csrf xsrf personal bot user service"
-    " github gitlab slack sas security reset"
-)
-
-# `pass` is also pass/fail (`pass_rate`, `dq_pass`): a secret only after an account kind.
-PASS_QUALIFIERS: frozenset[str] = _words(
-    "db database user username admin root smtp ftp sftp ssh ldap proxy key mysql postgres"
-    " postgresql pg redis mongo mongodb basic http wifi vpn bind login account master app"
-    " imap pop mail email keystore truststore"
-)
-
-# A `code` is a secret only when it authenticates (`otp_code`, `recovery_codes`), unlike
-# `country_code` or `error_code`.
-CODE_QUALIFIERS: frozenset[str] = _words(
-    "otp totp hotp mfa verification recovery backup auth authorization authentication pin"
-    " security access login sms reset"
-)
-
-# A `seed` is a secret only when it generates one-time passwords or wallet keys.
-SEED_QUALIFIERS: frozenset[str] = _words("otp totp hotp mfa authenticator wallet mnemonic")
-
-# A URL/URI is a secret when its kind embeds user:password or a signature in it
-# (DATABASE_URL convention, signed URLs, Slack/Teams webhook URLs).
-URL_QUALIFIERS: frozenset[str] = _words(
-    "connection conn database db jdbc odbc sqlalchemy mongo mongodb postgres postgresql pg"
-    " mysql redis amqp broker signed presigned sas webhook"
-)
-
-# Bare token kinds (`oauth.refresh`, `tokens.access`) are tokens when their parent says so.
-TOKEN_KIND_PARENTS: frozenset[str] = _words("oauth token tokens jwt auth")
-
-HEAD_RULES: dict[str, HeadRule] = {
-    # Words that name a secret value on their own.
-    "password": HeadRule(),
-    "passphrase": HeadRule(),
-    "passcode": HeadRule(),
-    "secret": HeadRule(),
-    "credential": HeadRule(),
-    "token": HeadRule(vetoes=TOKEN_VETOES),
-    "cookie": HeadRule(),
-    "dsn": HeadRule(),  # data source names carry user:password
-    "jwt": HeadRule(),
-    "otp": HeadRule(),  # the one-time password itself
-    "totp": HeadRule(),
-    "hotp": HeadRule(),
-    "keystore": HeadRule(),  # JKS/PKCS#12 blobs hold private keys
-    "keyfile": HeadRule(),
-    "keyset": HeadRule(),  # Tink keysets are key material
-    # Words that name a secret only with the right qualifier.
-    "key": HeadRule(needs=KEY_QUALIFIERS),
-    "tokens": HeadRule(needs=TOKEN_QUALIFIERS, vetoes=TOKEN_VETOES),
-    "pass": HeadRule(needs=PASS_QUALIFIERS),
-    "pw": HeadRule(needs=PASS_QUALIFIERS),
-    "code": HeadRule(needs=CODE_QUALIFIERS),
-    "seed": HeadRule(needs=SEED_QUALIFIERS),
-    "pin": HeadRule(needs=_words("card atm sim login user account security")),
-    "phrase": HeadRule(needs=_words("seed recovery mnemonic secret")),
-    "answer": HeadRule(needs=_words("security secret")),  # security-question answers
-    "header": HeadRule(needs=_words("auth authorization bearer cookie proxy")),
-    "string": HeadRule(needs=_words("connection conn")),
-    "str": HeadRule(needs=_words("connection conn")),
-    "url": HeadRule(needs=URL_QUALIFIERS),
-    "uri": HeadRule(needs=URL_QUALIFIERS),
-    "json": HeadRule(needs=_words("sa account keyfile adc")),  # service-account key JSON
-    "refresh": HeadRule(needs=TOKEN_KIND_PARENTS),
-    "access": HeadRule(needs=TOKEN_KIND_PARENTS),
-    "bearer": HeadRule(needs=TOKEN_KIND_PARENTS),
-    "auth": HeadRule(needs=_words("basic http proxy digest")),  # "user:pass" header values
-}
-
-# Words that may be glued together in one lower-case word (`apikey`, `accesstoken`,
-# `dbpass`); unknown glued words such as `monkey` or `keyword` stay whole.
-GLUE_PARTS: frozenset[str] = (
-    frozenset(HEAD_RULES)
-    | frozenset(SYNONYMS)
-    | _words(
-        "api access refresh auth oauth private priv secret client session id bearer signing"
-        " encryption service account sa db user admin root master webhook app encrypted"
-        " value name hash count type"
-    )
-) - _words("str pw pin")  # too short to find safely inside another word
-
-# Catalog words are never split as glued words (`passcode` stays whole).
-_KNOWN: frozenset[str] = frozenset(
-    (*HEAD_RULES, *SYNONYMS, *MODIFIERS, *COMMON_VETOES, *GLUE_PARTS)
-).union(
-    *(rule.needs or () for rule in HEAD_RULES.values()),
-    *(rule.vetoes for rule in HEAD_RULES.values()),
-)
-
-# ---------------------------------------------------------------------------------------
-# Descriptions: read the leading noun phrase of each sentence.
-# ---------------------------------------------------------------------------------------
-
-# Skipped at the start of a phrase ("Stores the raw API key").
-DESC_LEADING: frozenset[str] = _words(
-    "the a an this these its their our column field stores stored contains holds keeps"
-)
-# End the phrase: what follows is a complement, not the subject.
-DESC_BREAKS: frozenset[str] = _words(
-    "for to from in on at by via into per as when where which that who whose if after"
-    " before until since while than so but because whether"
-    " used sent issued generated returned provided given supplied obtained"
-    " is are was were be been will can may must should"
-    " the a an this these its their"
-)
-# "<modifier> of X" is about X ("Encrypted copy of the refresh token"); "<noun> of X" is
-# about the noun ("Hash of the API key").
-DESC_OF: frozenset[str] = _words("of with containing holding carrying including")
-DESC_AND: frozenset[str] = _words("and or")
-# A negated subject ("Never the plaintext password") says the secret is NOT there.
-DESC_NEGATIONS: frozenset[str] = _words("not never no without non none nor excluding except")
-# "<secret> is/are <removed>" says the secret is not there ("secrets are stripped").
-DESC_COPULAS: frozenset[str] = _words("is are was were be been")
-DESC_REMOVED: frozenset[str] = _words(
-    "stripped removed redacted masked excluded omitted dropped scrubbed hashed truncated"
-)
-
-# ---------------------------------------------------------------------------------------
-# Code
-# ---------------------------------------------------------------------------------------
-
-# "OAuth" first: the brand's casing would otherwise split into "o" + "auth".
-_WORD_RE = re.compile(r"[oO]Auth|[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _DESC_TOKEN_RE = re.compile(r"[A-Za-z0-9_'\-]+|[^\sA-Za-z0-9_'\-]")
 _SENTENCE_RE = re.compile(r"[.!?;\n]")
 _TYPE_RE = re.compile(r"[A-Z0-9_]+")
 
 
-def split_words(name: str) -> tuple[str, ...]:
-    """Lower-case words of an identifier in any casing: snake, camel, Pascal, UPPER, kebab.
-
-    >>> split_words("OAuth2RefreshToken")
-    ('oauth', '2', 'refresh', 'token')
-    """
-    return tuple(m.group().lower() for m in _WORD_RE.finditer(name))
-
-
-@lru_cache(maxsize=4096)
-def _unglue(word: str) -> tuple[str, ...] | None:
-    """Split a glued lower-case word into the fewest GLUE_PARTS, or None."""
-    if word in GLUE_PARTS:
-        return (word,)
-    best: tuple[str, ...] | None = None
-    for cut in range(len(word) - 2, 1, -1):
-        head = word[:cut]
-        if head not in GLUE_PARTS:
-            continue
-        rest = _unglue(word[cut:])
-        if rest is not None and (best is None or len(rest) + 1 < len(best)):
-            best = (head, *rest)
-    return best
-
-
-def _canonical(word: str) -> tuple[str, ...]:
-    if word in _KNOWN or word.isdigit() or len(word) < 5:
-        return (SYNONYMS.get(word, word),)
-    parts = _unglue(word)
-    if parts is None:
-        return (word,)
-    return tuple(SYNONYMS.get(p, p) for p in parts)
-
-
-@lru_cache(maxsize=16384)
-def _phrase(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Catalog words of one identifier, and the word each came from (for messages)."""
-    words: list[str] = []
-    raws: list[str] = []
-    for raw in split_words(text):
-        for word in _canonical(raw):
-            words.append(word)
-            raws.append(raw)
-    return tuple(words), tuple(raws)
-
-
 class _Kind(Enum):
     CREDENTIAL = "credential"
+    HASHED = "hashed"  # a hash of a secret: credential material
     VETOED = "vetoed"  # a secret word, made harmless by a veto word
     UNQUALIFIED = "unqualified"  # a head that needs a qualifier it lacks
     OTHER_HEAD = "other"  # the head is some other noun
@@ -351,13 +131,16 @@ class _Kind(Enum):
 @dataclass(frozen=True)
 class _Judgement:
     kind: _Kind
-    keyword: str | None = None  # the secret keyword (CREDENTIAL, VETOED)
+    keyword: str | None = None  # the secret keyword (CREDENTIAL, HASHED, VETOED)
     head: str | None = None  # the deciding head word
-    other: str | None = None  # veto or qualifier word involved, for messages
+    other: str | None = None  # veto, qualifier or hash word involved, for messages
 
 
-def _judge(words: tuple[str, ...], segments: tuple[int, ...]) -> _Judgement:
-    """Walk back from the last word to the head and apply its HEAD_RULES entry."""
+def _judge(
+    words: tuple[str, ...], segments: tuple[int, ...], table: tuple[str, ...] = ()
+) -> _Judgement:
+    """Walk back from the last word to the head and apply its HEAD_RULES entry. `table`:
+    the words of the table's name, which may qualify a bare top-level head."""
     for i in range(len(words) - 1, -1, -1):
         word = words[i]
         rule = HEAD_RULES.get(word)
@@ -365,16 +148,24 @@ def _judge(words: tuple[str, ...], segments: tuple[int, ...]) -> _Judgement:
             veto = _veto(rule, words, segments, i)
             if veto is not None:
                 return _Judgement(_Kind.VETOED, word, word, veto)
-            if rule.needs is None:
-                return _Judgement(_Kind.CREDENTIAL, word, word)
-            qualifier = _qualifier(rule.needs, words, segments, i)
-            if qualifier is not None:
-                return _Judgement(_Kind.CREDENTIAL, f"{qualifier}_{word}", word, qualifier)
-            if word in MODIFIERS:  # `payload_json`: not a key file, just JSON
-                continue
-            return _Judgement(_Kind.UNQUALIFIED, None, word, words[i - 1] if i else None)
+            keyword = word
+            if rule.needs is not None:
+                qualifier = _qualifier(rule.needs, words, segments, i, table)
+                if qualifier is None:
+                    if word in MODIFIERS:  # `payload_json`: not a key file, just JSON
+                        continue
+                    return _Judgement(_Kind.UNQUALIFIED, None, word, words[i - 1] if i else None)
+                keyword = f"{qualifier}_{word}"
+            hashed = _hash_before(words, segments, i)
+            if hashed is not None:
+                return _Judgement(_Kind.HASHED, keyword, word, hashed)
+            return _Judgement(_Kind.CREDENTIAL, keyword, word)
         if word in MODIFIERS or word.isdigit():
             continue
+        if word in HASH_WORDS and i:  # `password_hash`, `token_sha256`: a hash of the head
+            inner = _judge(words[:i], segments[:i], table)
+            if inner.kind in (_Kind.CREDENTIAL, _Kind.HASHED):
+                return _Judgement(_Kind.HASHED, inner.keyword, inner.head, word)
         return _Judgement(_Kind.OTHER_HEAD, None, word)
     cipher = next((w for w in words if w in CIPHER_WORDS), None)
     if cipher is not None:
@@ -392,16 +183,55 @@ def _veto(rule: HeadRule, words: tuple[str, ...], segments: tuple[int, ...], i: 
     return None
 
 
-def _qualifier(
-    needs: frozenset[str], words: tuple[str, ...], segments: tuple[int, ...], i: int
-) -> str | None:
+def _hash_before(words: tuple[str, ...], segments: tuple[int, ...], i: int) -> str | None:
+    """A hash word before the head in its segment (`hashed_password`), if any."""
     for j in range(i - 1, -1, -1):
-        # A parent qualifies only a bare child (`api.key`), not `database.primary_key`.
-        if segments[j] != segments[j + 1] and j + 1 != i:
-            return None
+        if segments[j] != segments[i]:
+            break
+        if words[j] in HASH_WORDS:
+            return words[j]
+    return None
+
+
+def _qualifier(
+    needs: frozenset[str],
+    words: tuple[str, ...],
+    segments: tuple[int, ...],
+    i: int,
+    table: tuple[str, ...] = (),
+) -> str | None:
+    """The word that qualifies the head at `i`: the nearest word before it in its segment
+    (only modifiers between), or, for a leaf that is the bare head, a parent segment that
+    is one qualifying word (`api.key`, `oauth.refresh`; not `mediadrm_decryption.key`),
+    or for a top-level bare head, the table's name when it ends in the same head
+    (`code` in `oauth_codes`, `key` in `ApiKey`)."""
+    j = i - 1
+    while j >= 0 and segments[j] == segments[i]:
         if words[j] in needs:
             return words[j]
         if words[j] not in MODIFIERS and not words[j].isdigit():
+            return None
+        j -= 1
+    if j != i - 1:  # only a bare leaf takes its parent's word (not `db.primary_key`)
+        return None
+    if j < 0:
+        return _table_qualifier(needs, words[i], table)
+    parent = [
+        words[k]
+        for k in range(j, -1, -1)
+        if segments[k] == segments[j] and words[k] not in MODIFIERS and not words[k].isdigit()
+    ]
+    return parent[0] if len(parent) == 1 and parent[0] in needs else None
+
+
+def _table_qualifier(needs: frozenset[str], head: str, table: tuple[str, ...]) -> str | None:
+    words = [w for w in table if not w.isdigit() and w != "v"]  # `oauth_codes_v1`
+    if len(words) < 2 or words[-1] != head:
+        return None
+    for word in reversed(words[:-1]):
+        if word in needs:
+            return word
+        if word not in MODIFIERS:
             return None
     return None
 
@@ -412,7 +242,7 @@ def _path_phrase(path: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int
     raws: list[str] = []
     segments: list[int] = []
     for index, segment in enumerate(path.split(".")):
-        seg_words, seg_raws = _phrase(segment)
+        seg_words, seg_raws = phrase(segment)
         words.extend(seg_words)
         raws.extend(seg_raws)
         segments.extend([index] * len(seg_words))
@@ -431,55 +261,122 @@ def _base_type(type_name: str | None) -> str | None:
     return canonical_type(match.group()) if match else None
 
 
+# ---------------------------------------------------------------------------------------
+# Descriptions
+# ---------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8192)  # templates and tenant datasets repeat the same descriptions
 def _description_judgement(description: str) -> _Judgement | None:
-    """The first credential found in the leading noun phrases of the description."""
-    for phrase in _description_phrases(description):
-        judgement = _judge(phrase, (0,) * len(phrase))
-        if judgement.kind is _Kind.CREDENTIAL:
+    """The first credential (or hash of one) in the leading noun phrases."""
+    for words in _description_phrases(description):
+        judgement = _judge(words, (0,) * len(words))
+        if judgement.kind in (_Kind.CREDENTIAL, _Kind.HASHED):
             return judgement
     return None
 
 
 def _description_phrases(description: str) -> list[tuple[str, ...]]:
     """The subject noun phrases of every sentence of a description."""
-    return [
-        phrase for sentence in _SENTENCE_RE.split(description) for phrase in _subjects(sentence)
-    ]
+    return [found for sentence in _SENTENCE_RE.split(description) for found in _subjects(sentence)]
+
+
+def _desc_words(piece: str) -> list[str]:
+    return [w for raw in split_words(piece) for w in canonical_words(raw)]
 
 
 def _subjects(sentence: str) -> list[tuple[str, ...]]:
-    """The conjuncts before the first break word ("Username and password for X")."""
+    """The conjuncts before the first break word ("Username and password for X"), and
+    what the sentence says is included ("..., including Authorization")."""
     subjects: list[tuple[str, ...]] = []
     current: list[str] = []
     pieces = _DESC_TOKEN_RE.findall(sentence)
+    included = _included(pieces)
     for index, piece in enumerate(pieces):
         lower = piece.lower()
-        words = [w for raw in split_words(piece) for w in _canonical(raw)]
+        words = _desc_words(piece)
         if any(w in DESC_NEGATIONS for w in words):
             return []
         if lower in DESC_AND or piece == "/":
             subjects.append(tuple(current))
             current = []
-        elif not words:  # punctuation ends the subject
+        elif not words or lower in DESC_INCLUDES:  # punctuation ends the subject
             break
         elif lower in DESC_OF:
-            if not all(w in MODIFIERS for w in current):
+            if all(w in MODIFIERS or w.isdigit() for w in current):
+                current = []  # "copy of X", "base64 of X" is X
+            elif current[-1] in HASH_WORDS:
+                current = [current[-1]]  # "hash of X" is a hash of X: X + hash
+                rest = _subjects(" ".join(pieces[index + 1 :]))
+                return [*subjects, *((*r, "hash") for r in rest[:1]), *included]
+            else:
                 break
-            current = []  # "copy of X" is X
         elif not current and lower in DESC_LEADING:
             continue
         elif lower in DESC_BREAKS:
             following = pieces[index + 1].lower() if index + 1 < len(pieces) else ""
             if lower in DESC_COPULAS and following in DESC_REMOVED | DESC_NEGATIONS:
                 return []  # "secrets are stripped", "the password is never stored"
+            if lower in DESC_COPULAS and following == "hashed" and current:
+                return [*subjects, (*current, "hash"), *included]
             break
         elif current and lower.endswith("ed") and lower.isalpha() and lower not in MODIFIERS:
             # A participle after the subject starts a complement ("key uploaded by").
-            return [] if lower in DESC_REMOVED else [*subjects, tuple(current)]
+            if lower in DESC_REMOVED:
+                return []
+            if lower == "hashed":  # "Password hashed with bcrypt"
+                return [*subjects, (*current, "hash"), *included]
+            return [*subjects, tuple(current), *included]
         else:
             current.extend(words)
     subjects.append(tuple(current))
-    return [s for s in subjects if s]
+    return [s for s in subjects if s] + included
+
+
+def _included(pieces: list[str]) -> list[tuple[str, ...]]:
+    """Phrases after "including"/"containing": the Authorization header counts there."""
+    found: list[tuple[str, ...]] = []
+    for index, piece in enumerate(pieces):
+        if piece.lower() not in DESC_INCLUDES:
+            continue
+        phrase: list[str] = []
+        for after in pieces[index + 1 :]:
+            words = _desc_words(after)
+            if not phrase and after.lower() in DESC_LEADING:
+                continue
+            if not words or after.lower() in DESC_BREAKS | DESC_AND:
+                break
+            phrase.extend(words)
+        if phrase and phrase[-1] in ("authorization", "authorisation"):
+            phrase.append("header")  # the header's name stands for its value
+        if phrase:
+            found.append(tuple(phrase))
+    return found
+
+
+@lru_cache(maxsize=8192)
+def _description_clears(description: str) -> str | None:
+    """The metadata noun when the description's first phrase is "<noun> of <secret>"
+    ("ID of the API key", "Resource name of a secret in Secret Manager")."""
+    sentence = _SENTENCE_RE.split(description, maxsplit=1)[0]
+    current: list[str] = []
+    pieces = _DESC_TOKEN_RE.findall(sentence)
+    for index, piece in enumerate(pieces):
+        lower = piece.lower()
+        if not current and lower in DESC_LEADING:
+            continue
+        if lower == "of":
+            noun = next((w for w in reversed(current) if w not in MODIFIERS), None)
+            if noun in DESC_METADATA:
+                rest_words = tuple(_desc_words(" ".join(pieces[index + 1 :])))
+                rest = _judge(rest_words, (0,) * len(rest_words))
+                return noun if rest.kind is not _Kind.NOTHING else None
+            return None
+        words = _desc_words(piece)
+        if not words or len(current) > 4:
+            return None
+        current.extend(words)
+    return None
 
 
 def _quote(text: str, limit: int = 60) -> str:
@@ -489,6 +386,11 @@ def _quote(text: str, limit: int = 60) -> str:
 
     text = redact_secrets(text)
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+# ---------------------------------------------------------------------------------------
+# Verdicts
+# ---------------------------------------------------------------------------------------
 
 
 def _name_reason(
@@ -504,42 +406,115 @@ def _name_reason(
     if judgement.kind is _Kind.UNQUALIFIED:
         return f"name {name}: {judgement.head!r} without a secret qualifier is not a credential"
     if judgement.kind is _Kind.OTHER_HEAD:
-        # Say which secret the column is about (`api_key_id`), to show it was considered.
-        for cut in range(len(words) - 1, 0, -1):
-            inner = _judge(words[:cut], segments[:cut])
-            if inner.kind is _Kind.CREDENTIAL and inner.head in HEAD_RULES:
-                tail = "_".join(dict.fromkeys(raws[cut:]))
-                return (
-                    f"name {name} is metadata about credential keyword {inner.keyword!r}"
-                    f" ({tail!r}), not the secret"
-                )
+        inner = _inner_credential(words, segments)
+        if inner is not None:
+            cut, keyword = inner
+            tail = "_".join(dict.fromkeys(raws[cut:]))
+            return (
+                f"name {name} is metadata about credential keyword {keyword!r} ({tail!r}),"
+                " not the secret"
+            )
     return f"no credential keyword in name {name}"
 
 
-def classify_column(
-    path: str, type_name: str | None = None, description: str | None = None
+def _inner_credential(words: tuple[str, ...], segments: tuple[int, ...]) -> tuple[int, str] | None:
+    """Where a name that ends in another noun names a credential (`api_key_id`)."""
+    for cut in range(len(words) - 1, 0, -1):
+        inner = _judge(words[:cut], segments[:cut])
+        if inner.kind is _Kind.CREDENTIAL and inner.head in HEAD_RULES and inner.keyword:
+            return cut, inner.keyword
+    return None
+
+
+def _credential_verdict(
+    path: str,
+    judgement: _Judgement,
+    signal: Signal,
+    found_by: str,
+    *,
+    count_hashes: bool,
+    allow_hashes: Collection[str],
 ) -> Verdict:
-    """Whether the column at dotted `path` holds a credential value."""
+    keyword = judgement.keyword
+    if judgement.kind is not _Kind.HASHED:
+        return Verdict(True, f"{found_by} credential keyword {keyword!r}", keyword, signal)
+    what = f"{found_by} a hash ({judgement.other!r}) of credential keyword {keyword!r}"
+    if not count_hashes:
+        return Verdict(False, f"{what}: hashes are not counted here", None, signal, hashed=True)
+    leaf = path.rsplit(".", 1)[-1].lower()
+    allowed = next((g for g in allow_hashes if fnmatchcase(leaf, g.lower())), None)
+    if allowed is not None:
+        reason = f"{what}: a lookup hash the rule allows ({allowed!r})"
+        return Verdict(False, reason, None, signal, hashed=True)
+    reason = f"{what}: a hash of a secret is credential material"
+    return Verdict(True, reason, keyword, signal, hashed=True)
+
+
+def classify_column(
+    path: str,
+    type_name: str | None = None,
+    description: str | None = None,
+    *,
+    count_hashes: bool = True,
+    allow_hashes: Collection[str] = (),
+    table: str | None = None,
+) -> Verdict:
+    """Whether the column at dotted `path` holds a credential value (or its hash).
+
+    `allow_hashes`: globs on the leaf name (`*_key_hash`) of hash columns to accept;
+    `count_hashes=False` accepts every hash (a check about plaintext secrets only);
+    `table`: the table's name, which may qualify a bare top-level column (`code` in
+    `oauth_codes`).
+    """
     base = _base_type(type_name)
     if base in NON_SECRET_TYPES:
-        return Verdict(False, f"{base} column cannot hold a secret", None)
+        return Verdict(False, f"{base} column cannot hold a secret", None, Signal.TYPE)
+    if base == "STRUCT":
+        reason = f"RECORD {path!r} is a container: its leaves are judged on their own"
+        return Verdict(False, reason, None, Signal.STRUCTURE)
 
     words, raws, segments = _path_phrase(path)
-    judgement = _judge(words, segments)
-    if judgement.kind is _Kind.CREDENTIAL:
-        keyword = judgement.keyword
+    judgement = _judge(words, segments, phrase(table)[0] if table else ())
+    if judgement.kind in (_Kind.CREDENTIAL, _Kind.HASHED):
+        cleared = _description_clears(description) if description else None
+        if cleared is not None and judgement.kind is _Kind.CREDENTIAL:
+            reason = (
+                f"name {path!r} has credential keyword {judgement.keyword!r}, but description"
+                f" {_quote(description or '')} says it is the {cleared} of one, not the secret"
+            )
+            return Verdict(False, reason, None, Signal.DESCRIPTION)
         written = raws[len(words) - 1 - words[::-1].index(judgement.head or "")]
         aside = f" (written {written!r})" if judgement.head != written else ""
-        return Verdict(
-            True, f"name {path!r} matches credential keyword {keyword!r}{aside}", keyword
+        qualifier = (judgement.keyword or "").partition("_")[0]
+        if table and qualifier and qualifier not in words:
+            aside += f" (qualified by table name {table!r})"
+        found_by = f"name {path!r}{aside} has" if judgement.kind is _Kind.HASHED else ""
+        if judgement.kind is _Kind.CREDENTIAL:
+            keyword = judgement.keyword
+            reason = f"name {path!r} matches credential keyword {keyword!r}{aside}"
+            return Verdict(True, reason, keyword, Signal.NAME)
+        return _credential_verdict(
+            path,
+            judgement,
+            Signal.NAME,
+            found_by,
+            count_hashes=count_hashes,
+            allow_hashes=allow_hashes,
         )
 
-    if description:
+    name_is_neutral = judgement.kind in (_Kind.NOTHING, _Kind.UNQUALIFIED) or (
+        judgement.kind is _Kind.OTHER_HEAD and _inner_credential(words, segments) is None
+    )
+    if description and name_is_neutral:
         found = _description_judgement(description)
         if found is not None:
-            return Verdict(
-                True,
-                f"description {_quote(description)} names credential keyword {found.keyword!r}",
-                found.keyword,
+            found_by = f"description {_quote(description)} names"
+            return _credential_verdict(
+                path,
+                found,
+                Signal.DESCRIPTION,
+                found_by,
+                count_hashes=count_hashes,
+                allow_hashes=allow_hashes,
             )
     return Verdict(False, _name_reason(path, judgement, words, raws, segments), None)

@@ -23,7 +23,9 @@ How a value is scanned (`scan_value`):
    `validate` kinds in `VALIDATORS`.
 5. Catalog order is precedence: a secret overlapping one already claimed by an earlier
    detector is dropped, so `"api_key": "AIza..."` is a Google API key, not a generic
-   assignment, and a JWT in a Bearer header is a JWT.
+   assignment, and a JWT in a Bearer header is a JWT. A span an earlier detector matched
+   and then rejected (a placeholder, a bad checksum, a JWT that does not decode) stays
+   claimed too: the detector that knows the format has the last word on it.
 
 A `Match` carries the detector id and offsets only. Turn it into printable evidence with
 `evidence()`: the detector id, a redacted prefix and a salt-free fingerprint, never the
@@ -56,7 +58,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from auditor.detect.names import COMMON_VETOES, TOKEN_VETOES, split_words
+from auditor.detect.names import COMMON_VETOES, HASH_WORDS, TOKEN_VETOES, split_words
 from auditor.detect.redact import fingerprint_secret, redact
 from auditor.errors import InputError
 from auditor.model import Severity
@@ -212,7 +214,9 @@ def _credential_key(secret: str, match: re.Match[str]) -> bool:
     # counters called tokens (`next_page_token`, `max_token`).
     key = _assigned_key(match).rsplit(".", 1)[-1]
     words = set(split_words(key))
-    if words & COMMON_VETOES or key.lower() in _PUBLIC_CREDENTIAL_KEYS:
+    # A hash assigned to `hashed_password` is not the password (names.py counts hash
+    # COLUMNS as credential material; here only plaintext values are looked for).
+    if words & (COMMON_VETOES | HASH_WORDS) or key.lower() in _PUBLIC_CREDENTIAL_KEYS:
         return False
     return not ("token" in words and words & TOKEN_VETOES)
 
@@ -244,12 +248,31 @@ def _basic_auth(secret: str, match: re.Match[str]) -> bool:
     return bool(credential) and _not_placeholder(credential, match)
 
 
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_VALUE = {c: i for i, c in enumerate(_BASE62)}
+_CHECKSUMMED_BODY = 36  # 30 random characters and a 6-character checksum
+
+
+def _crc32_checksum(secret: str, match: re.Match[str]) -> bool:
+    """GitHub's token format (also npm's): after the `xxx_` prefix, 30 random base62
+    characters and the CRC32 of them in 6 base62 digits. Longer tokens (some ghu_/ghs_)
+    carry no such checksum and are kept."""
+    body = secret.partition("_")[2]
+    if len(body) != _CHECKSUMMED_BODY:
+        return True
+    value = 0
+    for char in body[-6:]:
+        value = value * 62 + _BASE62_VALUE.get(char, 0)
+    return value == binascii.crc32(body[:-6].encode("ascii"))
+
+
 VALIDATORS: Mapping[str, Validator] = {
     "not-placeholder": _not_placeholder,
     "letters-and-digits": _letters_and_digits,
     "credential-key": _credential_key,
     "jwt": _jwt,
     "basic-auth": _basic_auth,
+    "crc32-checksum": _crc32_checksum,
 }
 
 
@@ -272,12 +295,18 @@ def _accepts(detector: Detector, secret: str, match: re.Match[str]) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-def scan_value(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> list[Match]:
+def scan_value(
+    text: str,
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    detectors: Sequence[Detector] | None = None,
+) -> list[Match]:
     """Secrets found in the first `max_chars` characters of `text`, in text order.
 
     Overlapping findings are resolved by catalog order (the earlier detector keeps its
     span). Work is bounded by `max_chars`: the patterns avoid nested repeats and their
     counted repeats are short, so each regex is close to linear in the scanned length.
+    `detectors` defaults to the shipped catalog (benchmarks pass another to compare).
     """
     if max_chars < 0:
         raise ValueError(f"max_chars must be >= 0, got {max_chars}")
@@ -285,25 +314,49 @@ def scan_value(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> list[Match]:
     if not text:
         return []
     lowered = text.lower()
+    chosen = catalog() if detectors is None else tuple(detectors)
+    keywords, wanted = _keyword_index(chosen)
+    present = frozenset(k for k in keywords if k in lowered)  # each keyword looked for once
     starts: list[int] = []  # claimed spans, disjoint, sorted by start
     ends: list[int] = []
     found: list[Match] = []
-    for detector in catalog():
-        if detector.keywords and not any(k in lowered for k in detector.keywords):
+    for detector, needs in zip(chosen, wanted, strict=True):
+        if needs and needs.isdisjoint(present):
             continue
         group = detector.secret_group
         for match in detector.regex.finditer(text):
             start, end = match.span(group)
-            if start >= end or not _accepts(detector, match.group(group), match):
+            if start >= end:
                 continue
             index = bisect_left(starts, start)
             if (index < len(starts) and starts[index] < end) or (index and ends[index - 1] > start):
-                continue  # overlaps a secret an earlier detector claimed
+                continue  # overlaps a span an earlier detector claimed
             starts.insert(index, start)
             ends.insert(index, end)
-            found.append(Match(detector.id, start, end))
+            if _accepts(detector, match.group(group), match):
+                found.append(Match(detector.id, start, end))
+            # A rejected span stays claimed: a GitHub-shaped token with a bad checksum is a
+            # fixture, not a generic `token=` secret for a later detector to report.
     found.sort(key=lambda m: (m.start, m.end))
     return found
+
+
+_KEYWORD_INDEXES: dict[
+    int, tuple[tuple[Detector, ...], tuple[str, ...], tuple[frozenset[str], ...]]
+] = {}
+
+
+def _keyword_index(
+    detectors: tuple[Detector, ...],
+) -> tuple[tuple[str, ...], tuple[frozenset[str], ...]]:
+    """Every distinct keyword of `detectors`, and each detector's keywords as a set:
+    checking each keyword once per value is what keeps a large catalog fast."""
+    cached = _KEYWORD_INDEXES.get(id(detectors))
+    if cached is None or cached[0] is not detectors:
+        keywords = tuple(dict.fromkeys(k for d in detectors for k in d.keywords))
+        cached = (detectors, keywords, tuple(frozenset(d.keywords) for d in detectors))
+        _KEYWORD_INDEXES[id(detectors)] = cached
+    return cached[1], cached[2]
 
 
 def evidence(text: str, match: Match) -> Evidence:

@@ -35,7 +35,7 @@ from typing import Any
 
 from auditor.history.records import FindingRecord, RunRecord
 from auditor.model import RunScope
-from auditor.report.html import ChangeSet
+from auditor.report.html import ChangedFinding, ChangeSet
 from auditor.report.summary import iso_utc
 
 __all__ = ["Comparison", "Coverage", "Observed", "RecordLoader", "compare"]
@@ -129,6 +129,13 @@ class Comparison:
             new=self.new,
             resolved=tuple(r.fingerprint for r in self.resolved),
             persisting=self.persisting,
+            # What each resolved finding was, so the page names it (issue 17).
+            details={
+                r.fingerprint: ChangedFinding(
+                    r.rule_id, r.rule_name, r.severity, r.status, r.resource, r.column, r.principal
+                )
+                for r in self.resolved
+            },
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -17,11 +17,18 @@ from auditor import limits
 from auditor.errors import InputError, PolicyError
 from auditor.model import Location, Severity
 from auditor.policy.checks import CheckKind
-from auditor.policy.rule import Rule, Scope, Target
-from auditor.policy.yamlpos import Positioned, describe_value, read_yaml, schema_problems
+from auditor.policy.rule import DocExample, ExampleInput, Rule, Scope, Target
+from auditor.policy.yamlpos import (
+    Positioned,
+    SchemaProblem,
+    describe_value,
+    read_yaml,
+    schema_problems,
+)
 from auditor.resources import format_schema
 
 POLICY_SUFFIXES = (".yaml", ".yml")
+EXAMPLE_KEYS = ("example", "use_instead")  # a rule's doc examples: fails, passes
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ def _load_file(path: Path, registry: Mapping[str, CheckKind]) -> _Loaded | list[
             return [PolicyError(name, f"unknown check kind '{kind_name}'; known: {known}", line)]
         doc.value["check"].setdefault("params", {})
         problems = schema_problems(doc, kind.params_schema, ("check", "params"))
+        problems = sorted(problems + _example_problems(doc))
     if problems:
         return [PolicyError(name, p.message, p.line) for p in problems]
     return _Loaded(
@@ -168,7 +176,40 @@ def _rule(doc: Positioned, path: Path) -> Rule:
         references=tuple(value["references"]),
         frameworks={k: tuple(v) for k, v in value["frameworks"].items()},
         source=Location(str(path), 1),
+        description=value.get("description", ""),
+        example=_example(value.get("example")),
+        use_instead=_example(value.get("use_instead")),
     )
+
+
+def _example(value: Mapping[str, Any] | None) -> DocExample | None:
+    if value is None:
+        return None
+    return DocExample(
+        note=value["note"],
+        input=ExampleInput(value["input"]),
+        path=value["path"],
+        text=value["text"],
+    )
+
+
+def _example_problems(doc: Positioned) -> list[SchemaProblem]:
+    """A doc example's JSON file must parse: a broken example teaches nothing. (Whether the
+    rule really fails and passes them is the test suite's job: it runs them.)"""
+    problems = []
+    for key in EXAMPLE_KEYS:
+        example = doc.value.get(key)
+        if example is None or not example["path"].endswith(".json"):
+            continue
+        try:
+            json.loads(example["text"])
+        except json.JSONDecodeError as exc:
+            message = f"{key}.text: not valid JSON ({exc.msg} at line {exc.lineno} of the text)"
+            problems.append(SchemaProblem(doc.line_of((key, "text")), message))
+        except RecursionError:
+            message = f"{key}.text: not valid JSON (nested too deeply)"
+            problems.append(SchemaProblem(doc.line_of((key, "text")), message))
+    return problems
 
 
 @cache

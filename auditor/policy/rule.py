@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.model import Location, RuleInfo, Severity, TableSchema
+from auditor.sources.files import glob_match
 
 
 class Target(StrEnum):
@@ -23,7 +24,8 @@ class Target(StrEnum):
 class Scope:
     """Which template paths and dataset names count as the rule's target.
 
-    Patterns are fnmatch globs (case-sensitive; `*` also matches `/`). A live dataset is in
+    Patterns are fnmatch globs (case-sensitive; `*` also matches `/`; `**/` may also match no
+    folder, auditor.sources.files.glob_match). A live dataset is in
     scope when its name matches a glob or when it carries every label of `dataset_labels`.
     An empty scope matches everything.
     """
@@ -38,7 +40,7 @@ class Scope:
         return not (self.template_paths or self.datasets or self.dataset_labels)
 
     def matches_template_path(self, path: str) -> bool:
-        return any(fnmatchcase(path, p) for p in self.template_paths)
+        return any(glob_match(path, p) for p in self.template_paths)
 
     def matches_dataset(self, dataset: str, labels: Mapping[str, str] | None = None) -> bool:
         if any(fnmatchcase(dataset, p) for p in self.datasets):
@@ -60,6 +62,24 @@ class Scope:
         return self.matches_dataset(table.dataset, labels)
 
 
+class ExampleInput(StrEnum):
+    """Where a doc example's file sits, which says how the rule reads it."""
+
+    REPO = "repo"  # the platform repo the gate reads: table templates, SQL docs
+    EXPORTS = "exports"  # an offline export folder (docs/offline-exports.md)
+    ROWS = "rows"  # a table's rows as the content scan samples them (D.T.json)
+
+
+@dataclass(frozen=True)
+class DocExample:
+    """One whole input file of a rule's doc: what fails ("example") or passes ("use instead")."""
+
+    note: str
+    input: ExampleInput
+    path: str  # under its input, e.g. datasets/customers.json
+    text: str
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -74,6 +94,10 @@ class Rule:
     references: tuple[str, ...] = ()
     frameworks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     source: Location | None = None
+    # The rule's doc beyond its metadata: what it checks, and an input it fails and passes.
+    description: str = ""
+    example: DocExample | None = None
+    use_instead: DocExample | None = None
 
     @property
     def info(self) -> RuleInfo:

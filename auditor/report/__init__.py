@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from auditor.model import Report
 from auditor.report import console, html, junit, sarif
+from auditor.report import csv as csv_report
 from auditor.report import json as json_report
 
 Renderer = Callable[[Report], str]
@@ -18,11 +19,21 @@ FORMATS: Mapping[str, Renderer] = MappingProxyType(
         "junit": junit.render,
         "console": console.render,
         "html": html.render,
+        "csv": csv_report.render,
+        "controls-csv": csv_report.render_controls,
     }
 )
 
 EXTENSIONS: Mapping[str, str] = MappingProxyType(
-    {"json": ".json", "sarif": ".sarif", "junit": ".xml", "console": ".txt", "html": ".html"}
+    {
+        "json": ".json",
+        "sarif": ".sarif",
+        "junit": ".xml",
+        "console": ".txt",
+        "html": ".html",
+        "csv": ".csv",
+        "controls-csv": ".controls.csv",
+    }
 )
 
 __all__ = ["EXTENSIONS", "FORMATS", "Renderer"]

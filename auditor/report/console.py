@@ -65,6 +65,13 @@ def _header(report: Report) -> list[Text]:
         Text.assemble("command: ", _text(run.command)),
         Text(f"run:     {iso_utc(run.started_at)} -> {iso_utc(run.finished_at)}"),
     ]
+    if run.evaluation_time is not None:  # the instant time-bound IAM conditions were decided at
+        lines.append(Text(f"as of:   {iso_utc(run.evaluation_time)}"))
+    if run.discovery is not None:
+        # What the gate looked at, so "nothing found" cannot pass for "nothing wrong".
+        lines.append(Text.assemble("inputs:  ", _text(run.discovery.summary)))
+        for warning in run.discovery.warnings:
+            lines.append(Text.assemble("WARNING: ", _text(warning), style="bold yellow"))
     if run.complete:
         lines.append(_complete(report))
         return lines

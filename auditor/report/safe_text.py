@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["terminal_lines", "terminal_text"]
+__all__ = ["terminal_lines", "terminal_text", "visible"]
 
 # C0 controls (tab too: it can hide text in columns), DEL, C1 controls (CSI, OSC ...),
 # the soft hyphen, bidi marks, embeddings, overrides and isolates, zero-width and invisible
@@ -40,3 +40,17 @@ def terminal_text(value: str) -> str:
 def terminal_lines(value: str) -> str:
     """Like `terminal_text` but newlines kept: for text whose lines are our own layout."""
     return _UNSAFE_KEEPING_NEWLINES.sub(_escape, value)
+
+
+# What the HTML page and its CSV show as \uXXXX: control (but tab and newline), bidi,
+# zero-width and line-separator characters, lone surrogates and the BOM. report.js has the
+# same set.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\u2028\u2029"
+    "\ud800-\udfff\ufeff]"
+)
+
+
+def visible(value: str) -> str:
+    """The string with control, bidi, zero-width and line-separator characters as \\uXXXX."""
+    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", value)

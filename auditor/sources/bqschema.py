@@ -121,14 +121,15 @@ def check_fields(
 ) -> list[Problem]:
     """BigQuery's rules for the field list at pointer (the list itself is items)."""
     checker = _Checker(positioned, path)
-    count = 0
+    leaves = 0
     too_deep_reported = False
     # parent pointer -> lower-case name -> the first field with that name
     seen: dict[Pointer, dict[str, FieldNode]] = {}
     for node in walk_nodes(items, pointer):
         if not node.usable:
             continue
-        count += 1
+        if not _has_sub_fields(node.value):
+            leaves += 1
         if node.depth > MAX_NESTING and not too_deep_reported:
             too_deep_reported = True
             checker.add(
@@ -147,16 +148,24 @@ def check_fields(
                 f"{positioned.line_of((*first.pointer, 'name'))}; names are case-insensitive)",
             )
         checker.check(node)
-    if count > MAX_COLUMNS:
+    if leaves > MAX_COLUMNS:
         checker.problems.append(
             Problem(
                 path,
-                f"table has {count:,} columns including nested ones; BigQuery allows at "
-                f"most {MAX_COLUMNS:,}",
+                f"table has {leaves:,} leaf columns (nested fields counted, RECORD columns "
+                f"themselves not, as BigQuery counts them); BigQuery allows at most "
+                f"{MAX_COLUMNS:,}",
                 positioned.line_of(pointer),
             )
         )
     return checker.problems
+
+
+def _has_sub_fields(field: Mapping[str, Any]) -> bool:
+    """A RECORD with sub-fields is not a leaf: BigQuery's column limit counts leaf fields
+    ("Too many total leaf fields: N, max allowed field count: 10000")."""
+    sub = field.get("fields")
+    return isinstance(sub, list) and any(is_usable(item) for item in sub)
 
 
 class _Checker:

@@ -7,7 +7,7 @@ what is missing; the access rules then cannot vouch for anything, and the run sa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,9 @@ class EstateSource:
     # only where asset_endpoint names one (a local BigQuery has no asset API).
     asset_inventory: bool = True
     asset_endpoint: str | None = None
+    # The roles the caller's role catalog defines: any other bound role is looked up (IAM
+    # roles.get). None: none is looked up (unknown roles stay coverage gaps).
+    known_roles: Container[str] | None = None
 
     @property
     def root(self) -> str:
@@ -130,6 +133,8 @@ def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) ->
         source.project,
         endpoints=endpoints,
         groups=named_groups(inventory.datasets, inventory.live_tables),
+        roles=named_roles(inventory.datasets, inventory.live_tables),
+        known_roles=source.known_roles,
     )
     return iam.into(inventory)
 
@@ -158,6 +163,13 @@ def collect_from_exports(
     progress(f"reading exports from {folder}")
     exports = load_exports(folder)
     return scrub_inventory(dataclasses.replace(exports.into(inventory), root=str(folder)))
+
+
+def named_roles(datasets: Iterable[Dataset], tables: Iterable[Table]) -> tuple[str, ...]:
+    """Roles granted on datasets or tables: the ones the catalog lacks are looked up too."""
+    roles = {entry.role for dataset in datasets for entry in dataset.access if entry.role}
+    roles.update(binding.role for table in tables for binding in table.iam or ())
+    return tuple(sorted(roles))
 
 
 def named_groups(datasets: Iterable[Dataset], tables: Iterable[Table]) -> tuple[str, ...]:

@@ -257,7 +257,7 @@ def load_json_value(text: str, path: str, *, max_depth: int, max_bytes: int) -> 
     holding NaN or Infinity, or an integer too long to convert; JSONDecodeError (with its
     line) for other syntax errors, worded by the caller. Duplicate keys: the last one wins.
     """
-    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+    if _utf8_size(text, max_bytes) > max_bytes:
         raise InputError(path, f"file is larger than {limits.size_text(max_bytes)}; not read")
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
@@ -270,6 +270,13 @@ def load_json_value(text: str, path: str, *, max_depth: int, max_bytes: int) -> 
     if _depth_exceeds(value, max_depth):
         raise InputError(path, f"nesting deeper than {max_depth} levels")
     return value
+
+
+def _utf8_size(text: str, limit: int) -> int:
+    """UTF-8 size of text; an ASCII text (a saved report) is not copied to count it."""
+    if len(text) > limit or text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _refuse_constant(word: str) -> Any:

@@ -1,8 +1,11 @@
 """Read the platform's SQL schema docs (BigQuery DDL) into TableSchema objects.
 
-Only CREATE TABLE statements become tables; every other statement is parsed (so a broken
-one is reported) and then ignored. Anything odd becomes a Problem naming file and line;
-nothing here raises on bad input, and a bad statement never hides the good ones.
+Only CREATE TABLE statements become tables; in a doc named as one, every other statement is
+parsed (so a broken one is reported) and then ignored. A `*.sql` file discovery merely found
+is first asked whether it is a schema doc at all (auditor.sources.sqlkind): only its CREATE
+TABLE statements with column lists are read, and a file that is not a schema doc is skipped
+with the reason. Anything odd becomes a Problem naming file and line; nothing here raises on
+bad input, and a bad statement never hides the good ones.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from auditor import limits
 from auditor.model import Field, Location, Origin, Problem, TableSchema
-from auditor.sources.files import UnreadableFile, read_text_bounded, relative, walk_files
+from auditor.sources import sqlkind
+from auditor.sources.files import (
+    Unreadable,
+    UnreadableFile,
+    read_text_bounded,
+    relative,
+)
 
 MAX_DOC_BYTES = limits.MAX_SQL_DOC_BYTES
 # BigQuery's own limit on STRUCT/ARRAY nesting; also keeps recursion bounded on hostile input.
@@ -53,6 +62,25 @@ _CANONICAL: dict[exp.DType, str] = {
     _DT.RANGE: "RANGE",
     _DT.STRUCT: "STRUCT",
 }
+# Another dialect's names for BigQuery's types, used when a doc is read in that dialect.
+_OTHER_DIALECT: dict[exp.DType, str] = {
+    _DT.VARCHAR: "STRING",
+    _DT.CHAR: "STRING",
+    _DT.NVARCHAR: "STRING",
+    _DT.NCHAR: "STRING",
+    _DT.UUID: "STRING",
+    _DT.VARBINARY: "BYTES",
+    _DT.JSONB: "JSON",
+    _DT.TIMESTAMPLTZ: "TIMESTAMP",
+    _DT.SERIAL: "INT64",
+    _DT.BIGSERIAL: "INT64",
+    _DT.SMALLSERIAL: "INT64",
+    _DT.MEDIUMINT: "INT64",
+    _DT.UINT: "INT64",
+    _DT.UBIGINT: "INT64",
+}
+# The written type name after a column's name (a backticked name ends one character later).
+_WRITTEN_TYPE_RE = re.compile(r"`?\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 _CREATE_TABLE_RE = re.compile(
     r"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|EXTERNAL|SNAPSHOT)\s+)?"
@@ -81,12 +109,16 @@ class SqlDocLoad:
     path: str  # relative to root, posix
     tables: tuple[TableSchema, ...]
     problems: tuple[Problem, ...]
+    # Why a discovered file that nobody named as a SQL doc is not one; None for a doc.
+    skipped: str | None = None
+    dialect: str = sqlkind.BIGQUERY
 
 
 # ---------------------------------------------------------------------------- splitting
 
-# Where something that can hide a ';' starts; the match is the opening delimiter.
-_SPECIAL_RE = re.compile(r"--|#|/\*|'''|\"\"\"|['\"`;]")
+# Where something that can hide a ';' starts; the match is the opening delimiter. Dollar
+# quotes ($$ ... $$, $body$ ... $body$) are PostgreSQL's function bodies; BigQuery has no `$`.
+_SPECIAL_RE = re.compile(r"--|#|/\*|'''|\"\"\"|\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$|['\"`;]")
 _CLOSERS: dict[str, re.Pattern[str]] = {
     "'''": re.compile(r"(?:[^\\]|\\.)*?'''", re.DOTALL),
     '"""': re.compile(r'(?:[^\\]|\\.)*?"""', re.DOTALL),
@@ -174,6 +206,10 @@ def _split(text: str, placeholders: _Placeholders) -> Iterator[_Statement]:
             close = text.find("*/", stop + 2)
             end = n if close < 0 else close + 2
             current.add(text[stop:end], stop, "comment")
+        elif opener.startswith("$"):
+            close = text.find(opener, match.end())
+            end = n if close < 0 else close + len(opener)
+            current.add(text[stop:end], stop, "string")
         else:
             closed = _CLOSERS[opener].match(text, match.end())
             end = closed.end() if closed else n  # unterminated: runs to the end, parse fails
@@ -192,14 +228,18 @@ def _split(text: str, placeholders: _Placeholders) -> Iterator[_Statement]:
 class _DocReader:
     """Turns the statements of one doc into tables and problems."""
 
-    def __init__(self, text: str, rel_path: str) -> None:
+    def __init__(self, text: str, rel_path: str, dialect: str = sqlkind.BIGQUERY) -> None:
         self.text = text
         self.path = rel_path
+        self.dialect = dialect
         self.placeholders = _Placeholders(text)
         self.tables: list[TableSchema] = []
         self.problems: list[Problem] = []
+        # Each column's type as written (upper case) and its line: what the file claims to be.
+        self.written_types: list[tuple[str, int | None]] = []
         self._newlines = [m.start() for m in re.finditer("\n", text)]
         self._offset = 0  # lines before the statement being read
+        self._sql = ""  # the statement being read, as the parser sees it
 
     def line_at(self, offset: int) -> int:
         return bisect.bisect_left(self._newlines, offset) + 1
@@ -221,10 +261,13 @@ class _DocReader:
         """Like line_of, else the enclosing column's line, else the statement's first line."""
         return self.line_of(node) or near or self._offset + 1
 
-    def read(self) -> None:
+    def statements(self) -> list[_Statement]:
+        return list(_split(self.text, self.placeholders))
+
+    def read(self, statements: Sequence[_Statement]) -> None:
         seen: dict[tuple[str | None, str], int | None] = {}
         tokens = 0
-        for count, statement in enumerate(_split(self.text, self.placeholders), start=1):
+        for count, statement in enumerate(statements, start=1):
             first_line = self.line_at(statement.start)
             self._offset = first_line - 1
             tokens += statement.tokens
@@ -254,7 +297,8 @@ class _DocReader:
             self.tables.append(table)
 
     def _read_statement(self, statement: _Statement, first_line: int) -> TableSchema | None:
-        parsed = self._parse("".join(statement.pieces), first_line)
+        self._sql = "".join(statement.pieces)
+        parsed = self._parse(self._sql, first_line)
         if parsed is None:
             return None
         if isinstance(parsed, exp.Create) and str(parsed.args.get("kind") or "").upper() == "TABLE":
@@ -273,7 +317,7 @@ class _DocReader:
         try:
             # error_message_context=0: sqlglot's messages and warnings must not quote the doc,
             # which may hold secrets in string literals.
-            expressions = sqlglot.parse(sql, read="bigquery", error_message_context=0)
+            expressions = sqlglot.parse(sql, read=self.dialect, error_message_context=0)
         except ParseError as exc:
             detail = exc.errors[0] if exc.errors else {}
             what = _safe_description(str(detail.get("description") or ""))
@@ -369,6 +413,10 @@ class _DocReader:
         name = self.placeholders.restore(ident.name)
         path = _join(parent or None, name)
         line = self.line_of(ident)
+        end = ident.meta.get("end") if ident.meta else None
+        written = _WRITTEN_TYPE_RE.match(self._sql, end + 1) if isinstance(end, int) else None
+        if written is not None:
+            self.written_types.append((written.group(1).upper(), line))
         kind = column.args.get("kind")
         if not isinstance(kind, exp.DataType):
             self.problem(f"column {name} has no type", line, path)
@@ -403,11 +451,14 @@ class _DocReader:
     def _type_name(self, kind: exp.DataType, path: str, line: int | None) -> str:
         dtype = kind.this
         known = _CANONICAL.get(dtype) if isinstance(dtype, exp.DType) else None
+        if known is None and self.dialect != sqlkind.BIGQUERY and isinstance(dtype, exp.DType):
+            known = _OTHER_DIALECT.get(dtype)
         if known is not None:
             return known
-        # Not a BigQuery type (e.g. VARCHAR, UUID): keep the column, say what it was read as.
         label = dtype.value if isinstance(dtype, exp.DType) else str(dtype)
-        self.problem(f"column type {label} is not a BigQuery type", line, path)
+        if self.dialect == sqlkind.BIGQUERY:
+            # Not a BigQuery type (e.g. VARCHAR, UUID): keep the column, say what it was read as.
+            self.problem(f"column type {label} is not a BigQuery type", line, path)
         return label.upper()
 
 
@@ -453,34 +504,57 @@ def _display(table: TableSchema) -> str:
 # ---------------------------------------------------------------------------- public API
 
 
-def parse_sql_doc(text: str, rel_path: str) -> SqlDocLoad:
-    """Read the CREATE TABLE statements of one SQL doc. Never raises on bad input."""
+def parse_sql_doc(
+    text: str, rel_path: str, *, dialect: str = sqlkind.BIGQUERY, claimed: bool = True
+) -> SqlDocLoad:
+    """Read the CREATE TABLE statements of one SQL doc. Never raises on bad input.
+
+    `dialect`: a sqlglot dialect name. `claimed`: a SQL doc glob names the file; when not,
+    the file is first asked whether it is a schema doc at all (see the module doc).
+    """
     too_big = len(text) > MAX_DOC_BYTES or (
         len(text.encode("utf-8", "surrogatepass")) > MAX_DOC_BYTES
     )
     if too_big:
         message = f"SQL doc is larger than {MAX_DOC_BYTES} bytes; not read"
-        return SqlDocLoad(rel_path, (), (Problem(rel_path, message, unread=True),))
+        if not claimed:
+            return SqlDocLoad(rel_path, (), (), message, dialect)
+        return SqlDocLoad(rel_path, (), (Problem(rel_path, message, unread=True),), None, dialect)
     # sqlglot and _split count only '\n'; normalising keeps every line number in agreement.
-    reader = _DocReader(text.replace("\r\n", "\n").replace("\r", "\n"), rel_path)
-    reader.read()
-    return SqlDocLoad(rel_path, tuple(reader.tables), tuple(reader.problems))
+    reader = _DocReader(text.replace("\r\n", "\n").replace("\r", "\n"), rel_path, dialect)
+    statements = reader.statements()
+    if claimed:
+        reader.read(statements)
+        return SqlDocLoad(rel_path, tuple(reader.tables), tuple(reader.problems), None, dialect)
+    codes = ["".join(statement.code) for statement in statements]
+    reason = sqlkind.before_parse(codes)
+    if reason is None:
+        tables = [
+            s for s, code in zip(statements, codes, strict=True) if sqlkind.declares_columns(code)
+        ]
+        reader.read(tables)
+        reason = sqlkind.after_parse(
+            codes, reader.tables, reader.problems, reader.written_types, dialect
+        )
+    if reason is not None:
+        return SqlDocLoad(rel_path, (), (), reason, dialect)
+    return SqlDocLoad(rel_path, tuple(reader.tables), tuple(reader.problems), None, dialect)
 
 
-def load_sql_doc(path: Path, root: Path) -> SqlDocLoad:
-    """Read and parse one SQL doc file; an unreadable file is a Problem, never an exception."""
+def load_sql_doc(
+    path: Path, root: Path, *, dialect: str = sqlkind.BIGQUERY, claimed: bool = True
+) -> SqlDocLoad:
+    """Read and parse one SQL doc file; an unreadable file is a Problem, never an exception.
+
+    A file nobody named (`claimed` False) that is not UTF-8 text or is over the size limit
+    is skipped with the reason; any other read failure is a Problem (a coverage gap).
+    """
     rel_path = relative(path, root)
     try:
         text = read_text_bounded(path, MAX_DOC_BYTES, "SQL doc")
     except UnreadableFile as exc:
+        if not claimed and exc.kind is not Unreadable.FAILED:
+            return SqlDocLoad(rel_path, (), (), exc.message, dialect)
         problem = Problem(rel_path, exc.message, exc.line, unread=True)
-        return SqlDocLoad(rel_path, (), (problem,))
-    return parse_sql_doc(text, rel_path)
-
-
-def discover_sql_docs(root: Path) -> list[Path]:
-    """Every *.sql file under root, sorted; hidden and tooling folders skipped.
-
-    Raises InputError when root or a folder under it cannot be listed.
-    """
-    return walk_files(root, lambda rel: rel.lower().endswith(".sql"))
+        return SqlDocLoad(rel_path, (), (problem,), None, dialect)
+    return parse_sql_doc(text, rel_path, dialect=dialect, claimed=claimed)

@@ -15,7 +15,6 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,13 +25,18 @@ from jsonschema.exceptions import ValidationError
 from auditor.errors import InputError
 from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.resources import format_schema
-from auditor.sources import bqschema
+from auditor.sources import bqschema, sniff
 from auditor.sources.bqschema import FieldNode
-from auditor.sources.files import UnreadableFile, read_text_bounded, relative, walk_files
+from auditor.sources.files import (
+    Unreadable,
+    UnreadableFile,
+    read_text_bounded,
+    relative,
+)
 from auditor.sources.jsonpos import DEFAULT_MAX_BYTES, Pointer, Positioned, parse_json
 from auditor.sources.jsonwords import did_you_mean, json_type, with_article
+from auditor.sources.sniff import Claim
 
-DEFAULT_TEMPLATE_GLOBS = ("*templates/*.json", "*schemas/*.json")
 FIELD_SCHEMA = "bigquery-table-schema"
 
 _FORMS_HINT = (
@@ -53,18 +57,34 @@ class TemplateLoad:
     table: TableSchema | None  # None when the file cannot be used at all
     form: TemplateForm | None
     problems: tuple[Problem, ...]
+    # Why a discovered file that nobody named as a template is not one (then no table and
+    # no problems); None for a template.
+    skipped: str | None = None
 
 
 # ---------------------------------------------------------------------------- public API
 
 
-def parse_template(text: str, rel_path: str) -> TemplateLoad:
-    """Read one template's text. Never raises on bad input."""
+def parse_template(text: str, rel_path: str, *, claim: Claim = Claim.NAMED) -> TemplateLoad:
+    """Read one template's text. Never raises on bad input.
+
+    `claim` (auditor.sources.sniff.Claim): a file a template glob names is judged as a
+    template whatever it holds. Any other file is first asked whether it is a BigQuery table
+    schema at all: when not, the load is `skipped` with the reason. Broken JSON is a broken
+    template when the file is in a tenant/customers scope or its text carries BigQuery field
+    syntax.
+    """
     try:
         doc = parse_json(text, rel_path)
     except InputError as exc:
+        if claim is Claim.FOUND and not sniff.looks_like_schema_text(text):
+            at = f" at line {exc.line}" if exc.line else ""
+            why = f"not valid JSON ({exc.detail}{at}) and nothing in it looks like a field"
+            return TemplateLoad(rel_path, None, None, (), why)
         failure = Problem(rel_path, exc.detail, exc.line, unread=True)
         return TemplateLoad(rel_path, None, None, (failure,))
+    if claim is not Claim.NAMED and (other := sniff.not_a_table_schema(doc.value, claim)):
+        return TemplateLoad(rel_path, None, None, (), other)
 
     form, pointer, reason = _locate_fields(doc)
     if reason is not None:
@@ -84,27 +104,21 @@ def parse_template(text: str, rel_path: str) -> TemplateLoad:
     return TemplateLoad(rel_path, table, form, tuple(problems))
 
 
-def load_template(path: Path, root: Path) -> TemplateLoad:
-    """Read and parse one template file; an unreadable file is a Problem, never an exception."""
+def load_template(path: Path, root: Path, *, claim: Claim = Claim.NAMED) -> TemplateLoad:
+    """Read and parse one template file; an unreadable file is a Problem, never an exception.
+
+    A file only discovery found (Claim.FOUND) that is not UTF-8 text or is over the size
+    limit is skipped with the reason; any other read failure is a Problem (a coverage gap).
+    """
     rel_path = relative(path, root)
     try:
         text = read_text_bounded(path, DEFAULT_MAX_BYTES)
     except UnreadableFile as exc:
+        if claim is Claim.FOUND and exc.kind is not Unreadable.FAILED:
+            return TemplateLoad(rel_path, None, None, (), exc.message)
         problem = Problem(rel_path, exc.message, exc.line, unread=True)
         return TemplateLoad(rel_path, None, None, (problem,))
-    return parse_template(text, rel_path)
-
-
-def discover_templates(root: Path, globs: Sequence[str] = DEFAULT_TEMPLATE_GLOBS) -> list[Path]:
-    """Files under root whose root-relative posix path matches one of globs (fnmatch), sorted.
-
-    Hidden and tooling folders and JSON Schemas (*.schema.json) are skipped. Raises InputError
-    when root or a folder under it cannot be listed.
-    """
-    return walk_files(
-        root,
-        lambda rel: not rel.endswith(".schema.json") and any(fnmatchcase(rel, g) for g in globs),
-    )
+    return parse_template(text, rel_path, claim=claim)
 
 
 # ---------------------------------------------------------------------------- the three forms
@@ -207,12 +221,31 @@ def _structure_problems(
     validator = _field_validator()
     problems: list[Problem] = []
     for node in bqschema.walk_nodes(items, pointer):
+        if _plainly_valid(node.value):
+            continue  # the schema accepts it without a doubt; validating is most of the time
         column = node.column
         for error in validator.iter_errors(node.value):
             for where, message, skips in _explain(error, node):
                 line = doc.line_of(where)
                 problems.append(Problem(path, message, line, column, unread=skips))
     return problems
+
+
+_PLAIN_STRING_KEYS = frozenset({"name", "type", "mode", "description"})
+
+
+def _plainly_valid(value: Any) -> bool:
+    """A field of only string name/type/mode/description and a `fields` array: a subset of
+    what the field schema accepts (tests check it against the validator)."""
+    if not isinstance(value, dict) or "name" not in value or "type" not in value:
+        return False
+    for key, item in value.items():
+        if key == "fields":
+            if not isinstance(item, list):
+                return False
+        elif key not in _PLAIN_STRING_KEYS or not isinstance(item, str):
+            return False
+    return True
 
 
 def _explain(error: ValidationError, node: FieldNode) -> Iterator[tuple[Pointer, str, bool]]:

@@ -22,6 +22,7 @@ JSON-escaped forms of both.
 from __future__ import annotations
 
 import base64
+import binascii
 import html
 import json
 import re
@@ -64,12 +65,22 @@ class Canaries:
         return self.by_name[name].text
 
 
+def _base62_crc32(body: str) -> str:
+    crc = binascii.crc32(body.encode("ascii"))
+    digits = ""
+    while crc:
+        crc, rest = divmod(crc, 62)
+        digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[rest] + digits
+    return digits.rjust(6, "0")
+
+
 def make_canaries() -> Canaries:
     """Fresh canaries: the eight shapes of the brief, one random value each, and a
     lower-case token for a label value."""
     aws_id = "AKIA" + _random(UPPER_B32, 16)
     aws_secret = _random(BASE64, 40)
-    github = "ghp_" + _random(ALNUM, 36)
+    github_body = _random(ALNUM, 30)  # and GitHub's CRC32 checksum, which detectors check
+    github = "ghp_" + github_body + _base62_crc32(github_body)
     google = "AIza" + _random(ALNUM, 35)
     pem_body = [_random(BASE64, 64) for _ in range(3)]
     password = "Pw" + _random(ALNUM, 22)

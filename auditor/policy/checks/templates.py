@@ -13,7 +13,8 @@ from auditor.policy.rule import Rule
     "schema-valid",
     description=(
         "Table templates and SQL docs parse and follow BigQuery's schema rules (types, modes, "
-        "names, duplicates, nesting, column count, descriptions, precision and scale)."
+        "names, duplicates, nesting, leaf column count, descriptions, precision and scale). "
+        "Files discovery skipped as not BigQuery schemas are not judged."
     ),
     params_schema={"type": "object", "additionalProperties": False, "properties": {}},
 )
