@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gate.py
 	$(BIN)/python benchmarks/html_report.py
 	$(BIN)/python benchmarks/live_scan.py
+	$(BIN)/python benchmarks/latency.py
 	$(BIN)/python benchmarks/load.py
 
 $(STAMP): pyproject.toml constraints.txt

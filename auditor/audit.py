@@ -183,6 +183,7 @@ def audit(
         tool_version=__version__,
         evaluation_time=context.evaluation_time,
         scope=context.scope,
+        collection=inventory.collection,
         policy_pack=policy_pack(rules),
         discovery=discovery,
     )

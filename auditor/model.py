@@ -413,6 +413,25 @@ class ContentScan:
 
 
 @dataclass(frozen=True)
+class CollectionStats:
+    """How a live collection read the estate (the report's run.collection): API calls per
+    method, tables taken from bulk reads, tables read one by one per reason, where table IAM
+    came from, and throttling. A fact about one run, not about the estate: snapshots do not
+    carry it."""
+
+    seconds: float
+    calls: Mapping[str, int] = field(default_factory=dict)  # API method -> requests
+    fast_path_tables: int = 0  # tables taken from INFORMATION_SCHEMA
+    fallbacks: Mapping[str, int] = field(default_factory=dict)  # reason -> tables read one by one
+    locations: tuple[str, ...] = ()  # locations whose INFORMATION_SCHEMA was read
+    table_iam: str = ""  # where table IAM came from: "getIamPolicy", "cloud-asset-inventory" ...
+    throttled: int = 0  # answers that said slow down (429)
+    concurrency: int = 0  # calls in flight at most
+    lowest_concurrency: int = 0  # after throttling
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Inventory:
     """Everything the sources collected. Checks read only this."""
 
@@ -435,6 +454,8 @@ class Inventory:
     value_hits: tuple[ValueHit, ...] = ()
     # When the estate was read (a snapshot's creation time): replays evaluate at this time.
     collected_at: datetime | None = None
+    # How the live estate was read (None: not read live, e.g. a snapshot or a repo).
+    collection: CollectionStats | None = None
 
     @property
     def tables(self) -> tuple[TableSchema, ...]:
@@ -583,6 +604,7 @@ class RunInfo:
     tool_version: str = ""
     evaluation_time: datetime | None = None  # None only in reports written before it existed
     scope: RunScope = field(default_factory=RunScope)
+    collection: CollectionStats | None = None  # live runs only
     policy_pack: PolicyPack | None = None  # None only in reports written before it existed
     discovery: Discovery | None = None  # the gate's inputs and how they were classified
 

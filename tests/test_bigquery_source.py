@@ -42,6 +42,7 @@ from auditor.sources.bigquery import (
     make_client,
     table_from_api,
 )
+from auditor.sources.fastplan import Fallback, Plan, reconcile
 from auditor.sources.infoschema import (
     DatasetOptions,
     Malformed,
@@ -54,7 +55,6 @@ from auditor.sources.infoschema import (
     parse_literal,
     parse_type,
     read_region,
-    reconcile,
     region_query,
     sql_identifier,
 )
@@ -126,7 +126,7 @@ def test_dataset_names_never_reach_sql() -> None:
         seen.append(sql)
         raise QueryFailed("400 Bad Request: nope")
 
-    snapshot = read_region(run, PROJECT, "us", hostile, require_policy_tags=False)
+    snapshot = read_region(run, PROJECT, "us", hostile)
     assert seen and all("DROP" not in sql and "'1'" not in sql for sql in seen)
     assert snapshot.tables == {}
     assert snapshot.blockers
@@ -137,7 +137,7 @@ def test_invalid_arguments_are_usage_errors_before_any_request() -> None:
     with pytest.raises(UsageError):
         collect(client, "bad`project")
     with pytest.raises(UsageError):
-        collect(client, PROJECT, CollectOptions(region="us`; --"))
+        collect(client, PROJECT, CollectOptions(regions=("us", "us`; --")))
     with pytest.raises(UsageError):
         collect(client, PROJECT, CollectOptions(workers=0))
     with pytest.raises(UsageError):
@@ -431,19 +431,36 @@ def test_read_region_blocks_on_a_failed_or_malformed_view() -> None:
 
 
 def test_read_region_without_policy_tags_column() -> None:
+    """A view failing on its policy_tags column is read again without it: the schemas are
+    rebuilt without tags, nothing is blocked, and the snapshot says why."""
     fake = FakeRegion(_estate_rows(), tags_column=False)
     snapshot = read_region(fake, PROJECT, "us", {"ds"})
-    assert snapshot.queries == 1  # the collector stops right there
-    assert snapshot.tables == {}
-    assert snapshot.blockers == (
+    assert snapshot.queries == 7  # COLUMN_FIELD_PATHS twice, then the five other views
+    assert [sql for sql in fake.sql if "COLUMN_FIELD_PATHS" in sql] == [
+        region_query(PROJECT, "us", View.COLUMN_FIELD_PATHS, ("policy_tags",)),
+        region_query(PROJECT, "us", View.COLUMN_FIELD_PATHS),
+    ]
+    assert snapshot.policy_tags is False
+    assert snapshot.blockers == ()
+    assert snapshot.notes == (
         "INFORMATION_SCHEMA.COLUMN_FIELD_PATHS could not be read with its policy_tags column "
-        "(400 Bad Request: Unrecognized name: policy_tags), so policy tags can only be read "
-        "table by table",
+        "(400 Bad Request: Unrecognized name: policy_tags); schemas from INFORMATION_SCHEMA "
+        "carry no policy tags",
     )
-    relaxed = read_region(fake, PROJECT, "us", {"ds"}, require_policy_tags=False)
-    assert relaxed.policy_tags is False
-    assert relaxed.blockers == ()  # not required: nothing is blocked, tags are just absent
-    assert relaxed.tables[("ds", "t")].fields[0] == Field("id", "INT64", "REQUIRED", "the id")
+    assert snapshot.tables[("ds", "t")].fields[0] == Field("id", "INT64", "REQUIRED", "the id")
+    assert set(snapshot.tables) == {("ds", "t"), ("ds", "v")}
+
+
+def test_read_region_blocks_when_the_view_fails_without_the_column_too() -> None:
+    rows = _estate_rows()
+    rows[View.COLUMN_FIELD_PATHS] = QueryFailed("403 Forbidden: Access Denied")
+    fake = FakeRegion(rows)
+    snapshot = read_region(fake, PROJECT, "us", {"ds"})
+    assert snapshot.queries == 2  # with and without the column; nothing else is read
+    assert snapshot.tables == {} and snapshot.notes == ()
+    assert snapshot.blockers == (
+        "INFORMATION_SCHEMA.COLUMN_FIELD_PATHS could not be read: 403 Forbidden: Access Denied",
+    )
 
 
 # ============================================================================ reconcile
@@ -458,33 +475,63 @@ DS = Dataset(PROJECT, "ds", location="US", labels={"k": "v"})
 LISTED = {"ds": {"t": "TABLE", "v": "VIEW", "empty": "TABLE"}}
 
 
+def _reasons(plan: Plan) -> dict[tuple[str, str], tuple[Fallback, str]]:
+    return {key: (reason.kind, reason.detail) for key, reason in plan.fallback.items()}
+
+
 def test_reconcile_uses_plausible_tables_and_falls_back_for_the_rest() -> None:
     plan = reconcile(_snapshot(), [DS], LISTED)
     assert set(plan.use) == {("ds", "t"), ("ds", "v")}
-    assert plan.fallback == {("ds", "empty"): "no columns in INFORMATION_SCHEMA.COLUMNS"}
+    assert _reasons(plan) == {
+        ("ds", "empty"): (Fallback.IMPLAUSIBLE_ROWS, "no columns in INFORMATION_SCHEMA.COLUMNS")
+    }
 
 
 def test_reconcile_falls_back_when_listings_disagree() -> None:
     listed = {"ds": {"t": "VIEW", "v": "VIEW", "late": "TABLE"}}
     plan = reconcile(_snapshot(), [DS], listed)
     assert plan.use.keys() == {("ds", "v")}
-    assert plan.fallback == {
-        ("ds", "t"): "tables.list and INFORMATION_SCHEMA.TABLES disagree on the table type",
-        ("ds", "late"): "not in INFORMATION_SCHEMA",
-        ("ds", "empty"): "no columns in INFORMATION_SCHEMA.COLUMNS",
+    assert _reasons(plan) == {
+        ("ds", "t"): (
+            Fallback.LISTINGS_DISAGREE,
+            "tables.list and INFORMATION_SCHEMA.TABLES disagree on the table type",
+        ),
+        ("ds", "late"): (Fallback.NOT_IN_INFORMATION_SCHEMA, "not in INFORMATION_SCHEMA"),
+        ("ds", "empty"): (Fallback.IMPLAUSIBLE_ROWS, "no columns in INFORMATION_SCHEMA.COLUMNS"),
     }
 
 
-def test_reconcile_distrusts_options_that_disagree_with_the_api() -> None:
-    # The engine's SCHEMATA_OPTIONS has no default KMS key although datasets.get has one:
-    # then TABLE_OPTIONS cannot be trusted to show table keys either.
+def _second_dataset_rows() -> dict[View, Sequence[Mapping[str, Any]] | QueryFailed]:
+    """The estate rows plus ds2.t2 (one STRING column), whose options agree with the API."""
+    rows = _estate_rows()
+    rows[View.TABLES] = [*rows[View.TABLES], _row("ds2", "t2", table_type="BASE TABLE")]
+    rows[View.COLUMNS] = [
+        *rows[View.COLUMNS],
+        _row("ds2", "t2", column_name="a", ordinal_position=1, is_nullable="YES",
+             data_type="STRING", is_system_defined="NO"),
+    ]  # fmt: skip
+    rows[View.COLUMN_FIELD_PATHS] = [
+        *rows[View.COLUMN_FIELD_PATHS],
+        _row("ds2", "t2", column_name="a", field_path="a", data_type="STRING", description=None),
+    ]
+    return rows
+
+
+def test_reconcile_scopes_disagreeing_options_to_their_dataset() -> None:
+    """SCHEMATA_OPTIONS shows no default KMS key for ds although datasets.get has one: ds's
+    *_OPTIONS are not trusted, so its tables are read one by one - and only its tables."""
+    snapshot = read_region(FakeRegion(_second_dataset_rows()), PROJECT, "us", {"ds", "ds2"})
     with_key = dataclasses.replace(DS, default_kms_key=KEY.format("ds"))
-    plan = reconcile(_snapshot(), [with_key], LISTED)
-    assert plan.use == {}
-    assert set(plan.fallback.values()) == {
-        "INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with datasets.get for ds, so no "
-        "*_OPTIONS answer is trusted"
-    }
+    ds2 = Dataset(PROJECT, "ds2", location="US")
+    listed = {**LISTED, "ds2": {"t2": "TABLE"}}
+    plan = reconcile(snapshot, [with_key, ds2], listed)
+    assert set(plan.use) == {("ds2", "t2")}
+    disagree = (
+        Fallback.DATASET_OPTIONS_DISAGREE,
+        "INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with datasets.get for this dataset, so "
+        "its *_OPTIONS answers are not trusted",
+    )
+    assert _reasons(plan) == dict.fromkeys([("ds", "empty"), ("ds", "t"), ("ds", "v")], disagree)
 
 
 def test_reconcile_default_kms_key_needs_a_table_key() -> None:
@@ -492,9 +539,12 @@ def test_reconcile_default_kms_key_needs_a_table_key() -> None:
     options = {"ds": DatasetOptions(labels={"k": "v"}, default_kms_key=KEY.format("ds"))}
     plan = reconcile(_snapshot(dataset_options=options), [with_key], LISTED)
     assert set(plan.use) == {("ds", "t")}  # t shows a key; the view shows none
-    assert plan.fallback == {
-        ("ds", "v"): "dataset has a default KMS key but TABLE_OPTIONS shows none",
-        ("ds", "empty"): "no columns in INFORMATION_SCHEMA.COLUMNS",
+    assert _reasons(plan) == {
+        ("ds", "v"): (
+            Fallback.KMS_KEY_MISSING,
+            "dataset has a default KMS key but TABLE_OPTIONS shows none",
+        ),
+        ("ds", "empty"): (Fallback.IMPLAUSIBLE_ROWS, "no columns in INFORMATION_SCHEMA.COLUMNS"),
     }
 
 
@@ -502,9 +552,32 @@ def test_reconcile_other_regions_and_blockers() -> None:
     eu = dataclasses.replace(DS, location="EU")
     plan = reconcile(_snapshot(), [eu], LISTED)
     assert plan.use == {}
-    assert set(plan.fallback.values()) == {"dataset location EU is outside region us"}
-    plan = reconcile(_snapshot(blockers=("no policy tags",)), [DS], LISTED)
-    assert plan.use == {} and set(plan.fallback.values()) == {"no policy tags"}
+    assert set(_reasons(plan).values()) == {
+        (Fallback.LOCATION_NOT_READ, "dataset location EU is outside region us")
+    }
+    plan = reconcile(_snapshot(blockers=("VIEWS could not be read",)), [DS], LISTED)
+    assert plan.use == {}
+    assert set(_reasons(plan).values()) == {
+        (Fallback.REGION_UNREADABLE, "VIEWS could not be read")
+    }
+
+
+def test_reconcile_reads_policy_tags_only_where_needed() -> None:
+    """Without policy tags in the snapshot, a dataset that needs them is read one by one;
+    the others are served without tags."""
+    rows = _second_dataset_rows()
+    snapshot = read_region(FakeRegion(rows, tags_column=False), PROJECT, "us", {"ds", "ds2"})
+    ds2 = Dataset(PROJECT, "ds2", location="US")
+    listed = {**LISTED, "ds2": {"t2": "TABLE"}}
+    plan = reconcile(snapshot, [DS, ds2], listed, needs_tags=lambda d: d == "ds")
+    assert set(plan.use) == {("ds2", "t2")}
+    needed = (
+        Fallback.POLICY_TAGS_NEEDED,
+        "its policy tags are needed and INFORMATION_SCHEMA gave none",
+    )
+    assert _reasons(plan) == dict.fromkeys([("ds", "empty"), ("ds", "t"), ("ds", "v")], needed)
+    everywhere = reconcile(snapshot, [DS, ds2], listed)  # nobody needs them: all served
+    assert set(everywhere.use) == {("ds", "t"), ("ds", "v"), ("ds2", "t2")}
 
 
 # ============================================================================ conversion
@@ -831,24 +904,91 @@ def test_collect_gives_exact_objects(faithful: Estate) -> None:
 
 @pytest.mark.emulator
 def test_fast_path_equals_api_path(faithful: Estate) -> None:
-    _build_full_estate(faithful, kms=True)
+    """This engine's COLUMN_FIELD_PATHS has no policy_tags column (read again without it),
+    and its *_OPTIONS leave KMS keys out: ds has a default key that SCHEMATA_OPTIONS does
+    not show, so ds's two tables are read one by one (its options disagree) - and so is
+    src's view, since no table key from this region can be trusted. Same objects either way;
+    the stats say why."""
+    names = _build_full_estate(faithful, kms=True)
     api = faithful.collect(fast_path=False)
     fast = faithful.collect(fast_path=True)
     assert fast.datasets == api.datasets
     assert fast.tables == api.tables
     assert fast.gaps == api.gaps == ()
-    # This engine's COLUMN_FIELD_PATHS has no policy_tags column: every table is read one
-    # by one rather than lose its policy tags, and the stats say why.
-    assert fast.stats.queries == 1
-    assert fast.stats.fallbacks == 3
-    assert fast.stats.fast_path_used is False
-    assert len(fast.stats.notes) == 1
-    assert fast.stats.notes[0].startswith(
-        "3 tables read one by one: INFORMATION_SCHEMA."
-        "COLUMN_FIELD_PATHS could not be read with its "
+    stats = fast.stats
+    assert (stats.queries, stats.fast_path_tables, stats.fallbacks) == (7, 0, 3)
+    assert stats.fallback_kinds == {"dataset options disagree": 2, "KMS keys omitted": 1}
+    assert stats.locations == ("us",)
+    assert stats.notes[0].startswith(
+        "region us: INFORMATION_SCHEMA.COLUMN_FIELD_PATHS could not be read with its "
         "policy_tags column (400 Bad Request: "
     )
-    assert fast.stats.api_calls == api.stats.api_calls + 1  # one jobs.query
+    assert stats.notes[1:] == (
+        "2 tables read one by one: INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with "
+        "datasets.get for this dataset, so its *_OPTIONS answers are not trusted",
+        f"1 table read one by one: INFORMATION_SCHEMA in region us leaves KMS keys out "
+        f"(SCHEMATA_OPTIONS shows none for {names['ds']}, which has one), so table keys can "
+        "only be read table by table",
+    )
+    assert api.stats.calls["tables.get"] == stats.calls["tables.get"] == 3
+    assert stats.calls["jobs.query"] == 7 and "jobs.query" not in api.stats.calls
+
+
+@pytest.mark.emulator
+def test_one_disagreeing_dataset_costs_one_datasets_calls(faithful: Estate) -> None:
+    """Three datasets; datasets.get answers `plain3` with a description INFORMATION_SCHEMA
+    does not show (served through a proxy, as if it changed between the two reads): plain3's
+    two tables cost two tables.get, the other four come from INFORMATION_SCHEMA (before, the
+    whole region was read table by table)."""
+    plain = [faithful.dataset(f"plain{i}", description="tenant data") for i in (1, 2, 3)]
+    for dataset_id in plain:
+        for table_id in ("a", "b"):
+            faithful.table(dataset_id, table_id, schema=[SchemaField("x", "STRING")])
+    raw = faithful.client.get_dataset(f"{PROJECT}.{plain[2]}")._properties
+    changed = {**raw, "description": "changed since INFORMATION_SCHEMA was read"}
+    with FaultProxy(faithful.endpoint) as proxy:
+        proxy.fail("GET", rf"/datasets/{plain[2]}$", 200, changed)
+        api = faithful.collect(proxy.url, fast_path=False, table_iam=False)
+        fast = faithful.collect(proxy.url, table_iam=False)
+    assert (fast.datasets, fast.tables, fast.gaps) == (api.datasets, api.tables, ())
+    assert fast.datasets[2].description == "changed since INFORMATION_SCHEMA was read"
+    assert fast.stats.fast_path_tables == 4
+    assert fast.stats.fallback_kinds == {"dataset options disagree": 2}
+    assert api.stats.calls["tables.get"] == 6
+    assert fast.stats.calls["tables.get"] == 2
+    # datasets.get and tables.list are the same either way: one each per dataset.
+    for method in ("datasets.list", "datasets.get", "tables.list"):
+        assert fast.stats.calls[method] == api.stats.calls[method]
+
+
+@pytest.mark.emulator
+def test_every_location_is_read_and_region_only_narrows(faithful: Estate) -> None:
+    """Datasets in US and EU: each location's INFORMATION_SCHEMA is read (this engine answers
+    every region alike; the collector takes each dataset from its own location's answer).
+    --region us leaves EU to the per-table path and says so."""
+    us = faithful.dataset("in_us")
+    eu = faithful.dataset("in_eu", location="EU")
+    for dataset_id in (us, eu):
+        faithful.table(dataset_id, "t", schema=[SchemaField("x", "STRING", description="d")])
+    api = faithful.collect(fast_path=False, table_iam=False)
+    every = faithful.collect(table_iam=False)
+    assert (every.datasets, every.tables, every.gaps) == (api.datasets, api.tables, ())
+    assert [d.location for d in every.datasets] == ["EU", "US"]
+    assert every.stats.locations == ("eu", "us")
+    assert (every.stats.fast_path_tables, every.stats.fallback_kinds) == (2, {})
+    assert every.stats.queries == 14  # 7 per location
+    assert "tables.get" not in every.stats.calls
+
+    narrowed = faithful.collect(table_iam=False, regions=("us",))
+    assert narrowed.tables == api.tables
+    assert narrowed.stats.locations == ("us",)
+    assert narrowed.stats.fast_path_tables == 1
+    assert narrowed.stats.fallback_kinds == {"location not read": 1}
+    assert narrowed.stats.calls["tables.get"] == 1
+    assert (
+        "1 table read one by one: dataset location EU is not among the regions read (us)"
+        in narrowed.stats.notes
+    )
 
 
 @pytest.mark.emulator
@@ -870,7 +1010,7 @@ def test_region_snapshot_rebuilds_what_the_api_returns(faithful: Estate) -> None
             raise QueryFailed(describe(exc)) from exc
         return QueryAnswer(tuple(f.name for f in rows.schema), tuple(dict(r) for r in rows))
 
-    snapshot = read_region(run, PROJECT, "us", set(names.values()), require_policy_tags=False)
+    snapshot = read_region(run, PROJECT, "us", set(names.values()))
     assert len(queries) == snapshot.queries == 7
     assert snapshot.rejected == {}
 
@@ -948,7 +1088,9 @@ def test_permanent_error_on_one_table_is_a_gap_for_that_table(faithful: Estate) 
         faithful.table(ds, table_id, schema=[SchemaField("a", "STRING")])
     with FaultProxy(faithful.endpoint) as proxy:
         broken = proxy.fail("GET", rf"/datasets/{ds}/tables/bad$", 500)
-        result = faithful.collect(proxy.url, **FAST_RETRIES)
+        # The API path: on this engine the fast path now serves both tables without a
+        # tables.get (nothing disagrees), and the fault would not be met.
+        result = faithful.collect(proxy.url, fast_path=False, **FAST_RETRIES)
     assert result.gaps == (
         CoverageGap(
             table_resource_name(PROJECT, ds, "bad"),
@@ -1011,6 +1153,27 @@ def test_fast_engine_falls_back_and_matches_the_api_path(fast: Estate) -> None:
     without_iam = fast.collect(fast_path=True, table_iam=False)
     assert without_iam.gaps == ()
     assert without_iam.tables == tuple(dataclasses.replace(t, iam=None) for t in api.tables)
+
+
+@pytest.mark.emulator
+def test_throttling_lowers_concurrency_and_the_collection_resumes(fast: Estate) -> None:
+    """Three 429s on tables.get: each halves the calls in flight (8, 4, 2, 1), the calls are
+    retried after a backoff, and the collection completes; the stats count the throttles."""
+    ds = fast.dataset("busy")
+    for table_id in ("t1", "t2", "t3", "t4"):
+        fast.table(ds, table_id, schema=[SchemaField("a", "STRING")])
+    with FaultProxy(fast.endpoint) as proxy:
+        throttled = proxy.inject("GET", rf"/datasets/{ds}/tables/t\d$", "429", times=3)
+        result = fast.collect(
+            proxy.url, table_iam=False, fast_path=False, workers=8, backoff=0.01, attempts=5
+        )
+    assert result.gaps == ()
+    assert [t.table_id for t in result.tables] == ["t1", "t2", "t3", "t4"]
+    assert throttled.hits == 3
+    stats = result.stats
+    assert (stats.throttled, stats.concurrency, stats.lowest_concurrency) == (3, 8, 1)
+    assert stats.calls["tables.get"] == 4 + 3
+    assert stats.api_calls == proxy.requests
 
 
 @pytest.mark.emulator

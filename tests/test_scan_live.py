@@ -22,10 +22,13 @@ from click.testing import CliRunner
 from auditor.cli import main
 from auditor.demo.seed import SeedOptions, seed
 from auditor.local import Engine
+from auditor.model import IamBinding
 from auditor.resources import PROJECT_DIR
-from auditor.sources.bigquery import make_client
+from auditor.sources.assets import AssetInventory
+from auditor.sources.bigquery import CollectOptions, collect, make_client
 from tests.conftest import LocalBigQuery
 from tests.support.faultproxy import FaultProxy, google_error
+from tests.support.recorded import RecordedServer
 
 pytestmark = pytest.mark.emulator
 
@@ -219,3 +222,104 @@ def test_fast_engine_without_table_iam_says_so(fast_bq: LocalBigQuery, tmp_path:
         ("table-cmek", f"{BQ}/acme_corp/tables/{t}", None, None) for t in TENANT_TABLES
     }  # fmt: skip
     assert code == 1  # the planted bearer token is critical; the CMEK findings are medium
+
+
+# ----------------------------------------------------------------------------- table IAM in bulk
+
+RECORDED_ASSETS = Path(__file__).parent / "data" / "recorded" / "asset"
+ESTATE_GLOBS = tuple(d for d in ESTATE if d != "local")
+
+
+def test_asset_inventory_gives_the_same_inventory_as_per_table_reads(
+    estate: LocalBigQuery,
+) -> None:
+    """Table IAM from Cloud Asset Inventory (recorded answers for the demo estate, the real
+    client) against one getIamPolicy per table: the same datasets and tables, IAM included;
+    a policy for a table BigQuery no longer lists changes nothing."""
+    options = CollectOptions(datasets=ESTATE_GLOBS)
+    per_table = collect(make_client(P, estate.endpoint), P, options)
+    with RecordedServer(RECORDED_ASSETS) as assets:
+        bulk = collect(make_client(P, estate.endpoint), P, options, AssetInventory(assets.url))
+    assert (bulk.datasets, bulk.tables, bulk.gaps) == (
+        per_table.datasets,
+        per_table.tables,
+        per_table.gaps,
+    )
+    with_iam = {(t.dataset_id, t.table_id): t.iam for t in bulk.tables if t.iam}
+    assert with_iam == {
+        ("customers", "customer_subscriptions"): (
+            IamBinding(
+                "roles/bigquery.dataViewer",
+                (f"serviceAccount:billing@{P}.iam.gserviceaccount.com",),
+            ),
+        )
+    }
+    tables = len(bulk.tables)
+    assert per_table.stats.calls["tables.getIamPolicy"] == tables
+    assert per_table.stats.table_iam == "getIamPolicy"
+    assert "tables.getIamPolicy" not in bulk.stats.calls
+    assert bulk.stats.calls["cloudasset.searchAllIamPolicies"] == 2  # two recorded pages
+    assert bulk.stats.table_iam == "cloud-asset-inventory"
+
+
+def test_without_the_asset_api_tables_are_read_one_by_one_and_the_run_says_so(
+    estate: LocalBigQuery,
+) -> None:
+    options = CollectOptions(datasets=("acme_corp", "customers"))
+    with RecordedServer(RECORDED_ASSETS) as assets:
+        assets.fail(
+            "GET",
+            r":searchAllIamPolicies$",
+            403,
+            message="Cloud Asset API has not been used in project 123456789012 before or it "
+            "is disabled.",
+        )
+        live = collect(make_client(P, estate.endpoint), P, options, AssetInventory(assets.url))
+    reference = collect(make_client(P, estate.endpoint), P, options)
+    assert (live.tables, live.gaps) == (reference.tables, ())
+    assert live.stats.table_iam == "getIamPolicy"
+    assert live.stats.calls["tables.getIamPolicy"] == len(live.tables)
+    assert (
+        "cloud-asset-inventory could not be read (403 Forbidden: Cloud Asset API has not been "
+        "used in project 123456789012 before or it is disabled.): table IAM read per table "
+        "with tables.getIamPolicy"
+    ) in live.stats.notes
+
+
+def test_the_report_run_section_says_how_the_estate_was_read(
+    estate: LocalBigQuery, tmp_path: Path
+) -> None:
+    with RecordedServer(RECORDED_ASSETS) as assets:
+        code, report, _ = scan(
+            tmp_path,
+            "--endpoint",
+            estate.endpoint,
+            "--asset-endpoint",
+            assets.url,
+            *IAM,
+            *ONLY_ESTATE,
+        )
+    assert failing(report) == EXPECTED
+    assert code == 1
+    collection = report["run"]["collection"]
+    assert collection["table_iam"] == "cloud-asset-inventory"
+    assert collection["locations"] == ["us"]
+    calls = collection["calls"]
+    assert calls["cloudasset.searchAllIamPolicies"] == 2
+    assert "tables.getIamPolicy" not in calls
+    assert calls["datasets.list"] == 1
+    assert calls["datasets.get"] == calls["tables.list"] == len(ESTATE)
+    # This engine leaves KMS keys out of *_OPTIONS: the datasets with a default key disagree
+    # with datasets.get, and since no table key from the region can be trusted, the other
+    # datasets' tables are read one by one too. Every table once, each for its reason.
+    live = collect(make_client(P, estate.endpoint), P, CollectOptions(datasets=ESTATE))
+    keyed = {d.dataset_id for d in live.datasets if d.default_kms_key}
+    assert keyed and len(keyed) < len(ESTATE)
+    disagree = sum(1 for t in live.tables if t.dataset_id in keyed)
+    assert collection["fast_path_tables"] == 0
+    assert collection["fallbacks"] == {
+        "dataset options disagree": disagree,
+        "KMS keys omitted": len(live.tables) - disagree,
+    }
+    assert calls["tables.get"] == len(live.tables)
+    assert (collection["throttled"], collection["concurrency"]) == (0, 32)

@@ -288,9 +288,10 @@ def test_output_format() -> None:
     assert doc["snapshot_version"] == SNAPSHOT_VERSION == 4
     assert doc["tool"] == {"name": "auditor", "version": "0.1.0"}
     inv = doc["inventory"]
-    assert list(inv) == sorted(
-        f.name for f in dataclasses.fields(Inventory) if f.name != "collected_at"
-    )
+    # collected_at is the snapshot's created_at; collection describes a run, not the estate.
+    outside = ("collected_at", "collection")
+    names = [f.name for f in dataclasses.fields(Inventory)]
+    assert list(inv) == sorted(n for n in names if n not in outside)
     assert inv["root"] == "/repo"
     assert inv["project"] == "p"
     access = inv["datasets"][0]["access"]
@@ -462,8 +463,9 @@ def test_schema_id_and_dialect() -> None:
 def test_schema_describes_every_dataclass_field_and_requires_all(name: str) -> None:
     """A field added to the model fails here until the snapshot format carries it."""
     definition = shipped_schema()["$defs"][name]
-    # An inventory's collected_at is the snapshot's own created_at, not a field inside it.
-    carried_outside = {"collected_at"}
+    # An inventory's collected_at is the snapshot's own created_at, not a field inside it;
+    # its collection figures describe one live run, not the estate, and are not kept.
+    carried_outside = {"collected_at", "collection"}
     names = [f.name for f in dataclasses.fields(SCHEMA_DEFS[name]) if f.name not in carried_outside]
     assert list(definition["properties"]) == names
     assert definition["required"] == names

@@ -47,11 +47,14 @@ class LiveOptions:
     templates: Path
     template_globs: tuple[str, ...]
     datasets: tuple[str, ...]
-    region: str
+    regions: tuple[str, ...]
     workers: int
     fast_path: bool
     table_iam: bool
     policy_tags: bool
+    api_concurrency: int
+    asset_inventory: bool
+    asset_endpoint: str | None
     # The content scan (AUD-014). None: not given, the no-credential-values rule's params
     # decide, then the defaults (auditor.content.base.content_options).
     content_scan: str | None
@@ -85,14 +88,16 @@ class LiveOptions:
             template_globs=self.template_globs,
             endpoint=self.endpoint,
             bigquery=CollectOptions(
-                workers=self.workers,
+                workers=self.api_concurrency,
                 fast_path=self.fast_path,
-                region=self.region,
+                regions=self.regions,
                 table_iam=table_iam,
-                policy_tags=self.policy_tags,
+                policy_tags=("*",) if self.policy_tags else (),
                 datasets=self.datasets,
             ),
             iam=Reads.IAM in parts,
+            asset_inventory=self.asset_inventory,
+            asset_endpoint=self.asset_endpoint,
             iam_endpoint=self.iam_endpoint,
             iam_exports=self.iam_exports,
             content=content_options(
@@ -176,9 +181,34 @@ def _live_options(function: F, *, dataset_filter: bool, content_scan: bool) -> F
         ),
         click.option(
             "--region",
-            default="us",
+            "regions",
+            multiple=True,
+            help="Only these locations' INFORMATION_SCHEMA is read by the fast path; "
+            "repeatable (default: every location the datasets live in).",
+        ),
+        click.option(
+            "--api-concurrency",
+            default=32,
             show_default=True,
-            help="Region of the INFORMATION_SCHEMA fast path.",
+            type=click.IntRange(1, 300),
+            help="BigQuery calls in flight at most while collecting (BigQuery allows 300 "
+            "per user); halved on a 429, then grown back. Calls are also spaced to 100 per "
+            "second per API method, BigQuery's documented quota.",
+        ),
+        click.option(
+            "--asset-inventory/--no-asset-inventory",
+            default=True,
+            show_default=True,
+            help="Read table IAM policies in bulk from Cloud Asset Inventory "
+            "(searchAllIamPolicies) instead of one getIamPolicy per table; where it cannot "
+            "be read (API off, no permission) tables are read one by one and the run says "
+            "so. With --endpoint it needs --asset-endpoint.",
+        ),
+        click.option(
+            "--asset-endpoint",
+            envvar="AUDITOR_ASSET_ENDPOINT",
+            help="Base URL of the Cloud Asset Inventory API (default: Google's, unless "
+            "--endpoint points BigQuery elsewhere).",
         ),
         click.option(
             "--workers",
@@ -195,10 +225,11 @@ def _live_options(function: F, *, dataset_filter: bool, content_scan: bool) -> F
         ),
         click.option(
             "--policy-tags/--no-policy-tags",
-            default=True,
+            default=False,
             show_default=True,
-            help="Read column policy tags (without them the fast path also works where "
-            "INFORMATION_SCHEMA lacks them).",
+            help="Insist on column policy tags for every table: where INFORMATION_SCHEMA has "
+            "no policy_tags column, read each table one by one (no rule reads policy tags; "
+            "by default such tables come without them and the run section says so).",
         ),
         click.option(
             "--table-iam/--no-table-iam",

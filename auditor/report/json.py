@@ -22,7 +22,16 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from auditor import limits
 from auditor.errors import InputError
-from auditor.model import Discovery, Finding, PolicyPack, Report, RuleInfo, RunInfo, RunScope
+from auditor.model import (
+    CollectionStats,
+    Discovery,
+    Finding,
+    PolicyPack,
+    Report,
+    RuleInfo,
+    RunInfo,
+    RunScope,
+)
 from auditor.report.schemacheck import Check, compile_schema
 from auditor.report.summary import iso_utc, ordered, ordered_rules, summarize
 from auditor.resources import format_schema
@@ -79,8 +88,24 @@ def _run(run: RunInfo) -> dict[str, Any]:
             else {}
         ),
         "scope": _scope(run.scope),
+        **({"collection": _collection(run.collection)} if run.collection is not None else {}),
         **({"policy_pack": _pack(run.policy_pack)} if run.policy_pack is not None else {}),
         **({"discovery": _discovery(run.discovery)} if run.discovery is not None else {}),
+    }
+
+
+def _collection(stats: CollectionStats) -> dict[str, Any]:
+    return {
+        "seconds": stats.seconds,
+        "calls": dict(sorted(stats.calls.items())),
+        "fast_path_tables": stats.fast_path_tables,
+        "fallbacks": dict(sorted(stats.fallbacks.items())),
+        "locations": list(stats.locations),
+        "table_iam": stats.table_iam,
+        "throttled": stats.throttled,
+        "concurrency": stats.concurrency,
+        "lowest_concurrency": stats.lowest_concurrency,
+        "notes": list(stats.notes),
     }
 
 

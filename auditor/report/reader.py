@@ -30,6 +30,7 @@ from typing import Any
 from auditor import limits
 from auditor.errors import InputError
 from auditor.model import (
+    CollectionStats,
     CoverageGap,
     DiscoveredInput,
     Discovery,
@@ -99,8 +100,27 @@ def _run(data: Mapping[str, Any], tool_version: str, source: str) -> RunInfo:
         tool_version=tool_version,
         evaluation_time=_time(data["evaluation_time"]) if "evaluation_time" in data else None,
         scope=_scope(data.get("scope")),
+        collection=_collection(data.get("collection")),
         policy_pack=pack,
         discovery=_discovery(data.get("discovery")),
+    )
+
+
+def _collection(data: Mapping[str, Any] | None) -> CollectionStats | None:
+    """A run that did not read the estate live has none."""
+    if data is None:
+        return None
+    return CollectionStats(
+        seconds=float(data["seconds"]),
+        calls={str(k): int(v) for k, v in data["calls"].items()},
+        fast_path_tables=int(data["fast_path_tables"]),
+        fallbacks={str(k): int(v) for k, v in data["fallbacks"].items()},
+        locations=tuple(data["locations"]),
+        table_iam=str(data["table_iam"]),
+        throttled=int(data["throttled"]),
+        concurrency=int(data["concurrency"]),
+        lowest_concurrency=int(data["lowest_concurrency"]),
+        notes=tuple(data["notes"]),
     )
 
 

@@ -8,59 +8,91 @@ raises UsageError, for invalid arguments, before any request.
 
 Reads, per project: datasets.list (hidden datasets included); per dataset datasets.get and
 tables.list; per table tables.get and tables.getIamPolicy (policy version 3, so conditional
-bindings keep their conditions). With `fast_path`, one INFORMATION_SCHEMA query per view for
-the whole region stands in for tables.get wherever its answer is complete and plausible
-(see auditor.sources.infoschema); every other table is read one by one (a "fallback").
+bindings keep their conditions). With `fast_path`, INFORMATION_SCHEMA is read once per view
+for every location the datasets live in (their own `location` says which; `regions` only
+narrows), concurrently, and stands in for tables.get wherever its answer is complete and
+plausible (auditor.sources.infoschema). What disagrees is read one by one - that table, or
+that dataset's tables - and the stats count the tables per reason. With a `table_policies`
+reader (Cloud Asset Inventory, auditor.sources.assets), the tables that have an IAM policy
+come in bulk instead of one getIamPolicy per table; when it cannot be read, each table's
+policy is read as before and a note says why.
 
-Every call is retried on 429, 5xx, a lost connection or a transport timeout, with
-exponential backoff and jitter, `attempts` times in all. `CollectStats.api_calls` counts
-the HTTP requests sent through the client's session while collect() runs (retries,
-pagination and query polling included; credential refreshes use their own transport and are
-not counted).
+Every call goes through auditor.sources.pacing: retried on 429, 5xx, a lost connection or a
+transport timeout (`attempts` in all, exponential backoff with jitter), spaced at the
+documented per-method rate, and at most `workers` in flight, halved on 429 and grown back.
+Datasets are read as they come and each one's tables as soon as it is read, so the phases
+overlap. `CollectStats` counts the HTTP requests per method sent through the client's
+session while collect() runs (retries, pagination and query polling included).
 """
 
 from __future__ import annotations
 
-import random
-import re
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
-from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
-from requests.exceptions import InvalidJSONError
+from requests.adapters import HTTPAdapter
 
-from auditor.detect.values import redact_secrets
 from auditor.errors import MissingCredentials, UsageError
 from auditor.model import (
     BIGQUERY_RESOURCE_PREFIX,
-    AccessEntry,
-    Condition,
+    CollectionStats,
     CoverageGap,
     Dataset,
-    Field,
-    GranteeKind,
     IamBinding,
     Table,
-    canonical_type,
     dataset_resource,
     table_resource_name,
 )
-from auditor.sources import apierrors, infoschema
-from auditor.sources.infoschema import Malformed, Plan, QueryAnswer, QueryFailed, TableKey
+from auditor.sources import infoschema, pacing
+from auditor.sources.bqcalls import Caller, CallFailed, describe, transient
+from auditor.sources.bqconvert import (
+    LEGACY_ROLES,
+    MODES,
+    access_entry_from_api,
+    dataset_from_api,
+    fields_from_api,
+    iam_from_api,
+    listed_tables,
+    table_from_api,
+)
+from auditor.sources.calltap import counting
+from auditor.sources.fastplan import Fallback, Plan, Reason, reconcile_dataset
+from auditor.sources.infoschema import Malformed, QueryAnswer, QueryFailed, TableKey
+
+# Names other modules import from here (the split into bqcalls/bqconvert kept them).
+_Caller = Caller
+_Failed = CallFailed
+__all__ = [
+    "LEGACY_ROLES",
+    "MODES",
+    "NO_RETRY",
+    "QUERY_WAIT_FACTOR",
+    "CollectOptions",
+    "CollectStats",
+    "LiveCollection",
+    "_Caller",
+    "_Failed",
+    "access_entry_from_api",
+    "collect",
+    "dataset_from_api",
+    "describe",
+    "fields_from_api",
+    "iam_from_api",
+    "make_client",
+    "table_from_api",
+    "transient",
+]
 
 T = TypeVar("T")
 
@@ -91,14 +123,22 @@ def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
 
 @dataclass(frozen=True)
 class CollectOptions:
-    workers: int = 8  # bounded concurrency (threads)
-    fast_path: bool = True  # INFORMATION_SCHEMA schemas for the whole region
-    region: str = "us"  # for `region-us`.INFORMATION_SCHEMA
-    table_iam: bool = True  # read table IAM policies (tables.getIamPolicy)
-    # Policy tags are part of every schema read. False lets the fast path serve a region whose
-    # COLUMN_FIELD_PATHS has no policy_tags column (then Field.policy_tags stays empty).
-    policy_tags: bool = True
+    # Calls in flight at most (threads). BigQuery allows 300 concurrent requests per user
+    # and 100 per second per method; pacing keeps to both and halves this on a 429.
+    workers: int = 32
+    fast_path: bool = True  # INFORMATION_SCHEMA schemas, one query per view and location
+    # Locations whose INFORMATION_SCHEMA is read (e.g. ("us", "europe-west4")); empty: every
+    # location the datasets live in. Datasets elsewhere have their tables read one by one.
+    regions: tuple[str, ...] = ()
+    table_iam: bool = True  # read table IAM policies
+    # Datasets (fnmatch globs) whose tables must carry column policy tags. Where
+    # INFORMATION_SCHEMA has no policy_tags column, their tables are read one by one; other
+    # tables then come without policy tags (no rule reads them today).
+    policy_tags: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()  # fnmatch globs (case-sensitive) to limit the scan
+    # Requests per second per API method: BigQuery's documented default quota (100; jobs.get
+    # 1,000). A project whose quota was raised may say so here.
+    method_rate: float = pacing.BIGQUERY_METHOD_RATE
     timeout: float = 30.0  # per HTTP call; a query may run QUERY_WAIT_FACTOR times longer
     attempts: int = 4  # tries per call, the first included
     backoff: float = 0.5  # seconds before the first retry; doubles, with jitter, up to 8 s
@@ -106,13 +146,37 @@ class CollectOptions:
 
 @dataclass(frozen=True)
 class CollectStats:
-    api_calls: int  # HTTP requests sent through the client's session during collect()
+    api_calls: int  # HTTP requests sent through the client's session (and to the asset API)
     queries: int  # INFORMATION_SCHEMA queries issued
     fast_path_used: bool  # at least one table was taken from INFORMATION_SCHEMA
     fallbacks: int  # tables read one by one although the fast path was on
     seconds: float
     # Why the fast path did not serve some tables: "N tables read one by one: <reason>".
     notes: tuple[str, ...] = ()
+    calls: Mapping[str, int] = field(default_factory=dict)  # HTTP requests per API method
+    fast_path_tables: int = 0
+    fallback_kinds: Mapping[str, int] = field(default_factory=dict)  # Fallback -> tables
+    locations: tuple[str, ...] = ()  # locations whose INFORMATION_SCHEMA was read
+    table_iam: str = ""  # where table IAM came from
+    throttled: int = 0
+    concurrency: int = 0
+    lowest_concurrency: int = 0
+    rate_wait: float = 0.0  # seconds calls waited for their method's turn, summed
+
+    def run_section(self) -> CollectionStats:
+        """These figures as the report's run.collection."""
+        return CollectionStats(
+            seconds=self.seconds,
+            calls=dict(self.calls),
+            fast_path_tables=self.fast_path_tables,
+            fallbacks=dict(self.fallback_kinds),
+            locations=self.locations,
+            table_iam=self.table_iam,
+            throttled=self.throttled,
+            concurrency=self.concurrency,
+            lowest_concurrency=self.lowest_concurrency,
+            notes=self.notes,
+        )
 
 
 @dataclass(frozen=True)
@@ -123,38 +187,71 @@ class LiveCollection:
     stats: CollectStats
 
 
+TablePolicies = Mapping[str, tuple[IamBinding, ...]]  # table resource name -> bindings
+Call = Callable[[Callable[[], Any], str], Any]  # (fetch, method) -> answer, paced and retried
+
+
+class TablePolicyReader(Protocol):
+    """Reads, in bulk, the IAM policies of a project's tables that have one (by resource
+    name); a table it does not name has none. Raises CallFailed or Malformed."""
+
+    source: str  # named in the run section, e.g. "cloud-asset-inventory"
+    methods: tuple[str, ...]  # the API methods it calls (counted in the run section)
+
+    def __call__(self, project: str, call: Call) -> TablePolicies: ...
+
+
 QUERY_WAIT_FACTOR = 4
 # Items per list page asked for: few calls for a large project (the server may cap a page
 # and go on with a page token).
 LIST_PAGE_SIZE = 10_000
-MAX_BACKOFF = 8.0
 # The client documents retry=None as "do not retry" (we retry ourselves); its hints say Retry.
 NO_RETRY = cast(Retry, None)
+MAX_NOTES = 20  # distinct fallback reasons listed; the rest are summed up in one note
+PER_TABLE_IAM = "getIamPolicy"
 
 
 def collect(
-    client: bigquery.Client, project: str, options: CollectOptions = CollectOptions()
+    client: bigquery.Client,
+    project: str,
+    options: CollectOptions = CollectOptions(),
+    table_policies: TablePolicyReader | None = None,
 ) -> LiveCollection:
     """Read `project` through `client`. Never raises for what it reads (see module doc)."""
     _check_arguments(project, options)
     started = time.monotonic()
+    pacer = pacing.Pacer(options.workers, default_rate=options.method_rate)
+    _widen_pool(client, options.workers)
     with (
-        _counting(client) as counter,
+        counting(client) as counted,
         ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="bq-collect") as pool,
     ):
-        crawl = _Crawl(client, project, options, pool)
+        crawl = _Crawl(client, project, options, pool, pacer, table_policies)
         crawl.run()
+    paced = pacer.stats
+    calls = Counter(counted.methods)
+    bulk = table_policies.methods if table_policies is not None else ()
+    calls.update({m: n for m, n in paced.calls.items() if m in bulk})  # its own transport
     return LiveCollection(
         datasets=tuple(sorted(crawl.datasets, key=lambda d: d.dataset_id)),
         tables=tuple(sorted(crawl.tables, key=lambda t: (t.dataset_id, t.table_id))),
         gaps=tuple(sorted(set(crawl.gaps), key=lambda g: (g.scope, g.reason))),
         stats=CollectStats(
-            api_calls=counter.count,
+            api_calls=sum(calls.values()),
             queries=crawl.queries,
             fast_path_used=crawl.fast_tables > 0,
-            fallbacks=crawl.fallbacks,
+            fallbacks=sum(crawl.fallback_kinds.values()),
             seconds=round(time.monotonic() - started, 3),
-            notes=tuple(crawl.notes),
+            notes=tuple(crawl.region_notes + crawl.fallback_notes() + crawl.iam_notes),
+            calls=dict(sorted(calls.items())),
+            fast_path_tables=crawl.fast_tables,
+            fallback_kinds=dict(sorted(crawl.fallback_kinds.items())),
+            locations=tuple(sorted(crawl.regions)),
+            table_iam=crawl.table_iam_source,
+            throttled=paced.throttled,
+            concurrency=paced.concurrency,
+            lowest_concurrency=paced.lowest_concurrency,
+            rate_wait=round(paced.rate_wait, 3),
         ),
     )
 
@@ -162,170 +259,24 @@ def collect(
 def _check_arguments(project: str, options: CollectOptions) -> None:
     if not isinstance(project, str) or infoschema.PROJECT_RE.fullmatch(project) is None:
         raise UsageError(f"invalid project id {project!r}")
-    if options.fast_path and infoschema.REGION_RE.fullmatch(options.region) is None:
-        raise UsageError(f"invalid region {options.region!r} (e.g. us, eu, us-central1)")
+    for region in options.regions:
+        if infoschema.REGION_RE.fullmatch(region) is None:
+            raise UsageError(f"invalid region {region!r} (e.g. us, eu, us-central1)")
     if options.workers < 1 or options.attempts < 1:
         raise UsageError("workers and attempts must be at least 1")
+    if not options.method_rate > 0:
+        raise UsageError("method_rate must be positive")
     if not options.timeout > 0 or options.backoff < 0:
         raise UsageError("timeout must be positive and backoff not negative")
 
 
-# ----------------------------------------------------------------------------- counting
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self.count = 0
-
-
-class _RequestTap:
-    """Wraps a requests session's `request` once; counts into every active _Counter."""
-
-    ATTRIBUTE = "_auditor_request_tap"
-
-    def __init__(self, session: Any) -> None:
-        self._lock = threading.Lock()
-        self._counters: list[_Counter] = []
-        original = session.request
-
-        def request(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                for counter in self._counters:
-                    counter.count += 1
-            return original(*args, **kwargs)
-
-        setattr(session, "request", request)  # noqa: B010  (shadowing a method on purpose)
-
-    def add(self, counter: _Counter) -> None:
-        with self._lock:
-            self._counters.append(counter)
-
-    def remove(self, counter: _Counter) -> None:
-        with self._lock:
-            self._counters.remove(counter)
-
-
-_TAP_LOCK = threading.Lock()
-
-
-@contextmanager
-def _counting(client: bigquery.Client) -> Iterator[_Counter]:
-    """Count the HTTP requests the client sends while the block runs (all threads)."""
-    session = client._http
-    with _TAP_LOCK:
-        tap = getattr(session, _RequestTap.ATTRIBUTE, None)
-        if not isinstance(tap, _RequestTap):
-            tap = _RequestTap(session)
-            setattr(session, _RequestTap.ATTRIBUTE, tap)
-    counter = _Counter()
-    tap.add(counter)
-    try:
-        yield counter
-    finally:
-        tap.remove(counter)
-
-
-# ----------------------------------------------------------------------------- calls
-
-
-class _Failed(Exception):
-    """A call that failed for good; `reason` goes into the CoverageGap."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-_TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
-_TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalError"})
-_KEYWORD_RE = re.compile(r"[A-Za-z]{1,64}")  # an error reason such as accessDenied
-MAX_REASON = 300
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
-        if exc.code in _TRANSIENT_CODES:
-            return True
-        errors = exc.errors or []
-        return any(isinstance(e, dict) and e.get("reason") in _TRANSIENT_REASONS for e in errors)
-    if isinstance(exc, TimeoutError):  # a wait deadline of ours (query), not the transport
-        return False
-    # requests' ConnectionError, Timeout and ChunkedEncodingError are OSErrors.
-    return isinstance(exc, OSError | auth_exceptions.TransportError)
-
-
-def describe(
-    exc: BaseException, timeout: float | None = None, *, server_message: bool = True
-) -> str:
-    """Status code and a short message for a failed call, fit for a CoverageGap reason.
-
-    server_message=False keeps only the status and the error's reason keyword: calls that
-    read table contents get answers whose free text may quote the values they choked on.
-    """
-    if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
-        errors = exc.errors or []
-        first = errors[0] if errors and isinstance(errors[0], dict) else {}
-        status = apierrors.status_line(exc)
-        if not server_message:
-            keyword = str(first.get("reason", ""))
-            shown = f" ({keyword})" if _KEYWORD_RE.fullmatch(keyword) else ""
-            return f"{status}{shown}; message withheld: it may quote table data"
-        message = apierrors.server_message(exc)
-        if not message and first:
-            message = str(first.get("message", ""))
-        return _short(f"{status}: {message or 'no message'}")
-    if isinstance(exc, Malformed):
-        return _short(f"malformed answer: {exc}")
-    if isinstance(exc, InvalidJSONError):  # an OSError too: not a connection error
-        return _short(f"malformed answer: not JSON ({type(exc).__name__}: {exc})")
-    if isinstance(exc, TimeoutError):
-        return f"timeout after {timeout:g} s" if timeout else "timeout"
-    if isinstance(exc, OSError | auth_exceptions.TransportError):
-        name = type(exc).__name__
-        return _short(f"{'timeout' if 'Timeout' in name else 'connection error'} ({name}: {exc})")
-    return _short(f"unexpected {type(exc).__name__}: {exc}")
-
-
-def _short(text: str) -> str:
-    # Secrets a server quoted are redacted before the cut, which could hide them.
-    line = " ".join(redact_secrets(text).split())
-    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
-
-
-class _Caller:
-    """Runs one API call with bounded retries; failures come out as _Failed(reason)."""
-
-    def __init__(self, options: CollectOptions, *, server_messages: bool = True) -> None:
-        self._options = options
-        self._server_messages = server_messages  # see describe()
-        self._random = random.Random()  # noqa: S311  (jitter, not security)
-
-    def __call__(self, fetch: Callable[[], T], timeout: float | None = None) -> T:
-        attempts = self._options.attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                return fetch()
-            except Exception as exc:  # every failure becomes a reason, never an escape
-                if attempt == attempts or not _transient(exc):
-                    reason = describe(
-                        exc, timeout or self._options.timeout, server_message=self._server_messages
-                    )
-                    if attempt > 1:
-                        reason += f" (gave up after {attempt} attempts)"
-                    raise _Failed(reason) from exc
-                delay = min(self._options.backoff * 2 ** (attempt - 1), MAX_BACKOFF)
-                time.sleep(delay * self._random.uniform(0.5, 1.0))
-        raise AssertionError("unreachable")
-
-    def read(self, fetch: Callable[[], Any], convert: Callable[[Any], T]) -> T:
-        """fetch (retried) then convert (not retried); a malformed answer is a _Failed."""
-        answer = self(fetch)
-        try:
-            return convert(answer)
-        except Malformed as exc:
-            raise _Failed(describe(exc)) from exc
-        except Exception as exc:  # a conversion that trips over the answer: malformed too
-            raise _Failed(describe(Malformed(f"{type(exc).__name__}: {exc}"))) from exc
+def _widen_pool(client: bigquery.Client, workers: int) -> None:
+    """Keep a connection per worker (requests keeps 10 per host by default; the others
+    would be opened and closed on every call)."""
+    if workers > 10:
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=workers)
+        for prefix in ("http://", "https://"):
+            client._http.mount(prefix, adapter)
 
 
 # ----------------------------------------------------------------------------- crawl
@@ -338,8 +289,15 @@ class _DatasetRead:
     gaps: list[CoverageGap] = field(default_factory=list)
 
 
+@dataclass
+class _TableRead:
+    table: Table | None = None
+    gaps: list[CoverageGap] = field(default_factory=list)
+
+
 class _Crawl:
-    """One collect() run: the state shared by its phases."""
+    """One collect() run: the state shared by its phases. Only the thread that runs run()
+    changes it; the pool's tasks return what they read."""
 
     def __init__(
         self,
@@ -347,50 +305,115 @@ class _Crawl:
         project: str,
         options: CollectOptions,
         pool: ThreadPoolExecutor,
+        pacer: pacing.Pacer,
+        table_policies: TablePolicyReader | None,
     ) -> None:
         self.client = client
         self.project = project
         self.options = options
         self.pool = pool
-        self.call = _Caller(options)
+        self.call = Caller(options, pacer=pacer)
+        self.table_policies = table_policies
         self.datasets: list[Dataset] = []
         self.tables: list[Table] = []
         self.gaps: list[CoverageGap] = []
-        self.notes: list[str] = []
+        self.region_notes: list[str] = []
+        self.iam_notes: list[str] = []
         self.queries = 0
-        self.fallbacks = 0
         self.fast_tables = 0
+        self.fallback_kinds: Counter[str] = Counter()
+        self.fallback_details: Counter[str] = Counter()
+        self.regions: dict[str, Future[infoschema.RegionSnapshot]] = {}
+        # Tables the fast path would serve, per location, until every dataset is read; and
+        # per location the first dataset showing that its answers leave KMS keys out.
+        self.held: dict[str, list[tuple[TableKey, Table]]] = {}
+        self.kms_omitted: dict[str, str] = {}
+        self.snapshots: dict[str, infoschema.RegionSnapshot] = {}
+        self.dataset_ids: frozenset[str] = frozenset()
+        self.table_iam_source = PER_TABLE_IAM if options.table_iam else "not read"
+        self._policies: Future[TablePolicies | None] | None = None
 
     # -- phases
 
     def run(self) -> None:
-        dataset_ids = self._list_datasets()
-        if dataset_ids is None:
+        listing = self._list_datasets()
+        if listing is None:
             return
-        snapshot: Future[infoschema.RegionSnapshot] | None = None
-        if self.options.fast_path and dataset_ids:
-            snapshot = self.pool.submit(self._read_region, frozenset(dataset_ids))
-        reads = [self.pool.submit(self._safe_dataset, d) for d in dataset_ids]
-        listed: dict[str, dict[str, str]] = {}
-        for future in reads:
+        self.dataset_ids = frozenset(listing)
+        if self.options.table_iam and self.table_policies is not None and listing:
+            self._policies = self.pool.submit(self._read_table_policies)
+        for location in sorted({loc for loc in listing.values() if loc}):
+            self._region(location)  # started early: the snapshots overlap the dataset reads
+        reads = [self.pool.submit(self._safe_dataset, d) for d in sorted(listing)]
+        tasks: list[Future[_TableRead]] = []
+        for future in as_completed(reads):
             read = future.result()
             self.gaps.extend(read.gaps)
-            if read.dataset is not None:
-                self.datasets.append(read.dataset)
-                if read.tables is not None:
-                    listed[read.dataset.dataset_id] = read.tables
-        plan = self._plan(snapshot, listed)
-        tasks = [
-            self.pool.submit(self._safe_table, key, plan.use.get(key))
-            for key in sorted({*plan.use, *plan.fallback})
-        ]
+            if read.dataset is None:
+                continue
+            self.datasets.append(read.dataset)
+            if read.tables is not None:
+                tasks.extend(self._collect_tables(read.dataset, read.tables))
+        tasks.extend(self._serve_held())
         for task in tasks:
             result = task.result()
             self.gaps.extend(result.gaps)
             if result.table is not None:
                 self.tables.append(result.table)
+        for location, region in sorted(self.regions.items()):
+            self._snapshot(location, region)  # also those no dataset needed in the end
+        self.queries = sum(s.queries for s in self.snapshots.values())
 
-    def _list_datasets(self) -> list[str] | None:
+    def _collect_tables(self, dataset: Dataset, listed: dict[str, str]) -> list[Future[_TableRead]]:
+        """The dataset's tables read one by one are started now; those the fast path would
+        serve are held until every dataset is read (see _serve_held). Returns the reads."""
+        plan = self._plan(dataset, listed)
+        for key, table in plan.use.items():
+            self.held.setdefault((dataset.location or "").lower(), []).append((key, table))
+        tasks = []
+        for key, reason in sorted(plan.fallback.items()):
+            self._count_fallback(reason)
+            tasks.append(self.pool.submit(self._safe_table, key, None, self._bulk_policies()))
+        return tasks
+
+    def _serve_held(self) -> list[Future[_TableRead]]:
+        """The held tables, now that every dataset's answer is in: a region whose
+        SCHEMATA_OPTIONS left out a default KMS key that datasets.get shows leaves KMS keys
+        out of its answers, so no table key from it can be trusted - its held tables are read
+        one by one. The others are served (table IAM in bulk, or one getIamPolicy each)."""
+        policies = self._bulk_policies()
+        tasks = []
+        for location, held in sorted(self.held.items()):
+            omitted = self.kms_omitted.get(location)
+            for key, table in sorted(held, key=lambda item: item[0]):
+                if omitted is not None:
+                    self._count_fallback(
+                        Reason(
+                            Fallback.KMS_KEYS_OMITTED,
+                            f"INFORMATION_SCHEMA in region {location} leaves KMS keys out "
+                            f"(SCHEMATA_OPTIONS shows none for {omitted}, which has one), so "
+                            "table keys can only be read table by table",
+                        )
+                    )
+                    tasks.append(self.pool.submit(self._safe_table, key, None, policies))
+                    continue
+                self.fast_tables += 1
+                if self.options.table_iam and policies is None:
+                    tasks.append(self.pool.submit(self._safe_table, key, table, None))
+                    continue
+                if policies is not None:
+                    resource = table_resource_name(self.project, *key)
+                    table = replace(table, iam=policies.get(resource, ()))
+                self.tables.append(table)
+        return tasks
+
+    def _count_fallback(self, reason: Reason) -> None:
+        if reason.kind is not Fallback.FAST_PATH_OFF:  # not a fallback: the path is off
+            self.fallback_kinds[reason.kind.value] += 1
+            self.fallback_details[reason.detail] += 1
+
+    def _list_datasets(self) -> dict[str, str | None] | None:
+        """Dataset id -> location (lower case, None when the listing has none)."""
         scope = f"{BIGQUERY_RESOURCE_PREFIX}projects/{self.project}"
         try:
             items, counted = self.call(
@@ -402,14 +425,15 @@ class _Crawl:
                         timeout=self.options.timeout,
                         page_size=LIST_PAGE_SIZE,
                     )
-                )
+                ),
+                method="datasets.list",
             )
-        except _Failed as failed:
+        except CallFailed as failed:
             self.gaps.append(CoverageGap(scope, f"datasets could not be listed: {failed.reason}"))
             return None
         if counted is not None and counted > len(items):
             self.gaps.append(CoverageGap(scope, _cut_short("datasets", len(items), counted)))
-        chosen: list[str] = []
+        chosen: dict[str, str | None] = {}
         for item in items:
             dataset_id = getattr(item, "dataset_id", None)
             if not isinstance(dataset_id, str) or not infoschema.is_valid_dataset_id(dataset_id):
@@ -419,69 +443,31 @@ class _Crawl:
             elif not self.options.datasets or any(
                 fnmatchcase(dataset_id, glob) for glob in self.options.datasets
             ):
-                chosen.append(dataset_id)
-        return sorted(set(chosen))
+                location = getattr(item, "_properties", {}).get("location")
+                chosen[dataset_id] = location.lower() if isinstance(location, str) else None
+        return chosen
 
-    # Unexpected exceptions (bugs) in a task become a gap for its object, not a crash.
+    # -- the fast path
 
-    def _safe_dataset(self, dataset_id: str) -> _DatasetRead:
+    def _region(self, location: str) -> Future[infoschema.RegionSnapshot] | None:
+        """The snapshot of this location's INFORMATION_SCHEMA (started on first use), or
+        None when the fast path does not read it."""
+        location = location.lower()
+        if not self.options.fast_path or infoschema.REGION_RE.fullmatch(location) is None:
+            return None
+        if self.options.regions and location not in {r.lower() for r in self.options.regions}:
+            return None
+        future = self.regions.get(location)
+        if future is None:
+            future = self.regions[location] = self.pool.submit(self._read_region, location)
+        return future
+
+    def _read_region(self, location: str) -> infoschema.RegionSnapshot:
         try:
-            return self._read_dataset(dataset_id)
-        except Exception as exc:
-            scope = dataset_resource(self.project, dataset_id)
-            return _DatasetRead(gaps=[CoverageGap(scope, f"could not be read: {describe(exc)}")])
-
-    def _safe_table(self, key: TableKey, prebuilt: Table | None) -> _TableRead:
-        try:
-            return self._read_table(key, prebuilt)
-        except Exception as exc:
-            scope = table_resource_name(self.project, *key)
-            return _TableRead(gaps=[CoverageGap(scope, f"could not be read: {describe(exc)}")])
-
-    def _read_dataset(self, dataset_id: str) -> _DatasetRead:
-        scope = dataset_resource(self.project, dataset_id)
-        ref = bigquery.DatasetReference(self.project, dataset_id)
-        timeout = self.options.timeout
-        read = _DatasetRead()
-        try:
-            dataset, problems = self.call.read(
-                lambda: self.client.get_dataset(ref, retry=NO_RETRY, timeout=timeout)._properties,
-                lambda raw: dataset_from_api(raw, self.project, dataset_id),
-            )
-        except _Failed as failed:
-            read.gaps.append(
-                CoverageGap(
-                    scope,
-                    f"dataset could not be read: {failed.reason}; its tables were not examined",
-                )
-            )
-            return read
-        read.dataset = dataset
-        read.gaps.extend(CoverageGap(scope, f"malformed answer: {p}") for p in problems)
-        try:
-            items, counted = self.call(
-                lambda: _all_pages(
-                    self.client.list_tables(
-                        ref, retry=NO_RETRY, timeout=timeout, page_size=LIST_PAGE_SIZE
-                    )
-                )
-            )
-            read.tables = self.call.read(lambda: items, _listed_tables)
-        except _Failed as failed:
-            read.gaps.append(CoverageGap(scope, f"tables could not be listed: {failed.reason}"))
-            return read
-        if counted is not None and counted > len(items):
-            read.gaps.append(CoverageGap(scope, _cut_short("tables", len(items), counted)))
-        return read
-
-    def _read_region(self, dataset_ids: frozenset[str]) -> infoschema.RegionSnapshot:
-        return infoschema.read_region(
-            self._run_query,
-            self.project,
-            self.options.region,
-            dataset_ids,
-            require_policy_tags=self.options.policy_tags,
-        )
+            return infoschema.read_region(self._run_query, self.project, location, self.dataset_ids)
+        except Exception as exc:  # a bug in the fast path must not lose the crawl
+            reason = f"fast path failed: {describe(exc)}"
+            return infoschema.RegionSnapshot(location, {}, {}, {}, (reason,), 0, False)
 
     def _run_query(self, sql: str) -> QueryAnswer:
         timeout = self.options.timeout
@@ -500,34 +486,145 @@ class _Crawl:
             return QueryAnswer(columns, tuple(dict(row.items()) for row in rows))
 
         try:
-            return self.call(fetch, wait)
-        except _Failed as failed:
+            return self.call(fetch, wait, method="jobs.query")
+        except CallFailed as failed:
             raise QueryFailed(failed.reason) from failed
 
-    def _plan(
-        self,
-        snapshot: Future[infoschema.RegionSnapshot] | None,
-        listed: Mapping[str, Mapping[str, str]],
-    ) -> Plan:
-        readable = [d for d in self.datasets if d.dataset_id in listed]
-        if snapshot is None:
-            keys = {(d, t) for d, tables in listed.items() for t in tables}
-            return Plan({}, dict.fromkeys(keys, "fast path off"))
-        try:
-            region = snapshot.result()
-        except Exception as exc:  # a bug in the fast path must not lose the crawl
-            region = infoschema.RegionSnapshot(
-                self.options.region, {}, {}, {}, (f"fast path failed: {describe(exc)}",), 0, False
+    def _plan(self, dataset: Dataset, listed: Mapping[str, str]) -> Plan:
+        keys = [(dataset.dataset_id, t) for t in sorted(listed)]
+        if not self.options.fast_path:  # not a fallback: nothing to count
+            return Plan.one_by_one(keys, Fallback.FAST_PATH_OFF, "fast path off")
+        location = (dataset.location or "").lower()
+        future = self._region(location) if location else None
+        if future is None:
+            detail = (
+                f"dataset location {dataset.location} is not among the regions read "
+                f"({', '.join(self.options.regions)})"
+                if location
+                else "dataset has no location"
             )
-        self.queries = region.queries
-        plan = infoschema.reconcile(region, readable, listed)
-        self.fallbacks = len(plan.fallback)
-        self.fast_tables = len(plan.use)
-        for reason, count in sorted(Counter(plan.fallback.values()).items()):
-            self.notes.append(f"{count} table{'s' if count != 1 else ''} read one by one: {reason}")
+            plan = Plan.one_by_one(keys, Fallback.LOCATION_NOT_READ, detail)
+        else:
+            snapshot = self._snapshot(location, future)
+            plan = reconcile_dataset(snapshot, dataset, listed, self._needs_tags)
+            options = snapshot.dataset_options.get(dataset.dataset_id)
+            shown = options.default_kms_key if options is not None else None
+            if dataset.default_kms_key and not shown and not snapshot.blockers:
+                self.kms_omitted.setdefault(location, dataset.dataset_id)
         return plan
 
-    def _read_table(self, key: TableKey, prebuilt: Table | None) -> _TableRead:
+    def _snapshot(
+        self, location: str, future: Future[infoschema.RegionSnapshot]
+    ) -> infoschema.RegionSnapshot:
+        snapshot = self.snapshots.get(location)
+        if snapshot is None:
+            snapshot = self.snapshots[location] = future.result()
+            self.region_notes.extend(f"region {location}: {n}" for n in snapshot.notes)
+        return snapshot
+
+    def _needs_tags(self, dataset_id: str) -> bool:
+        return any(fnmatchcase(dataset_id, glob) for glob in self.options.policy_tags)
+
+    def fallback_notes(self) -> list[str]:
+        ranked = self.fallback_details.most_common()
+        notes = [
+            f"{count} table{'s' if count != 1 else ''} read one by one: {detail}"
+            for detail, count in ranked[:MAX_NOTES]
+        ]
+        rest = sum(count for _, count in ranked[MAX_NOTES:])
+        if rest:
+            notes.append(f"{rest} more tables read one by one for other reasons")
+        return notes
+
+    # -- table IAM in bulk
+
+    def _read_table_policies(self) -> TablePolicies | None:
+        reader = self.table_policies
+        assert reader is not None
+        try:
+            policies = reader(self.project, lambda fetch, method: self.call(fetch, method=method))
+        except (CallFailed, Malformed) as exc:
+            reason = exc.reason if isinstance(exc, CallFailed) else describe(exc)
+            self.iam_notes.append(
+                f"{reader.source} could not be read ({reason}): table IAM read per table "
+                "with tables.getIamPolicy"
+            )
+            return None
+        except Exception as exc:  # a bug in the bulk read must not lose table IAM
+            self.iam_notes.append(
+                f"{reader.source} failed ({describe(exc)}): table IAM read per table"
+            )
+            return None
+        self.table_iam_source = reader.source
+        self.iam_notes.append(
+            f"table IAM from {reader.source} ({len(policies)} tables with a policy): its index "
+            "is eventually consistent, a policy changed in the last minutes may show its "
+            "previous state"
+        )
+        return policies
+
+    def _bulk_policies(self) -> TablePolicies | None:
+        return self._policies.result() if self._policies is not None else None
+
+    # -- per object. Unexpected exceptions (bugs) in a task become a gap for its object.
+
+    def _safe_dataset(self, dataset_id: str) -> _DatasetRead:
+        try:
+            return self._read_dataset(dataset_id)
+        except Exception as exc:
+            scope = dataset_resource(self.project, dataset_id)
+            return _DatasetRead(gaps=[CoverageGap(scope, f"could not be read: {describe(exc)}")])
+
+    def _safe_table(
+        self, key: TableKey, prebuilt: Table | None, policies: TablePolicies | None
+    ) -> _TableRead:
+        try:
+            return self._read_table(key, prebuilt, policies)
+        except Exception as exc:
+            scope = table_resource_name(self.project, *key)
+            return _TableRead(gaps=[CoverageGap(scope, f"could not be read: {describe(exc)}")])
+
+    def _read_dataset(self, dataset_id: str) -> _DatasetRead:
+        scope = dataset_resource(self.project, dataset_id)
+        ref = bigquery.DatasetReference(self.project, dataset_id)
+        timeout = self.options.timeout
+        read = _DatasetRead()
+        try:
+            dataset, problems = self.call.read(
+                lambda: self.client.get_dataset(ref, retry=NO_RETRY, timeout=timeout)._properties,
+                lambda raw: dataset_from_api(raw, self.project, dataset_id),
+                method="datasets.get",
+            )
+        except CallFailed as failed:
+            read.gaps.append(
+                CoverageGap(
+                    scope,
+                    f"dataset could not be read: {failed.reason}; its tables were not examined",
+                )
+            )
+            return read
+        read.dataset = dataset
+        read.gaps.extend(CoverageGap(scope, f"malformed answer: {p}") for p in problems)
+        try:
+            items, counted = self.call(
+                lambda: _all_pages(
+                    self.client.list_tables(
+                        ref, retry=NO_RETRY, timeout=timeout, page_size=LIST_PAGE_SIZE
+                    )
+                ),
+                method="tables.list",
+            )
+            read.tables = self.call.read(lambda: items, listed_tables)
+        except CallFailed as failed:
+            read.gaps.append(CoverageGap(scope, f"tables could not be listed: {failed.reason}"))
+            return read
+        if counted is not None and counted > len(items):
+            read.gaps.append(CoverageGap(scope, _cut_short("tables", len(items), counted)))
+        return read
+
+    def _read_table(
+        self, key: TableKey, prebuilt: Table | None, policies: TablePolicies | None
+    ) -> _TableRead:
         dataset_id, table_id = key
         scope = table_resource_name(self.project, dataset_id, table_id)
         ref = bigquery.TableReference(bigquery.DatasetReference(self.project, dataset_id), table_id)
@@ -539,11 +636,14 @@ class _Crawl:
                 table = self.call.read(
                     lambda: self.client.get_table(ref, retry=NO_RETRY, timeout=timeout)._properties,
                     lambda raw: table_from_api(raw, self.project, dataset_id, table_id),
+                    method="tables.get",
                 )
-            except _Failed as failed:
+            except CallFailed as failed:
                 result.gaps.append(CoverageGap(scope, f"table could not be read: {failed.reason}"))
                 return result
-        if self.options.table_iam:
+        if self.options.table_iam and policies is not None:
+            table = replace(table, iam=policies.get(scope, ()))
+        elif self.options.table_iam:
             try:
                 iam = self.call.read(
                     lambda: self.client._connection.api_request(  # type: ignore[no-untyped-call]
@@ -553,9 +653,10 @@ class _Crawl:
                         timeout=timeout,
                     ),
                     iam_from_api,
+                    method="tables.getIamPolicy",
                 )
                 table = replace(table, iam=iam)
-            except _Failed as failed:
+            except CallFailed as failed:
                 result.gaps.append(
                     CoverageGap(scope, f"table IAM could not be read: {failed.reason}")
                 )
@@ -583,250 +684,3 @@ def _cut_short(what: str, listed: int, counted: int) -> str:
         f"malformed answer: {what}.list gave {listed} of the {counted} {what} it counts, "
         f"without a page token; the other {counted - listed} were not examined"
     )
-
-
-@dataclass
-class _TableRead:
-    table: Table | None = None
-    gaps: list[CoverageGap] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------- conversion
-
-LEGACY_ROLES: Mapping[str, str] = {
-    "OWNER": "roles/bigquery.dataOwner",
-    "WRITER": "roles/bigquery.dataEditor",
-    "READER": "roles/bigquery.dataViewer",
-}
-_GRANTEES = {kind.value: kind for kind in GranteeKind}
-_ENTRY_KEYS = frozenset({*_GRANTEES, "role", "condition"})
-_TABLE_ID_RE = re.compile(r"[^\x00-\x1f\x7f/`\\]{1,1024}")
-MODES = frozenset({"NULLABLE", "REQUIRED", "REPEATED"})
-MAX_FIELD_DEPTH = 16
-
-
-def dataset_from_api(
-    raw: Mapping[str, Any], project: str, dataset_id: str
-) -> tuple[Dataset, list[str]]:
-    """A Dataset from a datasets.get answer, and the problems of entries left out."""
-    _check_mapping(raw, "dataset")
-    access: list[AccessEntry] = []
-    problems: list[str] = []
-    entries = raw.get("access") or []
-    if not isinstance(entries, list):
-        raise Malformed("access is not a list")
-    for index, entry in enumerate(entries):
-        try:
-            access.append(access_entry_from_api(entry))
-        except Malformed as exc:
-            problems.append(f"access entry #{index + 1} left out: {exc}")
-    encryption = _optional_mapping(raw, "defaultEncryptionConfiguration")
-    return (
-        Dataset(
-            project=project,
-            dataset_id=dataset_id,
-            location=_optional_str(raw, "location"),
-            labels=_labels(raw),
-            description=_optional_str(raw, "description"),
-            access=tuple(access),
-            default_kms_key=_optional_str(encryption, "kmsKeyName"),
-            etag=_optional_str(raw, "etag"),
-        ),
-        problems,
-    )
-
-
-def access_entry_from_api(raw: Any) -> AccessEntry:
-    """One dataset access entry, role normalised, authorized objects as resource paths."""
-    _check_mapping(raw, "access entry")
-    unknown = sorted(set(raw) - _ENTRY_KEYS)
-    if unknown:
-        raise Malformed(f"unknown field {unknown[0]!r}")
-    grantees = [key for key in raw if key in _GRANTEES]
-    if len(grantees) != 1:
-        raise Malformed(f"{len(grantees)} grantees instead of one")
-    kind = _GRANTEES[grantees[0]]
-    value = raw[kind.value]
-    role = _optional_str(raw, "role")
-    condition = _condition(raw.get("condition"))
-    target_types: tuple[str, ...] = ()
-    if kind is GranteeKind.VIEW:
-        entity = _ref_path(value, "tableId", "tables")
-    elif kind is GranteeKind.ROUTINE:
-        entity = _ref_path(value, "routineId", "routines")
-    elif kind is GranteeKind.DATASET:
-        _check_mapping(value, "dataset entry")
-        if value.get("dataset") is None:
-            raise Malformed("dataset entry without a dataset reference")
-        entity = _ref_path(value["dataset"], None, None)
-        types = value.get("targetTypes") or []
-        if not isinstance(types, list) or not all(isinstance(t, str) and t for t in types):
-            raise Malformed("targetTypes is not a list of names")
-        target_types = tuple(types)
-    else:
-        if not isinstance(value, str) or not value:
-            raise Malformed(f"{kind.value} is empty")
-        entity = value
-    return AccessEntry(
-        kind=kind,
-        entity=entity,
-        role=LEGACY_ROLES.get(role, role) if role is not None else None,
-        target_types=target_types,
-        condition=condition,
-    )
-
-
-def _ref_path(value: Any, leaf_key: str | None, leaf_kind: str | None) -> str:
-    _check_mapping(value, "reference")
-    parts = [value.get("projectId"), value.get("datasetId")]
-    if leaf_key is not None:
-        parts.append(value.get(leaf_key))
-    if not all(isinstance(p, str) and p and "/" not in p for p in parts):
-        raise Malformed("reference with an empty or invalid projectId/datasetId/id")
-    path = f"projects/{parts[0]}/datasets/{parts[1]}"
-    return f"{path}/{leaf_kind}/{parts[2]}" if leaf_kind else path
-
-
-def _condition(raw: Any) -> Condition | None:
-    if raw is None:
-        return None
-    _check_mapping(raw, "condition")
-    expression = raw.get("expression")
-    if not isinstance(expression, str) or not expression:
-        raise Malformed("condition without an expression")
-    return Condition(
-        expression=expression,
-        title=_optional_str(raw, "title"),
-        description=_optional_str(raw, "description"),
-    )
-
-
-def _listed_tables(items: Sequence[Any]) -> dict[str, str]:
-    tables: dict[str, str] = {}
-    for item in items:
-        table_id, table_type = getattr(item, "table_id", None), getattr(item, "table_type", None)
-        if not isinstance(table_id, str) or _TABLE_ID_RE.fullmatch(table_id) is None:
-            raise Malformed(f"tables.list gave the table id {table_id!r}")
-        if not isinstance(table_type, str) or not table_type:
-            raise Malformed(f"tables.list gave no type for {table_id}")
-        tables[table_id] = table_type
-    return tables
-
-
-def table_from_api(raw: Mapping[str, Any], project: str, dataset_id: str, table_id: str) -> Table:
-    """A Table (iam None) from a tables.get answer; Malformed when it lacks what it needs."""
-    _check_mapping(raw, "table")
-    table_type = raw.get("type")
-    if not isinstance(table_type, str) or not table_type:
-        raise Malformed("table without a type")
-    schema = _optional_mapping(raw, "schema")
-    view_query: str | None = None
-    for kind, key in (("VIEW", "view"), ("MATERIALIZED_VIEW", "materializedView")):
-        definition = _optional_mapping(raw, key)
-        query = _optional_str(definition, "query")
-        if table_type == kind and query is None:
-            raise Malformed(f"{kind.lower().replace('_', ' ')} without a query")
-        view_query = view_query or query
-    return Table(
-        project=project,
-        dataset_id=dataset_id,
-        table_id=table_id,
-        type=table_type,
-        fields=fields_from_api(schema.get("fields"), 1),
-        view_query=view_query,
-        kms_key=_optional_str(_optional_mapping(raw, "encryptionConfiguration"), "kmsKeyName"),
-        labels=_labels(raw),
-        description=_optional_str(raw, "description"),
-    )
-
-
-def fields_from_api(raw: Any, depth: int) -> tuple[Field, ...]:
-    """Schema fields, types in canonical standard SQL spelling (INTEGER -> INT64)."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise Malformed("schema fields are not a list")
-    if depth > MAX_FIELD_DEPTH:
-        raise Malformed("schema nested too deeply")
-    fields: list[Field] = []
-    for item in raw:
-        _check_mapping(item, "schema field")
-        name, type_name = item.get("name"), item.get("type")
-        if not isinstance(name, str) or not name or not isinstance(type_name, str):
-            raise Malformed("schema field without a name or type")
-        mode = item.get("mode") or "NULLABLE"
-        if mode not in MODES:
-            raise Malformed(f"field {name} has mode {mode!r}")
-        tags = _optional_mapping(item, "policyTags").get("names") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
-            raise Malformed(f"field {name} has unreadable policy tags")
-        fields.append(
-            Field(
-                # Interned: thousands of tenant tables repeat the same few schemas, and
-                # each answer would otherwise keep its own copy of every name and text.
-                name=sys.intern(name),
-                type=canonical_type(type_name),
-                mode=sys.intern(mode),
-                description=_interned(_optional_str(item, "description")),
-                fields=fields_from_api(item.get("fields"), depth + 1),
-                policy_tags=tuple(tags),
-            )
-        )
-    return tuple(fields)
-
-
-def _interned(text: str | None) -> str | None:
-    return None if text is None else sys.intern(text)
-
-
-def iam_from_api(raw: Any) -> tuple[IamBinding, ...]:
-    """Table IAM bindings, members sorted and bindings in a fixed order."""
-    _check_mapping(raw, "IAM policy")
-    bindings = raw.get("bindings") or []
-    if not isinstance(bindings, list):
-        raise Malformed("IAM bindings are not a list")
-    out: list[IamBinding] = []
-    for binding in bindings:
-        _check_mapping(binding, "IAM binding")
-        role, members = binding.get("role"), binding.get("members") or []
-        if not isinstance(role, str) or not role:
-            raise Malformed("IAM binding without a role")
-        if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
-            raise Malformed(f"IAM binding for {role} has unreadable members")
-        out.append(IamBinding(role, tuple(sorted(members)), _condition(binding.get("condition"))))
-    return tuple(sorted(out, key=_binding_order))
-
-
-def _binding_order(binding: IamBinding) -> tuple[str, str, tuple[str, ...]]:
-    condition = binding.condition.expression if binding.condition else ""
-    return binding.role, condition, binding.members
-
-
-def _check_mapping(value: Any, what: str) -> None:
-    if not isinstance(value, Mapping):
-        raise Malformed(f"{what} is not an object")
-
-
-def _optional_mapping(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    _check_mapping(value, key)
-    return value  # type: ignore[no-any-return]
-
-
-def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
-    """A string field; absent and empty are both None."""
-    value = raw.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise Malformed(f"{key} is not a string")
-    return value
-
-
-def _labels(raw: Mapping[str, Any]) -> dict[str, str]:
-    labels = _optional_mapping(raw, "labels")
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        raise Malformed("labels are not strings")
-    return dict(labels)

@@ -17,6 +17,7 @@ from auditor.content.base import TENANT_LABELS, ContentMode, ContentOptions
 from auditor.content.scan import scan_contents, scanner_for
 from auditor.local.endpoints import engine_datasets
 from auditor.model import CoverageGap, Dataset, GranteeKind, Inventory, Table
+from auditor.sources.assets import AssetInventory
 from auditor.sources.bigquery import CollectOptions, collect, make_client
 from auditor.sources.exports import ExportLoad, load_exports
 from auditor.sources.repo import collect_repo
@@ -37,6 +38,10 @@ class EstateSource:
     iam_exports: Path | None = None  # IAM parts from an offline export folder instead
     # Credential values in tenant tables (AUD-014): on by default, local sampling.
     content: ContentOptions = field(default_factory=ContentOptions)
+    # Table IAM in bulk from Cloud Asset Inventory: Google's with Google's BigQuery, else
+    # only where asset_endpoint names one (a local BigQuery has no asset API).
+    asset_inventory: bool = True
+    asset_endpoint: str | None = None
     # The roles the caller's role catalog defines: any other bound role is looked up (IAM
     # roles.get). None: none is looked up (unknown roles stay coverage gaps).
     known_roles: Container[str] | None = None
@@ -53,7 +58,7 @@ def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
     where = f" at {source.endpoint}" if source.endpoint else ""
     progress(f"reading BigQuery project {source.project}{where}")
     client = make_client(source.project, source.endpoint)
-    live = collect(client, source.project, source.bigquery)
+    live = collect(client, source.project, source.bigquery, _table_policies(source))
     progress(
         f"collected {len(live.datasets)} datasets, {len(live.tables)} tables from BigQuery, "
         f"{len(live.gaps)} coverage gaps there, in {live.stats.seconds:.1f} s "
@@ -76,9 +81,18 @@ def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
         datasets=tuple(d for d in live.datasets if d.dataset_id not in engine_own),
         live_tables=live.tables,
         gaps=inventory.gaps + live.gaps,
+        collection=live.stats.run_section(),
     )
     inventory = _with_contents(inventory, source.content, client, progress)
     return scrub_inventory(_with_iam(inventory, source, progress))
+
+
+def _table_policies(source: EstateSource) -> AssetInventory | None:
+    if not source.asset_inventory or not source.bigquery.table_iam:
+        return None
+    if source.asset_endpoint is not None:
+        return AssetInventory(source.asset_endpoint)
+    return AssetInventory() if source.endpoint is None else None
 
 
 def _with_contents(

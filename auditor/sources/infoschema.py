@@ -5,10 +5,12 @@ SCHEMATA_OPTIONS) for the whole region replaces one tables.get call per table. A
 and table IAM are not in INFORMATION_SCHEMA; the caller still reads those per object.
 
 Nothing here trusts an answer it cannot check. `read_region` rebuilds what it can and says
-why it could not use the rest: `blockers` (no table of the region can be trusted: a query
-failed, an answer lacks a column, policy tags cannot be read) and `rejected` (one table's
-rows are implausible). `reconcile` then compares the snapshot with what the per-object API
-listed and returns, per table, either a rebuilt Table or the reason to read it one by one.
+why it could not use the rest: `blockers` (no table of the region can be trusted: a view could
+not be read at all) and `rejected` (one table's rows are implausible). A view that fails only
+on its policy_tags column is read again without it (`policy_tags` False: the schemas carry no
+policy tags). auditor.sources.fastplan then compares the snapshot with what the per-object API
+listed and decides, per table, between a rebuilt Table and the reason to read it one by one;
+the GoogleSQL type and literal parsers are in auditor.sources.gsql.
 
 SQL: the only names formatted into SQL are the project and the region, each checked against
 a strict pattern and backtick-quoted (`sql_identifier`); dataset names never go into SQL
@@ -25,7 +27,16 @@ from enum import StrEnum
 from typing import Any
 
 from auditor.errors import UsageError
-from auditor.model import Dataset, Field, Table, canonical_type
+from auditor.model import Field, Table
+
+# The GoogleSQL parsers moved to auditor.sources.gsql; their names stay importable here.
+from auditor.sources.gsql import SCALAR_TYPES as SCALAR_TYPES
+from auditor.sources.gsql import Malformed as Malformed
+from auditor.sources.gsql import Member as Member
+from auditor.sources.gsql import ParsedType as ParsedType
+from auditor.sources.gsql import labels_option, parse_type, string_option
+from auditor.sources.gsql import parse_literal as parse_literal
+from auditor.sources.gsql import unquote_string as unquote_string
 
 TableKey = tuple[str, str]  # (dataset_id, table_id)
 
@@ -132,8 +143,6 @@ class QueryFailed(Exception):
 RunQuery = Callable[[str], QueryAnswer]
 
 
-class Malformed(ValueError):
-    """An answer that does not have the shape it must have."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,7 @@ class RegionSnapshot:
     blockers: tuple[str, ...]  # why no table of this region can be trusted at all
     queries: int
     policy_tags: bool  # whether policy tags were read
+    notes: tuple[str, ...] = ()  # what was read differently (e.g. without policy tags)
 
 
 def read_region(
@@ -161,15 +171,13 @@ def read_region(
     project: str,
     region: str,
     datasets: Collection[str] | None = None,
-    *,
-    require_policy_tags: bool = True,
 ) -> RegionSnapshot:
     """Read the region's schemas with one query per view and rebuild the tables.
 
     `datasets` limits the answer to those dataset ids (filtered here, never in SQL).
-    An engine whose COLUMN_FIELD_PATHS has no policy_tags column is a blocker (policy tags
-    would be lost); with `require_policy_tags` (what the collector wants) the remaining
-    queries are then not run, without it the tables are still rebuilt, with no policy tags.
+    COLUMN_FIELD_PATHS is read with its policy_tags column, and again without it when that
+    fails: the tables are then rebuilt without policy tags (`policy_tags` False, and a note
+    says why); reconcile() sends the tables of datasets that need them to the API.
     Raises UnsafeIdentifier for an invalid project or region; never raises for an answer.
     """
     sql_identifier("project", project)
@@ -180,30 +188,29 @@ def read_region(
     dataset_options: dict[str, DatasetOptions] = {}
     with_tags = False
     try:
-        paths, with_tags = reader.field_paths(require_policy_tags)
-        if with_tags or not require_policy_tags:
-            columns = reader.columns()
-            types = reader.table_types()
-            views = reader.views()
-            options = reader.table_options()
-            dataset_options = reader.schemata_options()
-            keys = set(types) | set(columns) | set(paths) | set(views) | set(options)
-            for key in sorted(keys):
-                if key in reader.duplicates:
-                    rejected[key] = reader.duplicates[key]
-                    continue
-                try:
-                    tables[key] = _rebuild(
-                        project,
-                        key,
-                        types.get(key),
-                        columns.get(key),
-                        paths.get(key, {}),
-                        views.get(key),
-                        options.get(key),
-                    )
-                except Malformed as exc:
-                    rejected[key] = str(exc)
+        paths, with_tags = reader.field_paths()
+        columns = reader.columns()
+        types = reader.table_types()
+        views = reader.views()
+        options = reader.table_options()
+        dataset_options = reader.schemata_options()
+        keys = set(types) | set(columns) | set(paths) | set(views) | set(options)
+        for key in sorted(keys):
+            if key in reader.duplicates:
+                rejected[key] = reader.duplicates[key]
+                continue
+            try:
+                tables[key] = _rebuild(
+                    project,
+                    key,
+                    types.get(key),
+                    columns.get(key),
+                    paths.get(key, {}),
+                    views.get(key),
+                    options.get(key),
+                )
+            except Malformed as exc:
+                rejected[key] = str(exc)
     except _Blocked:
         tables, rejected, dataset_options = {}, {}, {}
     return RegionSnapshot(
@@ -214,6 +221,7 @@ def read_region(
         blockers=tuple(reader.blockers),
         queries=reader.queries,
         policy_tags=with_tags,
+        notes=tuple(reader.notes),
     )
 
 
@@ -256,6 +264,7 @@ class _Reader:
         self._datasets = None if datasets is None else frozenset(datasets)
         self.queries = 0
         self.blockers: list[str] = []
+        self.notes: list[str] = []
         # Tables with more than one row where one is expected (a view, a field path ...).
         self.duplicates: dict[TableKey, str] = {}
 
@@ -298,7 +307,7 @@ class _Reader:
             raise self._block(view, f"malformed answer: {exc}") from None
         return out
 
-    def field_paths(self, require_tags: bool) -> tuple[dict[TableKey, dict[str, _Path]], bool]:
+    def field_paths(self) -> tuple[dict[TableKey, dict[str, _Path]], bool]:
         def build_with(tags: bool) -> Callable[[Mapping[str, Any]], tuple[str, _Path]]:
             def build(row: Mapping[str, Any]) -> tuple[str, _Path]:
                 return _text(row, "field_path"), _Path(
@@ -315,18 +324,14 @@ class _Reader:
             grouped = self._grouped(view, build_with(True), (POLICY_TAGS_COLUMN,))
         except _Blocked as first:
             # Most likely an engine without the policy_tags column: the schemas may still be
-            # there, but a snapshot without policy tags cannot stand in for tables.get.
+            # there. Read them without it; reconcile() decides where tags are needed.
             self.blockers.pop()
-            no_tags = (
-                f"INFORMATION_SCHEMA.{view.value} could not be read with its policy_tags column "
-                f"({first.reason}), so policy tags can only be read table by table"
-            )
-            if require_tags:
-                self.blockers.append(no_tags)
-                return {}, False
-            # Not required: the schemas are used without policy tags, and nothing is blocked.
             with_tags = False
             grouped = self._grouped(view, build_with(False))
+            self.notes.append(
+                f"INFORMATION_SCHEMA.{view.value} could not be read with its policy_tags column "
+                f"({first.reason}); schemas from INFORMATION_SCHEMA carry no policy tags"
+            )
         out: dict[TableKey, dict[str, _Path]] = {}
         for key, items in grouped.items():
             out[key] = dict(items)
@@ -377,9 +382,9 @@ class _Reader:
                 raw.setdefault(dataset, {})[_text(row, "option_name")] = row.get("option_value")
             return {
                 dataset: DatasetOptions(
-                    labels=_labels_option(options.get("labels")),
-                    description=_string_option(options.get("description")),
-                    default_kms_key=_string_option(options.get("default_kms_key_name")),
+                    labels=labels_option(options.get("labels")),
+                    description=string_option(options.get("description")),
+                    default_kms_key=string_option(options.get("default_kms_key_name")),
                 )
                 for dataset, options in raw.items()
             }
@@ -449,9 +454,9 @@ def _rebuild(
         raise Malformed("a table with a view definition")
     opts = options or {}
     try:
-        labels = _labels_option(opts.get("labels"))
-        description = _string_option(opts.get("description"))
-        kms_key = _string_option(opts.get("kms_key_name"))
+        labels = labels_option(opts.get("labels"))
+        description = string_option(opts.get("description"))
+        kms_key = string_option(opts.get("kms_key_name"))
     except Malformed as exc:
         raise Malformed(f"unreadable INFORMATION_SCHEMA.TABLE_OPTIONS: {exc}") from None
     return Table(
@@ -536,343 +541,3 @@ def _field(
         fields=children,
         policy_tags=info.policy_tags,
     )
-
-
-# --------------------------------------------------------------------------- type strings
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str
-    type: ParsedType
-    not_null: bool = False
-
-
-@dataclass(frozen=True)
-class ParsedType:
-    """A GoogleSQL type as INFORMATION_SCHEMA spells it, e.g. ARRAY<STRUCT<a INT64>>."""
-
-    name: str  # canonical standard SQL name: INT64, STRUCT, RANGE ...
-    repeated: bool = False
-    members: tuple[Member, ...] = ()
-
-
-SCALAR_TYPES = frozenset(
-    {
-        "STRING", "BYTES", "INT64", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "TIME",
-        "DATETIME", "GEOGRAPHY", "NUMERIC", "BIGNUMERIC", "JSON", "INTERVAL",
-    }
-)  # fmt: skip
-_RANGE_ELEMENTS = frozenset({"DATE", "DATETIME", "TIMESTAMP"})
-_TYPE_TOKEN_RE = re.compile(
-    r"\s*(?:(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<quoted>`(?:[^`\\]|\\.)+`)"
-    r"|(?P<number>[0-9]+)|(?P<punct>[<>(),]))"
-)
-MAX_TYPE_DEPTH = 16  # BigQuery allows 15 levels of nesting
-
-
-def parse_type(text: str) -> ParsedType:
-    """Parse an INFORMATION_SCHEMA data_type. Raises Malformed on anything unexpected."""
-    tokens = list(_type_tokens(text))
-    parser = _TypeParser(tokens)
-    parsed = parser.type(0)
-    if parser.pos != len(tokens):
-        raise Malformed(f"unexpected {tokens[parser.pos][1]!r} in {text!r}")
-    return parsed
-
-
-def _type_tokens(text: str) -> Iterator[tuple[str, str]]:
-    pos = 0
-    text = text.rstrip()
-    while pos < len(text):
-        match = _TYPE_TOKEN_RE.match(text, pos)
-        if match is None:
-            raise Malformed(f"unexpected character at {pos} in {text!r}")
-        kind = match.lastgroup
-        assert kind is not None
-        value = match.group(kind)
-        if kind == "quoted":
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        yield kind, value
-        pos = match.end()
-
-
-class _TypeParser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens = tokens
-        self.pos = 0
-
-    def _peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def _take(self, kind: str, value: str | None = None) -> str:
-        token = self._peek()
-        if token is None or token[0] != kind or (value is not None and token[1] != value):
-            want = value or kind
-            raise Malformed(f"expected {want}, found {token[1] if token else 'end'!r}")
-        self.pos += 1
-        return token[1]
-
-    def _is(self, kind: str, value: str) -> bool:
-        token = self._peek()
-        return token is not None and token[0] == kind and token[1].upper() == value
-
-    def type(self, depth: int) -> ParsedType:
-        if depth > MAX_TYPE_DEPTH:
-            raise Malformed("type nested too deeply")
-        name = self._take("ident").upper()
-        if name == "ARRAY":
-            self._take("punct", "<")
-            element = self.type(depth + 1)
-            self._take("punct", ">")
-            if element.repeated:
-                raise Malformed("ARRAY of ARRAY")
-            return ParsedType(element.name, True, element.members)
-        if name == "STRUCT":
-            self._take("punct", "<")
-            members = [self._member(depth)]
-            while self._is("punct", ","):
-                self.pos += 1
-                members.append(self._member(depth))
-            self._take("punct", ">")
-            return ParsedType("STRUCT", False, tuple(members))
-        if name == "RANGE":
-            self._take("punct", "<")
-            bound = self._take("ident").upper()
-            self._take("punct", ">")
-            if bound not in _RANGE_ELEMENTS:
-                raise Malformed(f"RANGE of {bound}")
-            return ParsedType("RANGE")
-        canonical = canonical_type(name)
-        if canonical not in SCALAR_TYPES:
-            raise Malformed(f"unknown type {name}")
-        if self._is("punct", "("):  # STRING(10), NUMERIC(10, 2): parameters are not kept
-            self.pos += 1
-            self._take("number")
-            while self._is("punct", ","):
-                self.pos += 1
-                self._take("number")
-            self._take("punct", ")")
-        return ParsedType(canonical)
-
-    def _member(self, depth: int) -> Member:
-        token = self._peek()
-        if token is None or token[0] not in ("ident", "quoted"):
-            raise Malformed("expected a field name")
-        self.pos += 1
-        member_type = self.type(depth + 1)
-        not_null = False
-        if self._is("ident", "NOT"):
-            self.pos += 1
-            if not self._is("ident", "NULL"):
-                raise Malformed("NOT without NULL")
-            self.pos += 1
-            not_null = True
-        return Member(token[1], member_type, not_null)
-
-
-# --------------------------------------------------------------------------- option values
-
-_LITERAL_TOKEN_RE = re.compile(
-    r"\s*(?:(?P<string>\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*')"
-    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[\[\](),]))",
-    re.DOTALL,
-)
-_SIMPLE_ESCAPES = {
-    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-    "\\": "\\", "?": "?", '"': '"', "'": "'", "`": "`",
-}  # fmt: skip
-_ESCAPE_RE = re.compile(
-    r"\\(?:(?P<simple>[abfnrtv\\?\"'`])|(?P<octal>[0-7]{3})|[xX](?P<hex>[0-9a-fA-F]{2})"
-    r"|u(?P<u4>[0-9a-fA-F]{4})|U(?P<u8>[0-9a-fA-F]{8})|(?P<bad>.))",
-    re.DOTALL,
-)
-
-
-def unquote_string(literal: str) -> str:
-    """The value of a GoogleSQL quoted string literal ("..." or '...'); Malformed if bad."""
-    if len(literal) < 2 or literal[0] not in "\"'" or literal[-1] != literal[0]:
-        raise Malformed(f"not a string literal: {literal[:40]!r}")
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group("simple") is not None:
-            return _SIMPLE_ESCAPES[match.group("simple")]
-        if match.group("octal") is not None:
-            return chr(int(match.group("octal"), 8))
-        for group in ("hex", "u4", "u8"):
-            if match.group(group) is not None:
-                code = int(match.group(group), 16)
-                if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-                    raise Malformed("invalid code point in a string literal")
-                return chr(code)
-        raise Malformed(f"unknown escape {match.group(0)!r} in a string literal")
-
-    return _ESCAPE_RE.sub(replace, literal[1:-1])
-
-
-def parse_literal(text: str) -> Any:
-    """A GoogleSQL literal as option_value prints it: a string, NULL, [..] or STRUCT(..).
-
-    Returns str, None, list or tuple (a STRUCT). Malformed on anything else.
-    """
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    stripped = text.rstrip()
-    while pos < len(stripped):
-        match = _LITERAL_TOKEN_RE.match(stripped, pos)
-        if match is None:
-            raise Malformed(f"unexpected character at {pos} in an option value")
-        kind = match.lastgroup
-        assert kind is not None
-        tokens.append((kind, match.group(kind)))
-        pos = match.end()
-    value, end = _literal(tokens, 0, 0)
-    if end != len(tokens):
-        raise Malformed("trailing text after an option value")
-    return value
-
-
-def _literal(tokens: list[tuple[str, str]], pos: int, depth: int) -> tuple[Any, int]:
-    if depth > 4 or pos >= len(tokens):
-        raise Malformed("option value too deep or cut short")
-    kind, value = tokens[pos]
-    if kind == "string":
-        return unquote_string(value), pos + 1
-    if kind == "ident" and value.upper() == "NULL":
-        return None, pos + 1
-    if (kind, value) == ("punct", "[") or (kind == "ident" and value.upper() == "STRUCT"):
-        is_struct = kind == "ident"
-        if is_struct:
-            pos += 1
-            if pos >= len(tokens) or tokens[pos] != ("punct", "("):
-                raise Malformed("STRUCT without (")
-        close = ")" if is_struct else "]"
-        items: list[Any] = []
-        pos += 1
-        if pos < len(tokens) and tokens[pos] == ("punct", close):
-            return (tuple(items) if is_struct else items), pos + 1
-        while True:
-            item, pos = _literal(tokens, pos, depth + 1)
-            items.append(item)
-            if pos < len(tokens) and tokens[pos] == ("punct", ","):
-                pos += 1
-                continue
-            if pos < len(tokens) and tokens[pos] == ("punct", close):
-                return (tuple(items) if is_struct else items), pos + 1
-            raise Malformed(f"expected , or {close} in an option value")
-    raise Malformed(f"unexpected {value!r} in an option value")
-
-
-def _string_option(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Malformed("option value is not text")
-    parsed = parse_literal(value)
-    if parsed is None or parsed == "":
-        return None
-    if not isinstance(parsed, str):
-        raise Malformed("option value is not a string")
-    return parsed
-
-
-def _labels_option(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, str):
-        raise Malformed("labels option is not text")
-    parsed = parse_literal(value)
-    if parsed is None:
-        return {}
-    if not isinstance(parsed, list):
-        raise Malformed("labels option is not an array")
-    labels: dict[str, str] = {}
-    for item in parsed:
-        if not (isinstance(item, tuple) and len(item) == 2):
-            raise Malformed("a label is not a STRUCT of two strings")
-        key, label = item
-        if not isinstance(key, str) or not isinstance(label, str) or key in labels:
-            raise Malformed("a label is not a STRUCT of two strings")
-        labels[key] = label
-    return labels
-
-
-# --------------------------------------------------------------------------- reconcile
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Per table: the rebuilt Table to use, or why to read it table by table."""
-
-    use: Mapping[TableKey, Table]
-    fallback: Mapping[TableKey, str]
-
-
-def reconcile(
-    snapshot: RegionSnapshot,
-    datasets: Sequence[Dataset],
-    listed: Mapping[str, Mapping[str, str]],
-) -> Plan:
-    """Decide, for every table listed by the API (or by TABLES), where to take it from.
-
-    `datasets`: the datasets read through the API (their tables are the ones to collect);
-    `listed`: dataset id -> {table id: type} from tables.list. A table is taken from the
-    snapshot only when nothing blocks the snapshot, the datasets' SCHEMATA_OPTIONS agree
-    with datasets.get (labels, description, default KMS key), the table was rebuilt, its type
-    agrees with tables.list, and a table in a dataset with a default KMS key shows a key.
-    """
-    use: dict[TableKey, Table] = {}
-    fallback: dict[TableKey, str] = {}
-    blocker = snapshot.blockers[0] if snapshot.blockers else _options_disagree(snapshot, datasets)
-    for dataset in datasets:
-        from_api = listed.get(dataset.dataset_id, {})
-        from_is = {t for d, t in (*snapshot.tables, *snapshot.rejected) if d == dataset.dataset_id}
-        in_region = (dataset.location or "").lower() == snapshot.region.lower()
-        for table_id in sorted(set(from_api) | (from_is if in_region else set())):
-            key = (dataset.dataset_id, table_id)
-            reason = blocker or _table_reason(snapshot, dataset, key, from_api, in_region)
-            if reason is None:
-                use[key] = snapshot.tables[key]
-            else:
-                fallback[key] = reason
-    return Plan(use, fallback)
-
-
-def _table_reason(
-    snapshot: RegionSnapshot,
-    dataset: Dataset,
-    key: TableKey,
-    from_api: Mapping[str, str],
-    in_region: bool,
-) -> str | None:
-    if not in_region:
-        return f"dataset location {dataset.location} is outside region {snapshot.region}"
-    if key in snapshot.rejected:
-        return snapshot.rejected[key]
-    table = snapshot.tables.get(key)
-    if table is None:
-        return "not in INFORMATION_SCHEMA"
-    if key[1] not in from_api:
-        return "in INFORMATION_SCHEMA.TABLES but not listed by tables.list"
-    if from_api[key[1]] != table.type:
-        return "tables.list and INFORMATION_SCHEMA.TABLES disagree on the table type"
-    if dataset.default_kms_key and not table.kms_key:
-        return "dataset has a default KMS key but TABLE_OPTIONS shows none"
-    return None
-
-
-def _options_disagree(snapshot: RegionSnapshot, datasets: Sequence[Dataset]) -> str | None:
-    for dataset in datasets:
-        if (dataset.location or "").lower() != snapshot.region.lower():
-            continue
-        options = snapshot.dataset_options.get(dataset.dataset_id, DatasetOptions())
-        if (
-            dict(options.labels) != dict(dataset.labels)
-            or options.description != dataset.description
-            or options.default_kms_key != dataset.default_kms_key
-        ):
-            return (
-                "INFORMATION_SCHEMA.SCHEMATA_OPTIONS disagrees with datasets.get "
-                f"for {dataset.dataset_id}, so no *_OPTIONS answer is trusted"
-            )
-    return None
