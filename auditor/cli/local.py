@@ -91,7 +91,7 @@ def demo(
     """
     from auditor.cli.scan import DEFAULT_PROJECT, scan
     from auditor.demo.seed import SeedOptions, seed
-    from auditor.sources.bigquery import make_client
+    from auditor.gcp.clients import bigquery_client
 
     chosen = Engine(engine)
     with exit_on_errors():
@@ -102,7 +102,7 @@ def demo(
         assert state.endpoint is not None
         click.echo(f"local BigQuery ({chosen.value}) at {state.endpoint}", err=True)
         summary = seed(
-            make_client(DEFAULT_PROJECT, state.endpoint),
+            bigquery_client(DEFAULT_PROJECT, state.endpoint),
             SeedOptions(tenants=tenants, faithful=chosen is Engine.FAITHFUL),
             progress=lambda message: click.echo(f"... {message}", err=True),
         )

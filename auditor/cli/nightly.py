@@ -386,12 +386,12 @@ def _sink(settings: NightlySettings) -> BigQuerySink | None:
     """The BigQuery sink (built before the scan, so a bad dataset name fails early)."""
     if settings.bigquery_sink is None:
         return None
+    from auditor.gcp.clients import bigquery_client
     from auditor.history.bigquery_sink import BigQuerySink, parse_dataset
-    from auditor.sources.bigquery import make_client
 
     live = settings.live
     dataset = parse_dataset(settings.bigquery_sink, live.project)
-    return BigQuerySink(make_client(dataset.project, live.endpoint), dataset)
+    return BigQuerySink(bigquery_client(dataset.project, live.endpoint), dataset)
 
 
 def _record_and_report(

@@ -379,9 +379,9 @@ def rollback_command(journal_path: Path, endpoint: str | None) -> None:
 def _estate(project: str, endpoint: str | None, recorded: str | None) -> Any:
     """The applier's view of the estate at `endpoint`. A local engine that does not answer
     is a usage error naming the way out (it was stopped, or restarted on another port)."""
+    from auditor.gcp.clients import bigquery_client
     from auditor.local.endpoints import answers, is_local_endpoint
     from auditor.remediate.bigquery import BigQueryEstate
-    from auditor.sources.bigquery import make_client
 
     if endpoint is not None and is_local_endpoint(endpoint) and not answers(endpoint, project):
         where = f" ({recorded})" if recorded else ""
@@ -390,7 +390,7 @@ def _estate(project: str, endpoint: str | None, recorded: str | None) -> Any:
             "running there. Start it (`auditor local start` prints its endpoint) and pass "
             "--endpoint, or make a new plan"
         )
-    return BigQueryEstate(make_client(project, endpoint))
+    return BigQueryEstate(bigquery_client(project, endpoint))
 
 
 def _at(endpoint: str | None) -> str:

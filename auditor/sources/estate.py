@@ -15,10 +15,11 @@ from google.cloud import bigquery
 
 from auditor.content.base import TENANT_LABELS, ContentMode, ContentOptions
 from auditor.content.scan import scan_contents, scanner_for
+from auditor.gcp.clients import bigquery_client
 from auditor.local.endpoints import engine_datasets
 from auditor.model import CoverageGap, Dataset, GranteeKind, Inventory, Table
 from auditor.sources.assets import AssetInventory
-from auditor.sources.bigquery import CollectOptions, collect, make_client
+from auditor.sources.bigquery import CollectOptions, collect
 from auditor.sources.exports import ExportLoad, load_exports
 from auditor.sources.repo import collect_repo
 from auditor.sources.scrub import scrub_inventory
@@ -57,7 +58,7 @@ def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
     inventory = collect_repo(source.templates, source.template_globs)
     where = f" at {source.endpoint}" if source.endpoint else ""
     progress(f"reading BigQuery project {source.project}{where}")
-    client = make_client(source.project, source.endpoint)
+    client = bigquery_client(source.project, source.endpoint)
     live = collect(client, source.project, source.bigquery, _table_policies(source))
     progress(
         f"collected {len(live.datasets)} datasets, {len(live.tables)} tables from BigQuery, "
