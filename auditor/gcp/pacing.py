@@ -114,6 +114,7 @@ class PacerStats:
     concurrency: int  # the configured maximum in flight
     lowest_concurrency: int  # the lowest limit the throttles brought it to
     rate_wait: float  # seconds calls waited for their method's turn, summed over calls
+    limit: int = 0  # the limit now (back at `concurrency` once the throttles are past)
 
 
 class Pacer:
@@ -177,4 +178,5 @@ class Pacer:
                 concurrency=self._limit.maximum,
                 lowest_concurrency=self._limit.lowest,
                 rate_wait=self._rate_wait,
+                limit=self._limit.limit,
             )
