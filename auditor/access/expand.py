@@ -42,6 +42,8 @@ class Expansion(EstateIndex):
         self._expansions: _Memo = {}
         self._plain_expansions: _Memo = {}
         self._updaters: dict[str, tuple[Updaters | None, frozenset[AccessGap]]] = {}
+        # Roles of the impersonation edges that hold only once the role is changed.
+        self._roles_to_change: set[str] = set()
 
     def _expand(
         self, member: str, gaps: set[AccessGap], *, with_role_changes: bool = True
@@ -173,6 +175,7 @@ class Expansion(EstateIndex):
                 updaters = self._role_updaters(binding.role, gaps)
                 if not updaters:
                     continue
+                self._roles_to_change.add(binding.role)
             active, condition = self._condition(binding.condition)
             if not active:
                 continue

@@ -245,8 +245,8 @@ class AccessGraph(Expansion):
             if (update := grant_updaters.get(principal)) is None:
                 return None
             needed.append(update)
-        for hop in hops:
-            if hop.kind is not HopKind.IMPERSONATION or not self._needs_role_change(hop.detail):
+        for hop in hops if self._roles_to_change else ():
+            if hop.kind is not HopKind.IMPERSONATION or hop.detail not in self._roles_to_change:
                 continue
             updaters = self._role_updaters(hop.detail, gaps) or {}
             if (update := updaters.get(principal)) is None:
@@ -254,11 +254,6 @@ class AccessGraph(Expansion):
             if update not in needed:
                 needed.append(update)
         return tuple(needed)
-
-    def _needs_role_change(self, role: str) -> bool:
-        """Whether an impersonation hop of this (known) role holds only once it is changed."""
-        perms = self._roles.permissions(role)
-        return perms is not None and not perms & IMPERSONATE
 
     def _unknown_hops(self, hops: Iterable[Hop]) -> tuple[AccessGap, ...]:
         """The gaps of the unknown roles a path goes through (a what-if path), if any."""
