@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean roles
 
 demo: $(STAMP)
 	@# The demo estate and the example repo have planted problems, so both must exit 1 here.
@@ -35,6 +35,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The role catalog, regenerated from reference/iam/ (Google's predefined roles, with date).
+roles: $(STAMP)
+	$(BIN)/python -m auditor.access.catalog
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -16,6 +16,8 @@
     history = "reports/history.sqlite"
     history_archive = "/mnt/state/history.sqlite" # optional: durable copy, see below
     bigquery_sink = "compliance"                  # or "project.dataset"; optional
+    sign_key = "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/1"
+    signer = "auditor-nightly"                    # optional: the name shown with the signature
 
     [thresholds]
     fail_on = "high"                              # critical/high/medium/low/info/none
@@ -62,6 +64,7 @@ from urllib.parse import urlsplit
 
 from auditor import limits
 from auditor.configschema import ConfigError, check_shape, line_of
+from auditor.errors import UsageError
 from auditor.model import Severity
 
 __all__ = [
@@ -123,6 +126,8 @@ class Config:
     history: Path | None = None
     history_archive: Path | None = None
     bigquery_sink: str | None = None
+    sign_key: str | None = None  # a Cloud KMS key version (gcpkms://...) or an Ed25519 PEM file
+    signer: str | None = None
     fail_on: str | None = None
     allow_partial: bool | None = None
     policies: tuple[Path, ...] | None = None
@@ -220,6 +225,20 @@ def _sink(value: Any, _: Path) -> str:
     return text
 
 
+def _sign_key(value: Any, base: Path) -> str:
+    """A Cloud KMS key version as written, or the path of an existing Ed25519 key file."""
+    text = _string(value)
+    if text.startswith("gcpkms://"):
+        from auditor.report.kms import key_version  # the KMS client library only for KMS keys
+
+        try:
+            key_version(text)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        return text
+    return str(_existing_file(text, base))
+
+
 def _fail_on(value: Any, _: Path) -> str:
     text = _string(value)
     if text not in FAIL_ON_CHOICES:
@@ -263,6 +282,8 @@ SCHEMA: Mapping[str, Mapping[str, tuple[str, Converter]]] = {
         "history": ("history", _path),
         "history_archive": ("history_archive", _path),
         "bigquery_sink": ("bigquery_sink", _sink),
+        "sign_key": ("sign_key", _sign_key),
+        "signer": ("signer", lambda value, _: _string(value)),
     },
     "thresholds": {"fail_on": ("fail_on", _fail_on), "allow_partial": ("allow_partial", _bool)},
     "policies": {"paths": ("policies", _paths), "waivers": ("waivers", _existing_file)},

@@ -27,3 +27,20 @@ class PolicyError(InputError):
 
 class UsageError(AuditorError):
     """The command line asks for something that cannot be done."""
+
+
+class MissingCredentials(AuditorError):
+    """No Google credentials were found for a Google API: a configuration problem, with the
+    ways to provide them (a workstation, a local engine, the nightly job)."""
+
+    def __init__(self, api: str, project: str | None = None, detail: str = "") -> None:
+        self.api = api
+        account = f"auditor-nightly@{project or 'PROJECT'}.iam.gserviceaccount.com"
+        why = detail.strip() or "application default credentials not found"
+        super().__init__(
+            f"no Google credentials for {api} ({why}). "
+            "On a workstation: run `gcloud auth application-default login`. "
+            "Against a local engine: pass --endpoint URL (`auditor local start` prints it). "
+            f"In the nightly job: run it as its service account ({account}, see "
+            "deploy/README.md), or set GOOGLE_APPLICATION_CREDENTIALS to a key file of it."
+        )

@@ -372,10 +372,21 @@ class GroupMembership:
     member: str  # an IAM member string: user:..., serviceAccount:..., group:...
 
 
+class RoleStatus(StrEnum):
+    DEFINED = "defined"  # the permissions are known
+    DELETED = "deleted"  # the estate says the role does not exist: its bindings grant nothing
+    UNRESOLVED = "unresolved"  # a lookup failed: the role stays unknown (a coverage gap)
+
+
 @dataclass(frozen=True)
 class CustomRole:
-    name: str  # projects/P/roles/R or organizations/N/roles/R
+    """A role definition read from the estate: a custom role, or a predefined role the
+    shipped catalog lacks (IAM roles.get, or an exported `gcloud iam roles describe`)."""
+
+    name: str  # projects/P/roles/R, organizations/N/roles/R or roles/R
     permissions: tuple[str, ...]
+    status: RoleStatus = RoleStatus.DEFINED
+    detail: str = ""  # where a looked-up definition came from, or why it is deleted/unresolved
 
 
 @dataclass(frozen=True)
@@ -500,18 +511,34 @@ class RuleInfo:
 @dataclass(frozen=True)
 class RunScope:
     """What one run examined. A finding outside a run's scope says nothing about it: a
-    narrowed run (--only, --dataset) neither resolves nor raises findings it did not check."""
+    narrowed run (--only, --dataset) neither resolves nor raises findings it did not check.
+    A config's own dataset list is the standing scope, not a narrowing."""
 
     rules: tuple[str, ...] = ()  # ids of the rules evaluated
     project: str | None = None
     datasets: tuple[str, ...] = ()  # dataset ids examined (live runs)
     rule_filter: tuple[str, ...] = ()  # --only: empty when the whole pack ran
-    dataset_filter: tuple[str, ...] = ()  # --dataset globs: empty when every dataset was read
+    dataset_filter: tuple[str, ...] = ()  # dataset globs applied: empty when every dataset was read
     sources: tuple[str, ...] = ()  # where the inventory came from, e.g. "bigquery", "snapshot"
+    # The standing scope's dataset globs (auditor.toml [scope] datasets), which every run of
+    # that config applies: empty when it is every dataset.
+    configured_datasets: tuple[str, ...] = ()
+
+    @property
+    def narrowed_datasets(self) -> bool:
+        """Whether the dataset globs applied leave out part of the standing scope (a
+        --dataset narrower than the config's): globs compared as text, so any other set
+        of globs counts as narrower."""
+        if not self.dataset_filter:
+            return False
+        return not self.configured_datasets or not set(self.configured_datasets) <= set(
+            self.dataset_filter
+        )
 
     @property
     def narrowed(self) -> bool:
-        return bool(self.rule_filter or self.dataset_filter)
+        """Less than the standing scope examined: --only, or --dataset narrower than it."""
+        return bool(self.rule_filter) or self.narrowed_datasets
 
 
 @dataclass(frozen=True)

@@ -728,6 +728,9 @@ def test_unknown_role_is_a_gap_never_harmless() -> None:
             "projects/p",
             "role roles/mystery.superUser (granted on projects/p) is not in the role catalog: "
             "whether its members can read data is unknown",
+            # The principals a worst-case resolution would let in: only the role's holder.
+            anyone=False,
+            affects=(GENAI,),
         ),
     )
 
@@ -756,8 +759,15 @@ def test_role_catalog() -> None:
     assert "bigquery.tables.getData" not in (roles.permissions("roles/viewer") or ())
     with pytest.raises(InputError, match="untracked permissions"):
         parse_catalog(
-            {"version": 1, "tracked": ["a.b.c"], "legacy": {}, "roles": {"roles/x": ["d.e.f"]}},
-            "roles.yaml",
+            {
+                "version": 2,
+                "source": "test",
+                "published": "2026-08-22",
+                "tracked": ["a.b.c"],
+                "legacy": {},
+                "roles": {"roles/x": ["d.e.f"]},
+            },
+            "roles.json",
         )
 
 
@@ -806,14 +816,14 @@ def test_explain_names_each_hop_and_the_cuts() -> None:
     )
     answer = AccessGraph.build(inventory, now=NOW).readers("customers")
     assert explain(answer, principal=GENAI) == (
-        f"{GENAI} can read {CUSTOMERS}: 2 path(s)\n"
-        "  path 1:\n"
-        f"    1. {GENAI} is a member of group:ai@convergence.example\n"
-        f"    2. group:ai@convergence.example holds {VIEWER} in the access list of {CUSTOMERS}\n"
-        "  path 2:\n"
-        f"    1. {GENAI} is a member of group:ai@convergence.example\n"
-        f"    2. group:ai@convergence.example holds {VIEWER} on projects/p, which covers every "
-        "dataset below it\n"
+        # Paths numbered 1..n, each whole: later hops under the first, in order.
+        f"{GENAI} can read {CUSTOMERS} by 2 paths:\n"
+        f"  1. {GENAI} is a member of group:ai@convergence.example\n"
+        f"     -> group:ai@convergence.example holds {VIEWER} in the access list of "
+        f"{CUSTOMERS}\n"
+        f"  2. {GENAI} is a member of group:ai@convergence.example\n"
+        f"     -> group:ai@convergence.example holds {VIEWER} on projects/p, which covers "
+        "every dataset below it\n"
         "  what would cut it:\n"
         "    one change removes all 2 paths, any of:\n"
         f"      - remove {GENAI} from group:ai@convergence.example\n"

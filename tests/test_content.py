@@ -803,7 +803,7 @@ def test_the_snapshot_replays_the_content_findings(
     assert run.exit_code == 0, run.output
     doc = json.loads(snap.read_text(encoding="utf-8"))
     inventory = doc["inventory"]
-    assert doc["snapshot_version"] == 3
+    assert doc["snapshot_version"] == 4
     assert {s["rows_scanned"] for s in inventory["content_scans"]} == {5}
     assert len(inventory["content_scans"]) == 20
     assert [h["fingerprint"] for h in inventory["value_hits"]] == [

@@ -112,6 +112,13 @@ EXPECTED = {
     ("genai-cannot-reach-customers", f"{BQ}/datasets/customers", None, RAG_INDEXER),
     ("no-broad-project-data-roles", f"{BQ}/datasets/customers", None,
      "group:bi-analysts@convergence.example"),
+    # AUD-015: the unapproved readers of customers (no authorized view here: no Vertex agent).
+    *{("only-approved-readers-of-customers", f"{BQ}/datasets/customers", None, member)
+      for member in (RAG_INDEXER, "user:amara.diallo@convergence.example",
+                     "user:kenji.watanabe@convergence.example",
+                     "user:priya.nair@convergence.example",
+                     "user:sofia.rossi@convergence.example",
+                     "user:wei.zhang@convergence.example")},
 }  # fmt: skip
 
 Failing = set[tuple[str, str, str | None, str | None]]
@@ -452,6 +459,7 @@ def test_a_stalled_table_iam_read_times_out_into_a_gap(engine: str, baseline: Ou
     assert errors == {
         ("genai-cannot-reach-customers", f"{BQ}/datasets/customers"),
         ("customers-not-public", f"{BQ}/datasets/customers"),
+        ("only-approved-readers-of-customers", f"{BQ}/datasets/customers"),
     }
     assert failing(run.findings) == failing(baseline.findings)
     [table] = [t for t in run.inventory.live_tables if t.resource == keys]

@@ -303,7 +303,7 @@ def test_a_schema_one_history_is_migrated_and_its_runs_count_as_full(tmp_path: P
         assert full == {PUBLIC.fingerprint: "resolved", COLUMN.fingerprint: "persisting"}
     db = sqlite3.connect(path)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         db.close()
 

@@ -372,6 +372,9 @@ def test_only_new_since_last_run(opened: Opened, made: Made) -> None:
     page = opened.page
     page.check("#f-new")
     assert shown(page, made) == [made.findings()[0]["fingerprint"]]
+    # One meaning of "new" on the page: since the last run ("not in baseline" is the other).
+    tags = page.locator("#findings-body tr.finding .tag.new").all_inner_texts()
+    assert tags == ["new since the last run"]
     opened.assert_clean(made.url)
 
 

@@ -4,7 +4,9 @@ over local HTTP, the offline exports of the same data, and the shapes both read.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from auditor.model import (
     Inventory,
     Problem,
     ResourcePolicy,
+    RoleStatus,
 )
 from auditor.sources import iamjson
 from auditor.sources.exports import ExportLoad, load_exports
@@ -680,3 +683,221 @@ def test_a_deleted_custom_role_grants_nothing() -> None:
     assert iamjson.custom_role(empty, (), permissions_required=False) == CustomRole(
         empty["name"], ()
     )
+
+
+# ---------------------------------------------------------------------------- roles.get
+
+
+INSIGHTS = "roles/bigquery.dataInsightsReader"  # newer than the shipped catalog
+RETIRED = "roles/legacy.reportViewer"  # IAM answers 404: no such role
+ODD = "roles/odd.role"  # IAM answers with includedPermissions: "all"
+LEGACY_AUDITOR = f"{ORG}/roles/legacyAuditor"  # an organization role the list left out
+
+
+def with_unknown_roles(server: RecordedServer) -> None:
+    body = json.loads((RECORDED / "resourcemanager" / "projects.getIamPolicy.json").read_text())
+    policy = body["response"]["body"]
+    for role in (INSIGHTS, RETIRED, ODD, LEGACY_AUDITOR):
+        policy["bindings"].append({"role": role, "members": [f"serviceAccount:{AIP_AGENT}"]})
+    server.answer("POST", rf"^/v3/{PROJECT}:getIamPolicy$", body=policy)
+
+
+def test_roles_the_catalog_lacks_are_looked_up_once_each(server: RecordedServer) -> None:
+    from auditor.access.roles import builtin_catalog
+
+    with_unknown_roles(server)
+    # Dataset ACLs name roles too: INSIGHTS twice over, dataViewer (in the catalog) once.
+    extra = (INSIGHTS, "roles/bigquery.dataViewer")
+    parts = collect(server, roles=extra, known_roles=builtin_catalog())
+    assert parts.gaps == ()  # a lookup never makes the whole run incomplete
+    looked_up = {r.name: r for r in parts.custom_roles if r.detail.startswith("IAM roles.get")}
+    assert looked_up == {
+        INSIGHTS: CustomRole(
+            INSIGHTS,
+            (
+                "bigquery.datasets.get",
+                "bigquery.tables.get",
+                "bigquery.tables.getData",
+                "resourcemanager.projects.get",
+            ),
+            RoleStatus.DEFINED,
+            "IAM roles.get",
+        ),
+        RETIRED: CustomRole(
+            RETIRED,
+            (),
+            RoleStatus.DELETED,
+            f"IAM roles.get: 404 Not Found: The role named {RETIRED} was not found.",
+        ),
+        ODD: CustomRole(
+            ODD,
+            (),
+            RoleStatus.UNRESOLVED,
+            "IAM roles.get: malformed answer: includedPermissions: expected an array, got a"
+            " string (at includedPermissions)",
+        ),
+        LEGACY_AUDITOR: CustomRole(
+            LEGACY_AUDITOR, (), RoleStatus.DELETED, "IAM roles.get: marked deleted"
+        ),
+    }
+    for role in (INSIGHTS, RETIRED, ODD, LEGACY_AUDITOR):
+        assert server.count("GET", rf"^/v1/{role}$") == 1, role
+    # Roles the catalog or the custom-role lists define are not asked for.
+    assert server.count("GET", r"^/v1/roles/owner$") == 0
+    assert server.count("GET", r"^/v1/roles/bigquery.dataViewer$") == 0
+    assert server.count("GET", rf"^/v1/{PROJECT}/roles/tenantLogReader$") == 0
+
+
+def test_without_a_catalog_nothing_is_looked_up(server: RecordedServer) -> None:
+    with_unknown_roles(server)
+    parts = collect(server)
+    assert server.count("GET", r"^/v1/roles/") == 0
+    assert INSIGHTS not in {r.name for r in parts.custom_roles}
+
+
+def test_a_failed_lookup_leaves_that_role_unresolved_after_retries(
+    server: RecordedServer,
+) -> None:
+    from auditor.access.roles import builtin_catalog
+
+    with_unknown_roles(server)
+    server.fail("GET", rf"^/v1/{INSIGHTS}$", 503, times=2)  # then the recording
+    server.fail("GET", rf"^/v1/{ODD}$", 403, message="Permission iam.roles.get denied")
+    sleeps = Sleeps()
+    parts = collect(server, sleeps, known_roles=builtin_catalog())
+    by_name = {r.name: r for r in parts.custom_roles}
+    assert by_name[INSIGHTS].status is RoleStatus.DEFINED
+    assert by_name[ODD] == CustomRole(
+        ODD,
+        (),
+        RoleStatus.UNRESOLVED,
+        "IAM roles.get: 403 Forbidden: Permission iam.roles.get denied",
+    )
+    assert sleeps.delays == [1.0, 2.0]
+    assert parts.gaps == ()
+
+
+def test_role_files_in_an_export_folder(exports: Path) -> None:
+    roles = exports / "roles"
+    roles.mkdir()
+    describe = {
+        "name": INSIGHTS,
+        "title": "BigQuery Data Insights Reader",
+        "includedPermissions": ["bigquery.tables.getData"],
+        "stage": "BETA",
+        "etag": "AA==",
+    }
+    (roles / "bigquery.dataInsightsReader.json").write_text(json.dumps(describe, indent=2))
+    (roles / "legacy.reportViewer.json").write_text(json.dumps({"name": RETIRED, "deleted": True}))
+    (roles / "odd.role.json").write_text(
+        '{\n  "name": "roles/odd.role",\n  "includedPermissions": 7\n}\n'
+    )
+    (roles / "mismatch.json").write_text(
+        json.dumps({"name": "roles/other", "includedPermissions": []})
+    )
+    loaded = load_exports(exports)
+    by_name = {r.name: r for r in loaded.custom_roles if r.name.startswith("roles/")}
+    assert by_name == {
+        INSIGHTS: CustomRole(
+            INSIGHTS,
+            ("bigquery.tables.getData",),
+            RoleStatus.DEFINED,
+            "export roles/bigquery.dataInsightsReader.json",
+        ),
+        RETIRED: CustomRole(
+            RETIRED, (), RoleStatus.DELETED, "export roles/legacy.reportViewer.json: marked deleted"
+        ),
+        ODD: CustomRole(
+            ODD,
+            (),
+            RoleStatus.UNRESOLVED,
+            "export roles/odd.role.json:3: role roles/odd.role: includedPermissions: expected an"
+            " array, got an integer",
+        ),
+        "roles/mismatch": CustomRole(
+            "roles/mismatch",
+            (),
+            RoleStatus.UNRESOLVED,
+            "export roles/mismatch.json:1: role roles/mismatch: expected the role"
+            " 'roles/mismatch', got 'roles/other'",
+        ),
+    }
+    # Each bad file is a problem naming it and the line; no gap: the graph decides whether
+    # the unresolved role matters.
+    assert [(p.path, p.line) for p in loaded.problems] == [
+        ("roles/mismatch.json", 1),
+        ("roles/odd.role.json", 3),
+    ]
+    assert loaded.gaps == ()
+    assert {i.path for i in loaded.inputs} >= {"roles/odd.role.json", "roles/mismatch.json"}
+
+
+# ---------------------------------------------------------------------------- export script
+
+
+FAKE_GCLOUD = """#!/usr/bin/env bash
+# gcloud iam roles describe ROLE --format=json, as recorded for the test.
+role=$4
+case "$role" in
+  roles/iam.serviceAccountUser) echo "ERROR: NOT_FOUND: $role" >&2; exit 1;;
+  roles/bigquery.jobUser) [ -n "$DENY" ] && { echo "ERROR: PERMISSION_DENIED" >&2; exit 1; };;
+esac
+printf '{"name": "%s", "includedPermissions": ["bigquery.jobs.create"], "stage": "GA"}\\n' "$role"
+"""
+
+
+def role_export_section() -> str:
+    """The part of docs/offline-exports.md's script that exports predefined roles."""
+    doc = (Path(__file__).parent.parent / "docs" / "offline-exports.md").read_text()
+    script = doc.split("```bash\n", 1)[1].split("```", 1)[0]
+    start = script.index("# Predefined roles in use")
+    end = script.index("rm -f roles.err") + len("rm -f roles.err")
+    return "set -euo pipefail\n" + script[start:end] + "\n"
+
+
+def run_role_export(folder: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text(FAKE_GCLOUD)
+    gcloud.chmod(0o755)
+    return subprocess.run(
+        ["bash", "-c", role_export_section()],
+        cwd=folder,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the export script needs jq")
+def test_the_documented_role_export_writes_what_the_loader_reads(
+    exports: Path, tmp_path: Path
+) -> None:
+    before = load_exports(exports)
+    done = run_role_export(exports, tmp_path)
+    assert done.returncode == 0, done.stderr
+    bound = {b.role for p in before.iam_policies for b in p.bindings}
+    bound |= {b.role for t in before.tables for b in t.iam or ()}
+    for dataset in (exports / "datasets").iterdir():  # as bq prints them: READER, roles/...
+        bound |= {e.get("role", "") for e in json.loads(dataset.read_text())["access"]}
+    predefined = {r for r in bound if r.startswith("roles/")}
+    assert {f"roles/{p.stem}" for p in (exports / "roles").iterdir()} == predefined
+    assert not (exports / "roles.err").exists()
+    loaded = load_exports(exports)
+    assert loaded.problems == before.problems
+    by_name = {r.name: r for r in loaded.custom_roles if r.name.startswith("roles/")}
+    assert by_name["roles/iam.serviceAccountUser"].status is RoleStatus.DELETED
+    assert by_name["roles/owner"] == CustomRole(
+        "roles/owner", ("bigquery.jobs.create",), RoleStatus.DEFINED, "export roles/owner.json"
+    )
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the export script needs jq")
+def test_the_role_export_stops_on_an_error_other_than_not_found(
+    exports: Path, tmp_path: Path
+) -> None:
+    done = run_role_export(exports, tmp_path, DENY="1")
+    assert done.returncode == 1
+    assert "PERMISSION_DENIED" in done.stderr

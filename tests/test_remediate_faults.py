@@ -66,16 +66,13 @@ from auditor.cli import main
 from auditor.model import Dataset, Table, walk_fields
 from auditor.remediate import bigquery as remediate_bigquery
 from auditor.remediate.actions import DatasetAction, TableAction, entry_key
-from auditor.remediate.apply import (
-    ApplyError,
-    Journal,
-    JournalError,
-    apply_plan,
-    rollback,
-)
+from auditor.remediate.apply import apply_plan
 from auditor.remediate.bigquery import BigQueryEstate
+from auditor.remediate.journal import Journal, JournalError
 from auditor.remediate.plan import Plan
 from auditor.remediate.planfile import read_plan
+from auditor.remediate.rollback import rollback
+from auditor.remediate.state import ApplyError
 from auditor.resources import PROJECT_DIR, SCHEMAS_DIR
 from auditor.sources.bigquery import make_client
 from tests.conftest import LocalBigQuery

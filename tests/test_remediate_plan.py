@@ -201,6 +201,21 @@ MANUAL = {
     ("AUD-009", "umbrella.x_meta_dq_results", "pass_rate", None),
     ("AUD-010", "scratch_analytics", None, None),
     ("AUD-013", "customers", None, "group:bi-analysts@convergence.example"),
+    # AUD-015 (readers allowlist): everyone outside the approved admins and accounts who
+    # reads customers: the two GenAI principals, the ml-engineers' nested ml-research users
+    # and the bi-analysts users (their project-wide dataViewer). Cutting access is a review.
+    *(
+        ("AUD-015", "customers", None, member)
+        for member in (
+            f"serviceAccount:rag-indexer@{P}.iam.gserviceaccount.com",
+            "serviceAccount:service-123456789012@gcp-sa-aiplatform.iam.gserviceaccount.com",
+            "user:amara.diallo@convergence.example",
+            "user:kenji.watanabe@convergence.example",
+            "user:priya.nair@convergence.example",
+            "user:sofia.rossi@convergence.example",
+            "user:wei.zhang@convergence.example",
+        )
+    ),
 }
 
 
@@ -715,8 +730,8 @@ def test_plan_file_round_trips_and_matches_its_schema(demo: Inventory, rules: An
     assert loaded.digest() == plan.digest() == doc["digest"]
     assert doc["summary"] == {
         "actions": 4,
-        "manual_steps": 4,
-        "findings": 11,
+        "manual_steps": 5,  # + the AUD-015 review of the 7 unapproved readers of customers
+        "findings": 18,
         "fixed": 6,
         "by_kind": {"AddColumns": 1, "RemoveAccessEntries": 2, "SetDefaultEncryption": 1},
     }
@@ -866,7 +881,7 @@ def test_an_invalid_journal_is_refused_naming_the_line(tmp_path: Path) -> None:
 
 
 def test_a_line_cut_short_by_a_crash_is_dropped(tmp_path: Path) -> None:
-    from auditor.remediate.apply import Journal
+    from auditor.remediate.journal import Journal
 
     run = {
         "record": "run",
@@ -884,3 +899,56 @@ def test_a_line_cut_short_by_a_crash_is_dropped(tmp_path: Path) -> None:
     journal.repair()
     journal.append(run)
     assert [r["record"] for r in journal.records()] == ["run", "run"]
+
+
+# ----------------------------------------------------------------------------- where it goes
+
+
+def test_the_plan_records_its_endpoint_and_prints_pasteable_commands(
+    demo: Inventory, rules: Any, tmp_path: Path
+) -> None:
+    endpoint = "http://127.0.0.1:9050"
+    plan = plan_for(demo, rules, endpoint=endpoint)
+    assert plan.endpoint == endpoint
+    again = load_plan(dump_plan(plan), "p.json")
+    assert again.endpoint == endpoint and again.digest() == plan.digest()
+    (command,) = [
+        s
+        for m in plan.manual_steps
+        if m.title == "classify dataset scratch_analytics"
+        for s in m.steps
+        if "auditor provision" in s
+    ]
+    pasted = command.split("(or `", 1)[1].removesuffix("`)")
+    assert shlex.split(pasted) == [
+        "auditor", "provision", "scratch_analytics", "--project", P, "--endpoint", endpoint
+    ]  # fmt: skip
+    # Google's API: no endpoint, in the plan (null) and in the command.
+    google = plan_for(demo, rules)
+    assert google.endpoint is None and plan_to_dict(google)["endpoint"] is None
+    assert any(
+        s.endswith(f"(or `auditor provision scratch_analytics --project {P}`)")
+        for m in google.manual_steps
+        for s in m.steps
+    )
+    # A plan written before the endpoint was recorded: Google's API, as it then meant.
+    old = plan_to_dict(plan)
+    del old["endpoint"]
+    assert load_plan(json.dumps(old), "old.json").endpoint is None
+
+
+def test_a_plan_from_a_snapshot_goes_where_the_snapshot_came_from(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(
+        main,
+        ["remediate", "plan", "--snapshot", str(SNAPSHOT), "-o", str(out), "--only", "AUD-007"],
+    )
+    assert result.exit_code == 0, result.output
+    assert load_plan(out.read_text(), "p").endpoint == read_snapshot(SNAPSHOT).root
+    assert read_snapshot(SNAPSHOT).root.startswith("http://127.0.0.1:")
+    result = CliRunner().invoke(
+        main,
+        ["remediate", "plan", "--snapshot", str(SNAPSHOT), "-o", str(out), "--only", "AUD-007",
+         "--endpoint", "http://127.0.0.1:1234"],
+    )  # fmt: skip
+    assert load_plan(out.read_text(), "p").endpoint == "http://127.0.0.1:1234"

@@ -405,6 +405,19 @@ def test_scan_sarif_of_live_findings_is_accepted_by_github(tmp_path: Path) -> No
         ("AUD-013", f"{BQ}/customers", "group:bi-analysts@convergence.example"): made(
             f"{BQ}/customers"
         ),
+        # AUD-015: every reader of customers outside the approved ones (issue 12).
+        **{
+            ("AUD-015", f"{BQ}/customers", member): made(f"{BQ}/customers")
+            for member in (
+                rag,
+                vertex,
+                "user:amara.diallo@convergence.example",
+                "user:kenji.watanabe@convergence.example",
+                "user:priya.nair@convergence.example",
+                "user:sofia.rossi@convergence.example",
+                "user:wei.zhang@convergence.example",
+            )
+        },
     }
     fingerprints = [
         r["partialFingerprints"]["primaryLocationLineHash"] for r in log["runs"][0]["results"]

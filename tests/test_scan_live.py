@@ -2,8 +2,9 @@
 
 The demo estate (auditor/demo/estate.py) plants a credential column (globex), a public
 dataset (initech), a drifted table and a dataset without default CMEK (umbrella) and an
-unclassified dataset (scratch_analytics); the faithful engine adds its own `local` dataset,
-which nobody classified either. With the demo IAM (examples/demo-iam, an offline export
+unclassified dataset (scratch_analytics). The faithful engine adds its own empty `local`
+dataset, which is not part of the estate and is left out (auditor/local/endpoints.py), even
+when asked for by name. With the demo IAM (examples/demo-iam, an offline export
 folder) it also plants two GenAI paths to customers (an authorized view from acme_corp for
 the Vertex AI agent, group ml-engineers for the RAG indexer) and a project-level dataViewer
 binding for bi-analysts. The scan must report exactly those.
@@ -49,17 +50,29 @@ EXPECTED = {
     ("datasets-not-public", f"{BQ}/initech", None, "allAuthenticatedUsers"),
     ("datasets-not-public", f"{BQ}/initech", None, "allUsers"),
     ("dataset-default-cmek", f"{BQ}/umbrella", None, None),
-    ("dataset-default-cmek", f"{BQ}/local", None, None),
     ("tenant-tables-match-templates", f"{BQ}/globex/tables/x_meta_step_logs", "api_token", None),
     ("tenant-tables-match-templates", f"{BQ}/umbrella/tables/x_meta_dq_results", "pass_rate", None),
     ("tenant-tables-match-templates", f"{BQ}/umbrella/tables/x_meta_dq_results", "rows_failed",
      None),
     ("datasets-classified", f"{BQ}/scratch_analytics", None, None),
-    ("datasets-classified", f"{BQ}/local", None, None),
     ("genai-cannot-reach-customers", f"{BQ}/customers", None, VERTEX_AGENT),
     ("genai-cannot-reach-customers", f"{BQ}/customers", None, RAG_INDEXER),
     ("no-broad-project-data-roles", f"{BQ}/customers", None,
      "group:bi-analysts@convergence.example"),
+    # Everyone outside AUD-015's approved readers who reaches customers: the two GenAI
+    # principals, ml-engineers' nested ml-research users and the bi-analysts users.
+    *(
+        ("only-approved-readers-of-customers", f"{BQ}/customers", None, member)
+        for member in (
+            VERTEX_AGENT,
+            RAG_INDEXER,
+            "user:amara.diallo@convergence.example",
+            "user:kenji.watanabe@convergence.example",
+            "user:priya.nair@convergence.example",
+            "user:sofia.rossi@convergence.example",
+            "user:wei.zhang@convergence.example",
+        )
+    ),
     # Secrets inside values (CONTENT_SECRET_PLANTS), found by the content scan (local mode).
     ("tenant-no-credential-values", f"{BQ}/globex/tables/x_meta_step_logs", "error_message",
      None),
@@ -93,8 +106,12 @@ def failing(report: dict[str, Any]) -> set[tuple[str, str, str | None, str | Non
 
 
 def test_scan_reports_exactly_the_planted_violations(estate: LocalBigQuery, tmp_path: Path) -> None:
-    code, report, _ = scan(tmp_path, "--endpoint", estate.endpoint, *IAM, *ONLY_ESTATE)
+    code, report, output = scan(tmp_path, "--endpoint", estate.endpoint, *IAM, *ONLY_ESTATE)
     assert failing(report) == EXPECTED
+    # The engine's own dataset is no finding, and the run says it was left out.
+    assert not [f for f in report["findings"] if f["resource"].startswith(f"{BQ}/local")]
+    assert "local" not in report["run"]["scope"]["datasets"]
+    assert "left out local: the local engine's own empty dataset" in output
     assert report["run"]["complete"] is True, report["run"]["coverage"]
     assert code == 1
     passed = {(f["rule_name"], f["resource"]) for f in report["findings"] if f["status"] == "PASS"}

@@ -34,6 +34,7 @@ from auditor.model import (
     Origin,
     Problem,
     ResourcePolicy,
+    RoleStatus,
     Table,
     TableSchema,
     ValueHit,
@@ -136,6 +137,8 @@ GROUP_MEMBERSHIPS = (
 CUSTOM_ROLES = (
     CustomRole("projects/p/roles/reader", ("bigquery.tables.get", "bigquery.tables.getData")),
     CustomRole("organizations/222/roles/empty", ()),
+    CustomRole("roles/retired.viewer", (), RoleStatus.DELETED, "IAM roles.get: 404 Not Found"),
+    CustomRole("roles/new.role", (), RoleStatus.UNRESOLVED, "IAM roles.get: 403 Forbidden"),
 )
 RUNS = "//bigquery.googleapis.com/projects/p/datasets/acme/tables/x_meta_pipeline_runs"
 CONTENT_SCANS = (
@@ -282,7 +285,7 @@ def test_output_format() -> None:
     assert text.startswith('{\n "created_at": "2025-01-31T02:00:00Z",\n "inventory": {\n')
     doc = json.loads(text)
     assert list(doc) == ["created_at", "inventory", "snapshot_version", "tool"]
-    assert doc["snapshot_version"] == SNAPSHOT_VERSION == 3
+    assert doc["snapshot_version"] == SNAPSHOT_VERSION == 4
     assert doc["tool"] == {"name": "auditor", "version": "0.1.0"}
     inv = doc["inventory"]
     assert list(inv) == sorted(
@@ -350,7 +353,18 @@ def test_output_format() -> None:
         "group": "analysts@example.com",
         "member": "group:ops@example.com",
     }
-    assert inv["custom_roles"][1] == {"name": "organizations/222/roles/empty", "permissions": []}
+    assert inv["custom_roles"][1] == {
+        "name": "organizations/222/roles/empty",
+        "permissions": [],
+        "status": "defined",
+        "detail": "",
+    }
+    assert inv["custom_roles"][2] == {
+        "name": "roles/retired.viewer",
+        "permissions": [],
+        "status": "deleted",
+        "detail": "IAM roles.get: 404 Not Found",
+    }
     assert inv["content_scans"][1] == {
         "columns": [],
         "mode": "pushdown",
@@ -650,20 +664,21 @@ def test_missing_keys_are_named() -> None:
     [
         ("1", "integer 1"),  # the format before the IAM parts: no silent empty IAM
         ("2", "integer 2"),  # before the content scan: no silent "nothing was scanned"
-        ("4", "integer 4"),
-        ('"3"', "string '3'"),
-        ("3.0", "number 3.0"),
+        ("3", "integer 3"),  # before role lookups: a deleted role would look like an empty one
+        ("5", "integer 5"),
+        ('"4"', "string '4'"),
+        ("4.0", "number 4.0"),
         ("true", "boolean true"),
         ("null", "null"),
         ("0", "integer 0"),
     ],
 )
 def test_unknown_snapshot_version(version: str, shown: str) -> None:
-    text = dumped().replace('"snapshot_version": 3', f'"snapshot_version": {version}')
+    text = dumped().replace('"snapshot_version": 4', f'"snapshot_version": {version}')
     text = text.replace('"inventory": {', '"inventory": {"future": true,', 1)  # not reached
     error = load_error(text)
     assert error.detail == (
-        f"unsupported snapshot_version {shown}; this auditor reads snapshot_version 3"
+        f"unsupported snapshot_version {shown}; this auditor reads snapshot_version 4"
         " (take a new snapshot with this version)"
     )
     assert error.line == line_of(text, '"snapshot_version"')
@@ -674,7 +689,7 @@ def test_unknown_snapshot_version(version: str, shown: str) -> None:
     [
         ("[]", 1, "(top level): expected an object, got an array"),
         (
-            '{"snapshot_version": 3}',
+            '{"snapshot_version": 4}',
             1,
             "(top level): missing required key 'tool' (and 2 more problems)",
         ),
@@ -932,9 +947,16 @@ IAM_PARTS = {
     "group_memberships": st.lists(
         st.builds(GroupMembership, group=TEXT, member=TEXT), max_size=3
     ).map(tuple),
-    "custom_roles": st.lists(st.builds(CustomRole, name=TEXT, permissions=STRINGS), max_size=2).map(
-        tuple
-    ),
+    "custom_roles": st.lists(
+        st.builds(
+            CustomRole,
+            name=TEXT,
+            permissions=STRINGS,
+            status=st.sampled_from(RoleStatus),
+            detail=TEXT,
+        ),
+        max_size=2,
+    ).map(tuple),
 }
 CONTENT_PARTS = {
     "content_scans": st.lists(

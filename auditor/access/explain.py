@@ -28,9 +28,16 @@ def explain(answer: AccessAnswer, *, principal: str | None = None) -> str:
         lines.extend(_principal_block(who, paths))
     if not lines:
         lines.append(f"no path found{f' for {wanted}' if wanted else ''}")
+    if answer.notes:
+        lines.append("notes:")
+        lines.extend(f"  - {note}" for note in answer.notes)
     if answer.gaps:
         lines.append("coverage gaps (paths through these may be missing):")
-        lines.extend(f"  - [{g.kind.value}] {g.scope}: {g.reason}" for g in answer.gaps)
+        for gap in answer.gaps:
+            lines.append(f"  - [{gap.kind.value}] {gap.scope}: {gap.reason}")
+            if not gap.anyone:
+                could = ", ".join(gap.affects) or "no principal (it changes no answer here)"
+                lines.append(f"    could matter for: {could}")
     # One line per entry: a newline or ESC inside a name is shown escaped, never obeyed.
     return "\n".join(map(terminal_text, lines)) + "\n"
 
@@ -39,6 +46,7 @@ def to_json(answer: AccessAnswer) -> dict[str, Any]:
     return {
         "paths": [p.to_dict() for p in answer.paths],
         "gaps": [g.to_dict() for g in answer.gaps],
+        "notes": list(answer.notes),
     }
 
 
@@ -58,7 +66,7 @@ def cut(hop: Hop) -> str | None:
             )
         case HopKind.TABLE_IAM | HopKind.RESOURCE_IAM:
             return f"remove {hop.member} from the {hop.detail} binding on {hop.subject}"
-        case HopKind.BASIC_ROLE | HopKind.IMPERSONATION:
+        case HopKind.BASIC_ROLE | HopKind.IMPERSONATION | HopKind.ROLE_UPDATE:
             return f"remove {hop.member} from the {hop.detail} binding on {hop.policy}"
         case HopKind.GROUP_MEMBER:
             return f"remove {hop.member} from {hop.subject}"
@@ -76,17 +84,22 @@ def cuts(path: AccessPath) -> list[str]:
 
 
 def _principal_block(who: str, paths: Sequence[AccessPath]) -> list[str]:
+    """The principal's paths numbered 1..n, each whole: its first hop on the numbered line,
+    the following hops under it (`->`), in order from the principal to the data."""
     targets = sorted({p.target for p in paths})
-    lines = [f"{who} can read {', '.join(targets)}: {len(paths)} path(s)"]
+    lines = [f"{who} can read {', '.join(targets)} by {_count(len(paths))}:"]
+    width = len(str(len(paths)))
     for n, path in enumerate(paths, 1):
         flags = [] if path.capability is Capability.READ else ["can grant itself read"]
         flags += ["table-level"] if path.table_level else []
         flags += ["conditional"] if path.conditional else []
-        suffix = f" ({', '.join(flags)})" if flags else ""
-        lines.append(f"  path {n}{suffix}:")
-        lines.extend(f"    {i}. {describe(h)}" for i, h in enumerate(path.hops, 1))
+        prefix = f"  {n:>{width}}. " + (f"({', '.join(flags)}) " if flags else "")
+        indent = " " * (width + 4)
+        first, *rest = path.hops
+        lines.append(prefix + describe(first))
+        lines.extend(f"{indent}-> {describe(h)}" for h in rest)
         if path.denials:
-            lines.append(f"    unless deny policy {', '.join(path.denials)} applies")
+            lines.append(f"{indent}unless deny policy {', '.join(path.denials)} applies")
     lines.append("  what would cut it:")
     per_path = [cuts(p) for p in paths]
     common = [c for c in per_path[0] if all(c in other for other in per_path[1:])]
@@ -98,6 +111,10 @@ def _principal_block(who: str, paths: Sequence[AccessPath]) -> list[str]:
             lines.append(f"    path {n}, any of:")
             lines.extend(f"      - {c}" for c in options)
     return lines
+
+
+def _count(n: int) -> str:
+    return "1 path" if n == 1 else f"{n} paths"
 
 
 def _grantee(member: str) -> str:
@@ -143,5 +160,9 @@ _SENTENCES: dict[HopKind, Callable[[Hop], str]] = {
     ),
     HopKind.AUTHORIZED_ROUTINE: lambda h: (
         f"{h.member} is an authorized routine on {h.subject}: its callers read what it reads"
+    ),
+    HopKind.ROLE_UPDATE: lambda h: (
+        f"{h.member} may change the custom role {h.subject} ({h.detail} on {h.policy}), "
+        "so it can add read to it"
     ),
 }

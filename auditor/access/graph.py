@@ -12,6 +12,11 @@ A query works backwards from the dataset:
 3. deny policies remove (or, when conditional, mark) paths; IAM conditions that have expired
    at `now` remove edges, undecidable ones mark them.
 
+A binding of a role the catalog does not know is followed too, as a what-if: the paths
+through it are not answers, they name the principals its coverage gap could matter for
+(`AccessGap.affects`). An unknown role held by user:alice affects user:alice (and whoever
+can act as her), not everyone.
+
 Indexes are built once; expansions and per-project grants are memoized, so repeated
 questions cost what their answers cost.
 """
@@ -19,13 +24,13 @@ questions cost what their answers cost.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
-from auditor.access.conditions import Truth, evaluate
 from auditor.access.deny import DenyIndex
+from auditor.access.expand import Expansion
 from auditor.access.paths import (
     AccessAnswer,
     AccessGap,
@@ -38,33 +43,28 @@ from auditor.access.paths import (
 from auditor.access.principals import (
     ALL_AUTHENTICATED_USERS,
     ALL_USERS,
-    BASIC_ROLE_OF,
     PUBLIC,
     acl_member,
     canonical,
     email,
-    is_service_agent,
-    service_account_project,
-    special_group,
     user_domain,
 )
 from auditor.access.roles import (
     DATASET_GRANT,
+    DELEGATE,
     GET_DATA,
     IMPERSONATE,
     POLICY_GRANT,
+    ROLE_UPDATE,
     ROUTINE_GET,
     TABLE_GRANT,
     RoleCatalog,
 )
 from auditor.model import (
     BIGQUERY_RESOURCE_PREFIX,
-    Condition,
     Dataset,
     GranteeKind,
-    IamBinding,
     Inventory,
-    ResourcePolicy,
     Table,
 )
 
@@ -72,12 +72,19 @@ _AUTHORIZED = (GranteeKind.VIEW, GranteeKind.DATASET, GranteeKind.ROUTINE)
 _REF = re.compile(
     r"projects/(?P<p>[^/]+)/datasets/(?P<d>[^/]+)(?:/(?P<kind>tables|routines)/(?P<n>[^/]+))?"
 )
-_SA_POLICY = re.compile(r"projects/(?P<p>[^/]+)/serviceAccounts/(?P<email>[^/]+)")
-_DATASET_ID = re.compile(r"(?:projects/)?(?P<p>[^/:.]+)(?:[:.]|/datasets/)(?P<d>[^/:.]+)")
-_NOT_ON_STACK = 1 << 30
 _VIEW_TYPES = ("VIEW", "MATERIALIZED_VIEW")
+# Hops that hold because of a role binding (the role is the hop's detail).
+_ROLE_HOPS = frozenset(
+    {
+        HopKind.DATASET_ACL,
+        HopKind.TABLE_IAM,
+        HopKind.RESOURCE_IAM,
+        HopKind.IMPERSONATION,
+        HopKind.ROLE_UPDATE,
+    }
+)
 
-_End = tuple[str, tuple[Hop, ...]]  # a concrete principal and its hops up to the member
+Updaters = Mapping[str, Hop]  # principal -> the hop by which it may change a custom role
 
 
 class _Want(Enum):
@@ -89,7 +96,8 @@ class _Want(Enum):
 
 @dataclass(frozen=True)
 class _Reach:
-    """`member` can read `target` through `hops` (from the member, exclusive)."""
+    """`member` can read `target` through `hops` (from the member, exclusive). With
+    `updaters`, only after changing the custom role of the grant: only those principals."""
 
     member: str
     hops: tuple[Hop, ...]
@@ -97,6 +105,7 @@ class _Reach:
     table_level: bool
     capability: Capability
     project: str  # the project whose deny policies govern the read
+    updaters: Updaters | None = None
 
 
 @dataclass(frozen=True)
@@ -104,41 +113,32 @@ class _Grant:
     member: str
     hop: Hop
     capability: Capability
+    updaters: Updaters | None = None
 
 
-class AccessGraph:
+@dataclass(frozen=True)
+class _Raw:
+    """A dataset's paths before deny policies (with the project governing each read), the
+    what-if paths through unknown roles (with the gaps they stand for), and the gaps."""
+
+    paths: list[tuple[AccessPath, str]]
+    what_ifs: list[tuple[AccessPath, str, tuple[AccessGap, ...]]]
+    gaps: frozenset[AccessGap]
+
+
+class AccessGraph(Expansion):
     """Who can read which dataset, by which path. Build once per inventory."""
 
     def __init__(self, inventory: Inventory, now: datetime | None, roles: RoleCatalog) -> None:
-        self._inventory = inventory
-        self._now = now
-        self._roles = roles
-        self._datasets = {(d.project, d.dataset_id): d for d in inventory.datasets}
-        self._tables: dict[tuple[str, str], list[Table]] = {}
-        for table in inventory.live_tables:
-            self._tables.setdefault((table.project, table.dataset_id), []).append(table)
-        self._policies: dict[str, ResourcePolicy] = {}
-        self._sa_policies: dict[str, list[ResourcePolicy]] = {}
-        for policy in inventory.iam_policies:
-            if sa := _SA_POLICY.fullmatch(policy.resource):
-                self._sa_policies.setdefault(sa["email"].lower(), []).append(policy)
-            else:
-                self._policies[policy.resource] = policy
-        self._members: dict[str, list[str]] = {}
-        for membership in inventory.group_memberships:
-            group = canonical(f"group:{membership.group}")
-            self._members.setdefault(group, []).append(canonical(membership.member))
+        super().__init__(inventory, now, roles)
         self._deny = DenyIndex(inventory.deny_policies, self._groups_of)
         # Memos, filled on demand.
-        self._chains: dict[str, tuple[tuple[str, ...], frozenset[AccessGap]]] = {}
         self._ancestor_grants: dict[
             tuple[str, _Want], tuple[list[_Grant], frozenset[AccessGap]]
         ] = {}
-        self._expansions: dict[str, tuple[tuple[_End, ...], frozenset[AccessGap]]] = {}
-        self._raw: dict[str, tuple[list[tuple[AccessPath, str]], frozenset[AccessGap]]] = {}
-        self._containing: dict[str, list[str]] | None = None
-        self._groups_memo: dict[str, frozenset[str]] = {}
-        self._users_by_domain: dict[str, list[str]] | None = None
+        self._raw: dict[str, _Raw] = {}
+        self._updaters: dict[str, tuple[Updaters | None, frozenset[AccessGap]]] = {}
+        self._delegates: dict[str, bool] = {}
 
     @classmethod
     def build(cls, inventory: Inventory, *, now: datetime | None) -> AccessGraph:
@@ -152,31 +152,45 @@ class AccessGraph:
         or its full resource name; a bare id means every dataset of that name), every path."""
         gaps: set[AccessGap] = set()
         paths: set[AccessPath] = set()
+        affected: dict[AccessGap, set[str]] = {}
         for ds in self._resolve(dataset, gaps):
-            raw, raw_gaps = self._raw_paths(ds)
-            gaps |= raw_gaps
-            paths.update(p for path, project in raw if (p := self._deny_filter(path, project)))
-        return _answer(paths, gaps)
+            raw = self._raw_paths(ds)
+            gaps |= raw.gaps
+            for path, project in raw.paths:
+                if (kept := self._deny_filter(path, project)) is not None:
+                    paths.add(kept)
+            for path, project, unknown in raw.what_ifs:
+                if (kept := self._deny_filter(path, project)) is not None:
+                    for gap in unknown:
+                        affected.setdefault(gap, set()).add(kept.principal)
+        return _answer(paths, gaps, affected)
 
     def paths_for(self, principal: str, dataset: str) -> AccessAnswer:
         """Every path by which one principal reads the dataset, including through allUsers,
-        allAuthenticatedUsers and `domain:` grants that cover it."""
+        allAuthenticatedUsers and `domain:` grants that cover it; the gaps that could hide
+        one more."""
         who = canonical(principal)
         gaps: set[AccessGap] = set()
         paths: set[AccessPath] = set()
+        affected: dict[AccessGap, set[str]] = {}
         for ds in self._resolve(dataset, gaps):
-            raw, raw_gaps = self._raw_paths(ds)
-            gaps |= raw_gaps
-            for path, project in raw:
+            raw = self._raw_paths(ds)
+            gaps |= raw.gaps
+            for path, project in raw.paths:
                 mine = _as_principal(who, path)
                 if mine is not None and (kept := self._deny_filter(mine, project)):
                     paths.add(kept)
-        return _answer(paths, gaps)
+            for path, project, unknown in raw.what_ifs:
+                mine = _as_principal(who, path)
+                if mine is not None and self._deny_filter(mine, project) is not None:
+                    for gap in unknown:
+                        affected.setdefault(gap, set()).add(who)
+        answer = _answer(paths, gaps, affected)
+        return replace(answer, gaps=tuple(g for g in answer.gaps if g.may_affect(who)))
 
     # --- step 1: grants on the dataset -------------------------------------------------------
 
-    def _raw_paths(self, ds: Dataset) -> tuple[list[tuple[AccessPath, str]], frozenset[AccessGap]]:
-        """Every path before deny policies, with the project that governs each read."""
+    def _raw_paths(self, ds: Dataset) -> _Raw:
         cached = self._raw.get(ds.resource)
         if cached is not None:
             return cached
@@ -185,19 +199,45 @@ class AccessGraph:
         for table in self._tables.get((ds.project, ds.dataset_id), ()):
             reaches.extend(self._table_reaches(table, gaps))
         found: dict[AccessPath, str] = {}
+        what_ifs: dict[AccessPath, tuple[str, tuple[AccessGap, ...]]] = {}
         for reach in reaches:
             for principal, hops in self._expand(reach.member, gaps):
+                first: tuple[Hop, ...] = ()
+                if reach.updaters is not None:
+                    if (update := reach.updaters.get(principal)) is None:
+                        continue
+                    first = (update,)
                 path = AccessPath(
                     principal=principal,
                     target=reach.target,
-                    hops=hops + reach.hops,
+                    hops=first + hops + reach.hops,
                     capability=reach.capability,
                     table_level=reach.table_level,
                 )
-                found.setdefault(path, reach.project)
-        result = (list(found.items()), frozenset(gaps))
-        self._raw[ds.resource] = result
-        return result
+                if unknown := self._unknown_hops(path.hops):
+                    what_ifs.setdefault(path, (reach.project, unknown))
+                elif _delegation_holds(path.hops, self._delegate_only):
+                    found.setdefault(path, reach.project)
+        raw = _Raw(
+            list(found.items()),
+            [(path, project, unknown) for path, (project, unknown) in what_ifs.items()],
+            frozenset(gaps),
+        )
+        self._raw[ds.resource] = raw
+        return raw
+
+    def _unknown_hops(self, hops: Iterable[Hop]) -> tuple[AccessGap, ...]:
+        """The gaps of the unknown roles a path goes through (a what-if path), if any."""
+        if not self._role_gaps:
+            return ()
+        found: list[AccessGap] = []
+        for hop in hops:
+            if hop.kind in _ROLE_HOPS and self._unknown(hop.detail):
+                where = hop.policy if hop.kind is HopKind.IMPERSONATION else hop.subject
+                gap = self._role_gaps.get((self._roles.normalise(hop.detail), where))
+                if gap is not None:
+                    found.append(gap)
+        return tuple(found)
 
     def _dataset_readers(
         self, ds: Dataset, visiting: frozenset[str], gaps: set[AccessGap]
@@ -214,15 +254,28 @@ class AccessGraph:
                 continue
             member = acl_member(entry, ds.project)
             role = self._roles.normalise(entry.role)
-            capability = self._capability(role, ds.resource, want, DATASET_GRANT, gaps)
             active, condition = self._condition(entry.condition)
-            if member is None or capability is None or not active:
+            if member is None or not active:
+                continue
+            granted = self._grant(role, ds.resource, want, DATASET_GRANT, gaps)
+            if granted is None:
                 continue
             hop = Hop(HopKind.DATASET_ACL, ds.resource, role, member, condition=condition)
-            reaches.append(_Reach(member, (hop,), ds.resource, False, capability, ds.project))
+            capability, updaters = granted
+            reaches.append(
+                _Reach(member, (hop,), ds.resource, False, capability, ds.project, updaters)
+            )
         for grant in self._ancestors(ds.project, want, gaps):
             reaches.append(
-                _Reach(grant.member, (grant.hop,), ds.resource, False, grant.capability, ds.project)
+                _Reach(
+                    grant.member,
+                    (grant.hop,),
+                    ds.resource,
+                    False,
+                    grant.capability,
+                    ds.project,
+                    grant.updaters,
+                )
             )
         return reaches
 
@@ -234,18 +287,20 @@ class AccessGraph:
             found: set[AccessGap] = set()
             grants: list[_Grant] = []
             for resource, binding in self._chain_bindings(project, found):
-                capability = self._capability(
+                active, condition = self._condition(binding.condition)
+                if not active:
+                    continue
+                granted = self._grant(
                     binding.role, resource, want, DATASET_GRANT | POLICY_GRANT, found
                 )
-                active, condition = self._condition(binding.condition)
-                if capability is None or not active:
+                if granted is None:
                     continue
                 for m in binding.members:
                     member = canonical(m)
                     hop = Hop(
                         HopKind.RESOURCE_IAM, resource, binding.role, member, condition=condition
                     )
-                    grants.append(_Grant(member, hop, capability))
+                    grants.append(_Grant(member, hop, *granted))
             self._ancestor_grants[key] = (grants, frozenset(found))
         grants, found_gaps = self._ancestor_grants[key]
         gaps |= found_gaps
@@ -264,21 +319,79 @@ class AccessGraph:
             return []
         reaches: list[_Reach] = []
         for binding in table.iam:
-            capability = self._capability(
-                binding.role, table.resource, _Want.READ, TABLE_GRANT, gaps
-            )
             active, condition = self._condition(binding.condition)
-            if capability is None or not active:
+            if not active:
                 continue
+            granted = self._grant(binding.role, table.resource, _Want.READ, TABLE_GRANT, gaps)
+            if granted is None:
+                continue
+            capability, updaters = granted
             for m in binding.members:
                 member = canonical(m)
                 hop = Hop(
                     HopKind.TABLE_IAM, table.resource, binding.role, member, condition=condition
                 )
                 reaches.append(
-                    _Reach(member, (hop,), table.resource, True, capability, table.project)
+                    _Reach(
+                        member, (hop,), table.resource, True, capability, table.project, updaters
+                    )
                 )
         return reaches
+
+    def _grant(
+        self,
+        role: str,
+        where: str,
+        want: _Want,
+        grant_permissions: frozenset[str],
+        gaps: set[AccessGap],
+    ) -> tuple[Capability, Updaters | None] | None:
+        """What a binding of `role` on `where` gives its members: read, or a way to grant
+        themselves read (rewriting a policy, or changing the custom role itself); None when
+        neither. An unknown role is taken to read, for the what-if paths of its gap."""
+        perms = self._permissions(role, where, gaps)
+        if perms is None:
+            return Capability.READ, None
+        if want.value in perms:
+            return Capability.READ, None
+        if perms & grant_permissions:
+            return Capability.SELF_GRANT, None
+        updaters = self._role_updaters(role, gaps)
+        return (Capability.SELF_GRANT, updaters) if updaters else None
+
+    def _delegate_only(self, role: str) -> bool:
+        """Whether a role's only way to act as an account is implicitDelegation (memoized:
+        asked once per impersonation hop of every path)."""
+        only = self._delegates.get(role)
+        if only is None:
+            perms = self._roles.permissions(role) or frozenset()
+            only = self._delegates[role] = perms & IMPERSONATE == {DELEGATE}
+        return only
+
+    def _role_updaters(self, role: str, gaps: set[AccessGap]) -> Updaters | None:
+        """The principals that may change a custom role (iam.roles.update where it is
+        defined), each with the hop that says how; None for a predefined role."""
+        if role not in self._updaters:
+            found: set[AccessGap] = set()
+            bindings = self._role_owner_bindings(role, found)
+            updaters: dict[str, Hop] | None = None if bindings is None else {}
+            if bindings is not None and updaters is not None:
+                for resource, binding in bindings:
+                    perms = self._permissions(binding.role, resource, found) or frozenset()
+                    active, condition = self._condition(binding.condition)
+                    if ROLE_UPDATE not in perms or not active:
+                        continue
+                    for m in binding.members:
+                        member = canonical(m)
+                        hop = Hop(
+                            HopKind.ROLE_UPDATE, role, binding.role, member, resource, condition
+                        )
+                        for principal, _ in self._expand(member, found):
+                            updaters.setdefault(principal, hop)
+            self._updaters[role] = (updaters, frozenset(found))
+        known, found_gaps = self._updaters[role]
+        gaps |= found_gaps
+        return known
 
     def _authorized(
         self, ds: Dataset, visiting: frozenset[str], gaps: set[AccessGap]
@@ -319,134 +432,9 @@ class AccessGraph:
                 for view in views:
                     via.extend(self._table_reaches(view, gaps))
             reaches.extend(
-                _Reach(r.member, (*r.hops, hop), ds.resource, False, r.capability, r.project)
-                for r in via
+                replace(r, hops=(*r.hops, hop), target=ds.resource, table_level=False) for r in via
             )
         return reaches
-
-    # --- step 2: members to principals -------------------------------------------------------
-
-    def _expand(self, member: str, gaps: set[AccessGap]) -> tuple[_End, ...]:
-        ends, found, _ = self._expand_from(member, {})
-        gaps |= found
-        return ends
-
-    def _expand_from(
-        self, member: str, stack: dict[str, int]
-    ) -> tuple[tuple[_End, ...], frozenset[AccessGap], int]:
-        """Depth-first over "who holds what `member` holds", cycle-safe. A result is
-        memoized unless it was cut by a cycle through a node above it (then it depends on
-        the stack); paths never repeat a node."""
-        memo = self._expansions.get(member)
-        if memo is not None:
-            return memo[0], memo[1], _NOT_ON_STACK
-        depth = len(stack)
-        stack[member] = depth
-        low = _NOT_ON_STACK
-        found: set[AccessGap] = set()
-        terminal, edges = self._incoming(member, found)
-        ends: list[_End] = [(member, ())] if terminal else []
-        for hop, child in edges:
-            if child in stack:
-                low = min(low, stack[child])
-                continue
-            sub, sub_gaps, sub_low = self._expand_from(child, stack)
-            low = min(low, sub_low)
-            found |= sub_gaps
-            for principal, hops in sub:
-                # A memoized path through a node on the stack would repeat it: drop it, and
-                # count it as a cycle so this (now partial) result is not memoized.
-                repeats = [stack[n] for n in (principal, *(h.member for h in hops)) if n in stack]
-                if repeats:
-                    low = min(low, *repeats)
-                else:
-                    ends.append((principal, (*hops, hop)))
-        del stack[member]
-        result = (tuple(ends), frozenset(found))
-        if low >= depth:
-            self._expansions[member] = result
-        return result[0], result[1], low
-
-    def _incoming(self, member: str, gaps: set[AccessGap]) -> tuple[bool, list[tuple[Hop, str]]]:
-        """(whether `member` is itself a principal at the end of a path, edges from the
-        members that hold what it holds)."""
-        if member.startswith("group:"):
-            members = self._members.get(member)
-            if members is None:
-                gaps.add(
-                    AccessGap(
-                        GapKind.UNEXPANDED_GROUP,
-                        member,
-                        f"the members of {member} are not in the inventory: it stands for "
-                        "all of them",
-                    )
-                )
-                return True, []
-            return False, [(Hop(HopKind.GROUP_MEMBER, member, "member", m), m) for m in members]
-        if special := special_group(member):
-            return self._basic_role_holders(member, special[1], BASIC_ROLE_OF[special[0]], gaps)
-        if member.startswith("serviceAccount:"):
-            return True, self._impersonators(member, gaps)
-        if member.startswith("domain:"):
-            hops = [
-                (Hop(HopKind.DOMAIN_MEMBER, member, "account in the domain", u), u)
-                for u in self._users_in(member.removeprefix("domain:"))
-            ]
-            return True, hops
-        # A deleted principal (deleted:user:...) reaches nothing.
-        return not member.startswith("deleted:"), []
-
-    def _basic_role_holders(
-        self, member: str, project: str, role: str, gaps: set[AccessGap]
-    ) -> tuple[bool, list[tuple[Hop, str]]]:
-        edges: list[tuple[Hop, str]] = []
-        for resource, binding in self._chain_bindings(project, gaps):
-            if binding.role != role:
-                continue
-            active, condition = self._condition(binding.condition)
-            if not active:
-                continue
-            for m in binding.members:
-                holder = canonical(m)
-                hop = Hop(HopKind.BASIC_ROLE, member, role, holder, resource, condition)
-                edges.append((hop, holder))
-        # Without the project's policy the special group stays unresolved, as itself.
-        return f"projects/{project}" not in self._policies, edges
-
-    def _impersonators(self, member: str, gaps: set[AccessGap]) -> list[tuple[Hop, str]]:
-        address = email(member) or ""
-        if is_service_agent(address):
-            return []
-        bindings: list[tuple[str, IamBinding]] = [
-            (policy.resource, b)
-            for policy in self._sa_policies.get(address, ())
-            for b in policy.bindings
-        ]
-        project = self._service_account_project(address)
-        if project is None:
-            gaps.add(
-                AccessGap(
-                    GapKind.UNKNOWN_SERVICE_ACCOUNT_PROJECT,
-                    member,
-                    f"the project of {member} is unknown: who may impersonate it through "
-                    "project, folder or organization roles is unchecked",
-                )
-            )
-        else:
-            bindings.extend(self._chain_bindings(project, gaps))
-        edges: list[tuple[Hop, str]] = []
-        for resource, binding in bindings:
-            perms = self._permissions(binding.role, resource, gaps)
-            if not perms or not perms & IMPERSONATE:
-                continue
-            active, condition = self._condition(binding.condition)
-            if not active:
-                continue
-            for m in binding.members:
-                holder = canonical(m)
-                hop = Hop(HopKind.IMPERSONATION, member, binding.role, holder, resource, condition)
-                edges.append((hop, holder))
-        return edges
 
     # --- step 3: deny policies ---------------------------------------------------------------
 
@@ -474,155 +462,6 @@ class AccessGraph:
         maybe.update(verdict.maybe)
         return replace(path, denials=tuple(sorted(maybe))) if maybe else path
 
-    # --- helpers -----------------------------------------------------------------------------
-
-    def _chain(self, project: str) -> tuple[tuple[str, ...], frozenset[AccessGap]]:
-        """The project and its ancestors, nearest first, with gaps for unread policies."""
-        if project not in self._chains:
-            gaps: set[AccessGap] = set()
-            own = f"projects/{project}"
-            ancestry = self._inventory.ancestry
-            if ancestry and ancestry[0] == own:
-                chain = tuple(ancestry)
-            else:
-                chain = (own,)
-                gaps.add(
-                    AccessGap(
-                        GapKind.UNKNOWN_ANCESTRY,
-                        own,
-                        f"the folders and organization above {own} are not in the inventory: "
-                        "grants made there are unchecked",
-                    )
-                )
-            for resource in chain:
-                if resource not in self._policies:
-                    gaps.add(
-                        AccessGap(
-                            GapKind.MISSING_POLICY,
-                            resource,
-                            f"the IAM policy of {resource} is not in the inventory: grants "
-                            "made there are unchecked",
-                        )
-                    )
-            self._chains[project] = (chain, frozenset(gaps))
-        return self._chains[project]
-
-    def _chain_quiet(self, project: str | None) -> tuple[str, ...]:
-        return self._chain(project)[0] if project else ()
-
-    def _chain_bindings(self, project: str, gaps: set[AccessGap]) -> list[tuple[str, IamBinding]]:
-        chain, chain_gaps = self._chain(project)
-        gaps |= chain_gaps
-        return [
-            (resource, binding)
-            for resource in chain
-            if (policy := self._policies.get(resource)) is not None
-            for binding in policy.bindings
-        ]
-
-    def _permissions(self, role: str, where: str, gaps: set[AccessGap]) -> frozenset[str] | None:
-        perms = self._roles.permissions(role)
-        if perms is None:
-            gaps.add(
-                AccessGap(
-                    GapKind.UNKNOWN_ROLE,
-                    where,
-                    f"role {role} (granted on {where}) is not in the role catalog: whether "
-                    "its members can read data is unknown",
-                )
-            )
-        return perms
-
-    def _capability(
-        self,
-        role: str,
-        where: str,
-        want: _Want,
-        grant_permissions: frozenset[str],
-        gaps: set[AccessGap],
-    ) -> Capability | None:
-        perms = self._permissions(role, where, gaps)
-        if perms is None:
-            return None
-        if want.value in perms:
-            return Capability.READ
-        return Capability.SELF_GRANT if perms & grant_permissions else None
-
-    def _condition(self, condition: Condition | None) -> tuple[bool, str | None]:
-        """(whether the edge can hold now, the condition when it could not be decided)."""
-        verdict = evaluate(condition, self._now)
-        if verdict.truth is Truth.FALSE:
-            return False, None
-        if verdict.truth is Truth.UNKNOWN and condition is not None:
-            return True, condition.expression
-        return True, None
-
-    def _service_account_project(self, address: str, policy: str = "") -> str | None:
-        project = service_account_project(address)
-        if project is None:
-            for sa_policy in self._sa_policies.get(address, ()):
-                found = _SA_POLICY.fullmatch(sa_policy.resource)
-                if found and found["p"] != "-":
-                    return found["p"]
-            found = _SA_POLICY.fullmatch(policy)
-            if found and found["p"] != "-":
-                return found["p"]
-        return project
-
-    def _groups_of(self, member: str) -> frozenset[str]:
-        """Every group that contains `member`, directly or through nested groups."""
-        if member not in self._groups_memo:
-            if self._containing is None:
-                self._containing = {}
-                for group, members in self._members.items():
-                    for m in members:
-                        self._containing.setdefault(m, []).append(group)
-            seen: set[str] = set()
-            todo = list(self._containing.get(member, ()))
-            while todo:
-                group = todo.pop()
-                if group not in seen:
-                    seen.add(group)
-                    todo.extend(self._containing.get(group, ()))
-            self._groups_memo[member] = frozenset(seen)
-        return self._groups_memo[member]
-
-    def _users_in(self, domain: str) -> list[str]:
-        """The `user:` members the inventory mentions anywhere whose address is in `domain`."""
-        if self._users_by_domain is None:
-            self._users_by_domain = {}
-            for user in sorted(u for u in self._mentioned() if u.startswith("user:")):
-                if (d := user_domain(user)) is not None:
-                    self._users_by_domain.setdefault(d, []).append(user)
-        return self._users_by_domain.get(domain.lower(), [])
-
-    def _mentioned(self) -> set[str]:
-        inv = self._inventory
-        found = {canonical(m.member) for m in inv.group_memberships}
-        found.update(
-            m for ds in inv.datasets for e in ds.access if (m := acl_member(e, ds.project))
-        )
-        policies: Iterable[IamBinding] = [b for p in inv.iam_policies for b in p.bindings]
-        tables: Iterable[IamBinding] = [b for t in inv.live_tables for b in t.iam or ()]
-        for binding in (*policies, *tables):
-            found.update(canonical(m) for m in binding.members)
-        return found
-
-    def _resolve(self, dataset: str, gaps: set[AccessGap]) -> Sequence[Dataset]:
-        text = dataset.strip().removeprefix(BIGQUERY_RESOURCE_PREFIX)
-        ref = _DATASET_ID.fullmatch(text)
-        if ref is not None:
-            found = [self._datasets[key]] if (key := (ref["p"], ref["d"])) in self._datasets else []
-        else:
-            found = [d for d in self._inventory.datasets if d.dataset_id == text]
-        if not found:
-            gaps.add(
-                AccessGap(
-                    GapKind.UNKNOWN_DATASET, dataset, f"dataset {dataset} is not in the inventory"
-                )
-            )
-        return found
-
 
 def _as_principal(who: str, path: AccessPath) -> AccessPath | None:
     """`path` seen from `who`: itself, or through a public or domain grant covering `who`."""
@@ -641,7 +480,36 @@ def _as_principal(who: str, path: AccessPath) -> AccessPath | None:
     return replace(path, principal=who, hops=(hop, *path.hops))
 
 
-def _answer(paths: Iterable[AccessPath], gaps: Iterable[AccessGap]) -> AccessAnswer:
+def _delegation_holds(hops: tuple[Hop, ...], delegate_only: Callable[[str], bool]) -> bool:
+    """Whether every delegation-only impersonation hop (implicitDelegation alone) is a link
+    of a chain: followed by an impersonation by the account it delegates to."""
+    for i, hop in enumerate(hops):
+        if hop.kind is not HopKind.IMPERSONATION or not delegate_only(hop.detail):
+            continue
+        after = hops[i + 1] if i + 1 < len(hops) else None
+        if after is None or after.kind is not HopKind.IMPERSONATION or after.member != hop.subject:
+            return False
+    return True
+
+
+def _answer(
+    paths: Iterable[AccessPath],
+    gaps: Iterable[AccessGap],
+    affected: Mapping[AccessGap, set[str]],
+) -> AccessAnswer:
+    """Sorted paths; gaps with the principals an unknown role could matter for; deleted
+    roles as notes."""
+    kept: set[AccessGap] = set()
+    notes: set[str] = set()
+    for gap in gaps:
+        if gap.kind is GapKind.DELETED_ROLE:
+            notes.add(gap.reason)
+        elif gap.kind is GapKind.UNKNOWN_ROLE:
+            kept.add(replace(gap, affects=tuple(sorted(affected.get(gap, ())))))
+        else:
+            kept.add(gap)
     return AccessAnswer(
-        paths=tuple(sorted(paths, key=AccessPath.sort_key)), gaps=tuple(sorted(set(gaps)))
+        paths=tuple(sorted(paths, key=AccessPath.sort_key)),
+        gaps=tuple(sorted(kept)),
+        notes=tuple(sorted(notes)),
     )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from auditor.access.principals import may_include
 from auditor.model import CoverageGap
 
 
@@ -25,6 +26,8 @@ class HopKind(StrEnum):
     AUTHORIZED_VIEW = "authorized-view"
     AUTHORIZED_DATASET = "authorized-dataset"
     AUTHORIZED_ROUTINE = "authorized-routine"
+    # May change a custom role that the next hops hold (iam.roles.update): add read to it.
+    ROLE_UPDATE = "role-update"
 
 
 GRANT_KINDS = frozenset(
@@ -34,7 +37,7 @@ GRANT_KINDS = frozenset(
 
 class Capability(StrEnum):
     READ = "read"  # holds bigquery.tables.getData
-    SELF_GRANT = "self-grant"  # may rewrite an access policy to give itself read
+    SELF_GRANT = "self-grant"  # may rewrite an access policy (or a custom role) to read
 
 
 @dataclass(frozen=True)
@@ -112,27 +115,52 @@ class GapKind(StrEnum):
     TABLE_IAM_UNREAD = "table-iam-unread"
     UNKNOWN_DATASET = "unknown-dataset"
     UNKNOWN_SERVICE_ACCOUNT_PROJECT = "unknown-service-account-project"
+    # Not a gap: a binding of a role that does not exist (it grants nothing). It travels
+    # with the gaps while the graph works and ends up in AccessAnswer.notes.
+    DELETED_ROLE = "deleted-role"
 
 
 @dataclass(frozen=True, order=True)
 class AccessGap:
-    """Something the graph could not resolve; paths through it may be missing."""
+    """Something the graph could not resolve; paths through it may be missing.
+
+    Who it could matter for: anyone (`anyone`), or only `affects`, the principals that would
+    gain a path if the unknown resolved the worst way (an unknown role held by user:alice
+    affects user:alice and whoever can act as her, not everyone). A principal that stands
+    for others (an unexpanded group, allUsers, a domain) stands for them in `affects` too."""
 
     kind: GapKind
     scope: str
     reason: str
+    anyone: bool = True
+    affects: tuple[str, ...] = ()
+
+    def may_affect(self, principal: str) -> bool:
+        """Whether the gap could hide a path of `principal`."""
+        return self.anyone or any(may_include(a, principal) for a in self.affects)
 
     def coverage_gap(self) -> CoverageGap:
         return CoverageGap(scope=self.scope, reason=self.reason)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind.value, "scope": self.scope, "reason": self.reason}
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "kind": self.kind.value,
+            "scope": self.scope,
+            "reason": self.reason,
+        }
+        if not self.anyone:
+            out["affects"] = list(self.affects)
+        return out
 
 
 @dataclass(frozen=True)
 class AccessAnswer:
+    """Paths, coverage gaps, and notes: facts that shaped the answer without leaving it
+    incomplete (e.g. a binding of a role that no longer exists, which grants nothing)."""
+
     paths: tuple[AccessPath, ...]
     gaps: tuple[AccessGap, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def principals(self) -> tuple[str, ...]:
         return tuple(sorted({p.principal for p in self.paths}))

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from auditor.access.agents import agent_catalog, is_google_managed
 from auditor.errors import InputError
 from auditor.model import AccessEntry, GranteeKind
 
@@ -89,15 +90,31 @@ def user_domain(member: str) -> str | None:
 
 
 def is_service_agent(sa_email: str) -> bool:
-    """A Google-managed service agent (service-N@gcp-sa-*.iam..., *@cloudservices...): no
-    one is granted impersonation of it."""
-    domain = sa_email.rpartition("@")[2]
-    if domain.endswith(_IAM_SA_SUFFIX):
-        return domain.startswith("gcp-sa-")
-    return domain.endswith(_SERVICE_ACCOUNT_SUFFIX) and domain not in (
-        "appspot.gserviceaccount.com",
-        "developer.gserviceaccount.com",
+    """A Google-managed service agent (documented, service-N@gcp-sa-*.iam..., N@cloudservices
+    ...): no one is granted impersonation of it, and its address names no project."""
+    return is_google_managed(sa_email)
+
+
+def stands_for_others(member: str) -> bool:
+    """A member at the end of a path that stands for principals not known here: an
+    unexpanded group, allUsers/allAuthenticatedUsers, a domain, an unresolved special
+    group (projectViewer:P ...)."""
+    return (
+        member in PUBLIC
+        or member.startswith(("group:", "domain:"))
+        or special_group(member) is not None
     )
+
+
+def may_include(member: str, principal: str) -> bool:
+    """Whether `member` (a path's end) is, or may stand for, `principal`."""
+    if member in (principal, ALL_USERS):
+        return True
+    if member == ALL_AUTHENTICATED_USERS:
+        return principal not in PUBLIC
+    if member.startswith("domain:"):
+        return user_domain(principal) == member.removeprefix("domain:")
+    return member.startswith("group:") or special_group(member) is not None
 
 
 def service_account_project(sa_email: str) -> str | None:
@@ -105,7 +122,9 @@ def service_account_project(sa_email: str) -> str | None:
     `P@appspot.gserviceaccount.com`); None when the address does not say it (the Compute
     default account names its project by number)."""
     local, _, domain = sa_email.partition("@")
-    if domain.endswith(_IAM_SA_SUFFIX) and not domain.startswith("gcp-sa-"):
+    if is_google_managed(sa_email):
+        return None
+    if domain.endswith(_IAM_SA_SUFFIX):
         return domain.removesuffix(_IAM_SA_SUFFIX)
     if domain == "appspot.gserviceaccount.com":
         return local
@@ -154,13 +173,22 @@ def is_genai(member: str, extra_patterns: Sequence[str] = ()) -> GenAIMatch | No
     if not domain.endswith(_IAM_SA_SUFFIX):
         return None
     label = domain.removesuffix(_IAM_SA_SUFFIX)
-    for agent in _agents():
+    catalog = _genai_catalog()
+    for agent in catalog.agents:
         if fnmatchcase(label, agent.domain) and fnmatchcase(local, agent.account):
             role = f" (default role {agent.role})" if agent.role else ""
             what = "service agent" if agent.kind is GenAIKind.SERVICE_AGENT else "account"
             return GenAIMatch(
                 member, agent.kind, agent.product, f"{agent.product} {what}: {domain}{role}"
             )
+    documented = agent_catalog().find(f"{local}@{domain}")
+    if documented is not None and documented.api in catalog.apis:
+        return GenAIMatch(
+            member,
+            GenAIKind.SERVICE_AGENT,
+            documented.product,
+            f"{documented.product}: {domain} (service agent of {documented.api})",
+        )
     return None
 
 
@@ -182,13 +210,20 @@ def genai_domain(member: str, extra_patterns: Sequence[str]) -> GenAIMatch | Non
     return None
 
 
+@dataclass(frozen=True)
+class GenAICatalog:
+    agents: tuple[_Agent, ...]
+    apis: frozenset[str]  # every documented service agent of these APIs is GenAI
+    reconciled: str  # date of the service-agent list the catalog was checked against
+
+
 @cache
-def _agents() -> tuple[_Agent, ...]:
+def _genai_catalog() -> GenAICatalog:
     text = resources.files("auditor.access").joinpath("genai_agents.yaml").read_text("utf-8")
     return parse_agents(yaml.safe_load(text), "genai_agents.yaml")
 
 
-def parse_agents(doc: Any, source: str) -> tuple[_Agent, ...]:
+def parse_agents(doc: Any, source: str) -> GenAICatalog:
     if not isinstance(doc, dict) or doc.get("version") != 1:
         raise InputError(source, "expected a mapping with version: 1")
     agents: list[_Agent] = []
@@ -197,7 +232,12 @@ def parse_agents(doc: Any, source: str) -> tuple[_Agent, ...]:
         ("connections", GenAIKind.CONNECTION),
     ):
         agents.extend(_agent(item, kind, source) for item in _items(doc.get(key), key, source))
-    return tuple(agents)
+    apis, reconciled = doc.get("apis", []), doc.get("reconciled", "")
+    if not isinstance(apis, list) or not all(isinstance(a, str) for a in apis):
+        raise InputError(source, "'apis' must be a list of API names")
+    if not isinstance(reconciled, str):
+        raise InputError(source, "'reconciled' must be a date (YYYY-MM-DD) in quotes")
+    return GenAICatalog(tuple(agents), frozenset(apis), reconciled)
 
 
 def _items(value: object, key: str, source: str) -> Iterable[Mapping[str, Any]]:

@@ -56,9 +56,10 @@ def explain_command(
     as_json: bool,
     evaluation_time: datetime | None,
 ) -> None:
-    """Every principal that can read DATASET, hop by hop, and the change that would cut
-    each path. Exit 1 when any path exists, 3 when coverage gaps make the answer incomplete,
-    0 when nobody (of those asked about) can read it."""
+    """Every principal that can read DATASET, each path whole (numbered), and the change that
+    would cut it. Exit 1 when any path exists, 3 when coverage gaps make the answer incomplete
+    (with --principal: gaps that could hide a path of that principal), 0 when nobody (of
+    those asked about) can read it."""
     from auditor.access import AccessGraph
     from auditor.access.explain import explain, to_json
 
@@ -75,7 +76,9 @@ def explain_command(
     gaps = inventory.gaps
     for gap in gaps:
         click.echo(terminal_text(f"coverage gap: {gap.scope}: {gap.reason}"), err=True)
-    if gaps or answer.gaps:
+    # A gap that could hide no principal's path (an unknown role held by no one who reads)
+    # is shown, but leaves the answer complete.
+    if gaps or any(g.anyone or g.affects for g in answer.gaps):
         sys.exit(3)
     sys.exit(1 if answer.paths else 0)
 
@@ -91,3 +94,83 @@ def _inventory(live: LiveOptions, snapshot: Path | None, exports: Path | None) -
 
             return collect_from_exports(exports, live.templates, live.template_globs, progress)
         return live.collect(progress)
+
+
+@access.group("roles")
+def roles() -> None:
+    """The role catalog: what each predefined role lets its members do to data."""
+
+
+@roles.command("show")
+@click.argument("role", required=False)
+def show_command(role: str | None) -> None:
+    """The catalog's size, source and date; with ROLE, the tracked permissions it holds."""
+    from auditor.access.roles import builtin_catalog
+
+    with exit_on_errors():
+        catalog = builtin_catalog()
+    if role is None:
+        click.echo(f"{len(catalog.roles)} predefined roles, published {catalog.published}")
+        click.echo(terminal_text(f"source: {catalog.source}"))
+        click.echo(f"tracked permissions: {', '.join(sorted(catalog.tracked))}")
+        return
+    perms = catalog.permissions(role)
+    if perms is None:
+        click.echo(terminal_text(f"{role} is not in the catalog"), err=True)
+        sys.exit(1)
+    click.echo(terminal_text(f"{catalog.normalise(role)}: {', '.join(sorted(perms)) or 'none'}"))
+
+
+@roles.command("refresh")
+@click.option(
+    "--iam-endpoint",
+    envvar="AUDITOR_IAM_ENDPOINT",
+    help="Base URL of the IAM API (default: Google's, with application default credentials).",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the catalog (default: the one this installation loads).",
+)
+@click.option(
+    "--reference",
+    "reference_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the reference (every role's data-related permissions, gzip JSON) "
+    "here; default in a source checkout: reference/iam/gcp-predefined-roles.json.gz.",
+)
+def refresh_command(
+    iam_endpoint: str | None, catalog_path: Path | None, reference_path: Path | None
+) -> None:
+    """Regenerate the role catalog from today's definitions: IAM roles.list (view FULL).
+    Nothing is written unless every page was read."""
+    from auditor.access.catalog import (
+        CATALOG,
+        REFERENCE,
+        build_catalog,
+        catalog_text,
+        reference_bytes,
+        reference_from_roles,
+    )
+    from auditor.sources.iam import IamEndpoints, list_predefined_roles
+
+    with exit_on_errors():
+        endpoints = IamEndpoints.local(iam_endpoint) if iam_endpoint else IamEndpoints()
+        items = list_predefined_roles(endpoints=endpoints)
+        today = now().date().isoformat()
+        source = f"IAM roles.list view=FULL at {endpoints.iam}, read {today}"
+        reference = reference_from_roles(items, source, today)
+        doc = build_catalog(reference, "auditor access roles refresh")
+        if reference_path is None and REFERENCE.parent.is_dir():
+            reference_path = REFERENCE
+        target = catalog_path or CATALOG
+        try:
+            if reference_path is not None:
+                reference_path.write_bytes(reference_bytes(reference))
+            target.write_text(catalog_text(doc), encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    click.echo(f"{len(doc['roles'])} predefined roles ({today}) -> {target}")
+    if reference_path is not None:
+        click.echo(f"reference -> {reference_path}")

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from auditor.audit import AuditResult
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, MissingCredentials
 from auditor.model import Report, RunScope, Severity
 from auditor.policy.baseline import fingerprints_from_report
 from auditor.policy.checks import CheckKind, load_all
@@ -45,8 +45,9 @@ class CommandError(AuditorError):
 
 @contextmanager
 def exit_on_errors() -> Iterator[None]:
-    """Turn the auditor's errors into a message and exit 2; anything unexpected into exit 3
-    (no audit happened, so nothing is vouched for), without a traceback."""
+    """Turn the auditor's errors into a message and exit 2 (missing Google credentials too,
+    wherever a client is built); anything unexpected into exit 3 (no audit happened, so
+    nothing is vouched for), without a traceback."""
     try:
         yield
     except AuditorError as exc:
@@ -54,6 +55,9 @@ def exit_on_errors() -> Iterator[None]:
     except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
         raise
     except Exception as exc:
+        auth = sys.modules.get("google.auth.exceptions")  # loaded if a Google client was built
+        if auth is not None and isinstance(exc, auth.DefaultCredentialsError):
+            fail(str(MissingCredentials("a Google API", detail=str(exc))), EXIT_USAGE)
         if os.environ.get("AUDITOR_DEBUG"):
             raise
         fail(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from auditor.cli.common import exit_on_errors, fail
+from auditor.cli.common import exit_on_errors
 from auditor.local import Engine, ensure_installed, is_installed, start, status, stop
 from auditor.resources import EXAMPLES_DIR
 
@@ -47,12 +47,13 @@ def local_start(engine: str, port: int | None, fresh: bool) -> None:
 @local.command("stop")
 @ENGINE_OPTION
 def local_stop(engine: str) -> None:
-    """Stop the engine; exit 1 if it was not running."""
+    """Stop the engine. Stopping a stopped engine says so and exits 0 (the wanted state)."""
     with exit_on_errors():
         stopped = stop(Engine(engine))
-    if not stopped:
-        fail(f"the {engine} engine was not running", 1)
-    click.echo(f"stopped the {engine} engine")
+    if stopped:
+        click.echo(f"stopped the {engine} engine")
+    else:
+        click.echo(f"the {engine} engine was not running; nothing to stop")
 
 
 @local.command("status")

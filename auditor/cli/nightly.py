@@ -9,14 +9,18 @@
 5. Reports: `<dir>/nightly-<run id>.{json,sarif,html,...}` and `nightly-latest.*` copies;
    the JSON carries the comparison (`since_last_run`), the SARIF's baselineState says new
    or unchanged since the last run, the HTML has the trend (partial runs marked) and the
-   changes, and the SHA-256 of the JSON it was made from.
+   changes, and the SHA-256 of the JSON it was made from. With `--sign` (`sign_key`) the
+   JSON and the HTML carry an Ed25519 signature (report.signing; a Cloud KMS key for the
+   job), made before they are written: the history records the signed JSON's SHA-256.
 6. Optionally the recorded rows are copied to a BigQuery dataset (auditor.history
    .bigquery_sink).
 
 Exit codes: 0 nothing failing at or above --fail-on; 1 FAIL/ERROR findings at or above it,
 new since the last run or persisting alike (a nightly job must keep failing until a problem
-is fixed or waived); 2 usage or config error; 3 incomplete audit (coverage gaps) unless
---allow-partial, or the run could not be written to the BigQuery sink.
+is fixed or waived); 2 usage or config error (a signing key that cannot be read or used is
+one: it is tried before the scan); 3 incomplete audit (coverage gaps) unless --allow-partial,
+or the run could not be written to the BigQuery sink, or the reports could not be signed
+(they are then written unsigned, and say so).
 
 Logs: JSON lines for Cloud Logging on stderr with `--log-format json`, or when stderr is not
 a terminal; otherwise the terminal's progress display (auditor.logs says what a line may
@@ -51,16 +55,23 @@ from auditor.cli.common import (
     policies_option,
     select,
 )
+from auditor.cli.nightly_reports import (
+    STEM,
+    Signing,
+    report_signer,
+    results_json,
+    write_atomic,
+    write_reports,
+)
 from auditor.cli.scan import LiveOptions, live_options, progress_display
 from auditor.config import CONFIG_NAME, FAIL_ON_CHOICES, FILE_FORMATS, Config, load_config
-from auditor.errors import AuditorError, UsageError
+from auditor.errors import AuditorError
 from auditor.history.compare import Comparison
 from auditor.history.store import HistoryError, HistoryStore, new_run_id
 from auditor.logs import JsonLog, Log, LogFormat, LogSeverity, TextLog, scrub
 from auditor.model import Finding, Report, RunScope, Severity
 from auditor.policy.waivers import load_waivers
-from auditor.report import EXTENSIONS, FORMATS, html, sarif
-from auditor.report import json as json_report
+from auditor.report import html, signing
 from auditor.report.summary import blocking, exit_code
 
 if TYPE_CHECKING:  # the Google client is imported only when a sink is configured
@@ -69,8 +80,6 @@ if TYPE_CHECKING:  # the Google client is imported only when a sink is configure
 DEFAULT_OUTPUT_DIR = Path("reports")
 HISTORY_NAME = "history.sqlite"
 DEFAULT_FORMATS = ("json", "sarif", "html")
-STEM = "nightly"
-LATEST = "latest"
 MAX_LISTED = 100  # findings new since the last run / coverage gaps logged one by one
 NEW = "new since the last run"  # one meaning of "new"; "not in baseline" is the other
 
@@ -87,6 +96,8 @@ _CONFIG_PARAMS = {
     "history": "history_path",
     "history_archive": "history_archive",
     "bigquery_sink": "bigquery_sink",
+    "sign_key": "sign_key",
+    "signer": "signer",
     "fail_on": "fail_on",
     "allow_partial": "allow_partial",
     "policies": "policy_paths",
@@ -107,9 +118,23 @@ class NightlySettings:
     history_path: Path
     history_archive: Path | None
     bigquery_sink: str | None
+    sign_key: str | None  # Ed25519 PEM file or gcpkms://... key version; None: unsigned
+    signer: str | None
+    kms_endpoint: str | None
     fail_on: Severity | None
     allow_partial: bool
     evaluation_time: datetime | None = None  # None: the run's start
+    configured_datasets: tuple[str, ...] = ()  # auditor.toml [scope] datasets: the standing scope
+
+    def scope(self) -> RunScope:
+        """The run's filters: a config's dataset list is its standing scope, so only --only
+        or a --dataset narrower than that list makes the run a narrowed one."""
+        return RunScope(
+            rule_filter=self.only,
+            dataset_filter=self.live.datasets,
+            sources=self.live.sources(),
+            configured_datasets=self.configured_datasets,
+        )
 
 
 @dataclass(frozen=True)
@@ -172,6 +197,16 @@ class Outcome:
     help="Also write the run's history rows to this BigQuery dataset (dataset or "
     "project.dataset; tables runs and findings, created when missing).",
 )
+@click.option(
+    "--sign",
+    "sign_key",
+    metavar="KEY",
+    help="Sign the JSON and HTML reports: a Cloud KMS key version "
+    "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/V (the job's) "
+    "or an Ed25519 private key (PEM file). `auditor verify` checks them.",
+)
+@click.option("--signer", help="The signer's name shown with the signature (default: the key).")
+@click.option("--kms-endpoint", hidden=True, help="Cloud KMS endpoint (tests: recorded answers).")
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON_CHOICES),
@@ -271,9 +306,11 @@ def _nightly(
     )
     rules, registry = load_rules(settings.policy_paths)
     rules = select(rules, settings.only)
-    _log_narrowing(log, settings, [r.id for r in rules])
+    scope = settings.scope()
+    _log_narrowing(log, scope, [r.id for r in rules])
     waivers = load_waivers(settings.waivers_path) if settings.waivers_path else ()
     sink = _sink(settings)
+    signer = report_signer(settings.sign_key, settings.signer, settings.kms_endpoint, log)
     _restore_history(settings, log)
     store = HistoryStore.open(settings.history_path)
     try:
@@ -289,15 +326,13 @@ def _nightly(
                 waivers=waivers,
                 command=scrub(" ".join(["auditor", *sys.argv[1:]])),
                 evaluation_time=settings.evaluation_time,
-                scope=RunScope(
-                    rule_filter=settings.only,
-                    dataset_filter=settings.live.datasets,
-                    sources=settings.live.sources(),
-                ),
+                scope=scope,
             )
             for note in result.notes:
                 log.log(LogSeverity.NOTICE, note)
-            outcome = _record_and_report(store, settings, run_id, result.report, sink, log)
+            outcome = _record_and_report(
+                store, settings, run_id, result.report, sink, signer, log
+            )
     finally:
         # Whatever failed once the history was open, keep what it recorded.
         archive_problem = _archive_history(settings, log)
@@ -330,9 +365,13 @@ def resolve(
         history_path=values["history_path"] or output_dir / HISTORY_NAME,
         history_archive=values["history_archive"],
         bigquery_sink=values["bigquery_sink"],
+        sign_key=values["sign_key"],
+        signer=values["signer"],
+        kms_endpoint=values["kms_endpoint"],
         fail_on=None if values["fail_on"] == "none" else Severity(values["fail_on"]),
         allow_partial=bool(values["allow_partial"]),
         evaluation_time=as_utc(values["evaluation_time"]) if values["evaluation_time"] else None,
+        configured_datasets=config.datasets or (),
     )
 
 
@@ -361,12 +400,16 @@ def _record_and_report(
     run_id: str,
     report: Report,
     sink: BigQuerySink | None,
+    signer: signing.Signer | None,
     log: Log,
 ) -> Outcome:
     # Compared before it is recorded, so that the JSON (and its digest, recorded with the
     # run) carries the comparison; the recorded run compares the same way afterwards.
     comparison = store.compare(report)
-    results = json_report.render(report, since_last_run=comparison.as_json()).encode("utf-8")
+    # Signed (when a key is set) before the digest is taken: the history, the page's
+    # manifest and `sha256sum nightly-<run id>.json` name the same bytes.
+    sign = Signing(signer, now(), log)
+    results = results_json(report, comparison, sign)
     digest = hashlib.sha256(results).hexdigest()
     store.record(report, digest, run_id=run_id)
     log.log(
@@ -375,17 +418,19 @@ def _record_and_report(
         history=str(settings.history_path),
         results_sha256=digest,
     )
-    files = _write_reports(
-        settings,
+    files = write_reports(
+        settings.output_dir,
+        settings.formats,
         run_id,
         report,
         results,
         digest,
         trend=store.trend(html.TREND_RUNS),
         comparison=comparison,
+        sign=sign,
         log=log,
     )
-    problems: list[str] = []
+    problems = sign.problems
     if sink is not None:
         from auditor.history.bigquery_sink import SinkError
 
@@ -404,43 +449,6 @@ def _record_and_report(
     return Outcome(run_id, report, comparison, files, tuple(problems))
 
 
-def _write_reports(
-    settings: NightlySettings,
-    run_id: str,
-    report: Report,
-    results: bytes,
-    digest: str,
-    *,
-    trend: Sequence[html.TrendPoint],
-    comparison: Comparison,
-    log: Log,
-) -> tuple[Path, ...]:
-    changes = comparison.change_set()
-    # The first run has nothing to compare with: the page then shows no "since" block.
-    shown = changes if comparison.previous is not None else None
-    written = []
-    for fmt in settings.formats:
-        if fmt == "json":
-            data = results
-        elif fmt == "html":
-            page = html.render(report, history=trend, changes=shown, results_sha256=digest)
-            data = page.encode("utf-8")
-        elif fmt == "sarif":  # its baseline is the last run: baselineState new / unchanged
-            data = sarif.render(report, since_last_run=changes).encode("utf-8")
-        else:
-            data = FORMATS[fmt](report).encode("utf-8")
-        ext = EXTENSIONS[fmt]
-        target = settings.output_dir / f"{STEM}-{run_id}{ext}"
-        for path in (target, settings.output_dir / f"{STEM}-{LATEST}{ext}"):
-            try:
-                _write(path, data)
-            except OSError as exc:
-                raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-        log.log(LogSeverity.INFO, f"wrote {target}", path=str(target), format=fmt)
-        written.append(target)
-    return tuple(written)
-
-
 def _restore_history(settings: NightlySettings, log: Log) -> None:
     """Copy the archived history over the working one (the archive is the durable copy)."""
     archive, working = settings.history_archive, settings.history_path
@@ -452,7 +460,7 @@ def _restore_history(settings: NightlySettings, log: Log) -> None:
     try:
         for stale in (_sidecar(working, "-wal"), _sidecar(working, "-shm")):
             stale.unlink(missing_ok=True)
-        _write(working, archive.read_bytes())
+        write_atomic(working, archive.read_bytes())
     except OSError as exc:
         raise HistoryError(str(archive), f"cannot restore the history from it: {exc}") from None
     log.log(LogSeverity.INFO, f"restored the history from {archive}", archive=str(archive))
@@ -464,7 +472,7 @@ def _archive_history(settings: NightlySettings, log: Log) -> str | None:
     if archive is None:
         return None
     try:
-        _write(archive, settings.history_path.read_bytes())
+        write_atomic(archive, settings.history_path.read_bytes())
     except OSError as exc:
         problem = f"cannot archive the history to {archive}: {exc}"
         log.log(LogSeverity.ERROR, problem, archive=str(archive))
@@ -477,28 +485,21 @@ def _sidecar(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
 
 
-def _write(target: Path, data: bytes) -> None:
-    """Write through a temporary file and rename: a reader never sees half a report."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(target)
-
-
-def _log_narrowing(log: Log, settings: NightlySettings, rule_ids: Sequence[str]) -> None:
-    """Say up front that a narrowed run speaks only for its scope."""
+def _log_narrowing(log: Log, scope: RunScope, rule_ids: Sequence[str]) -> None:
+    """Say up front that a narrowed run speaks only for its scope (a config's own dataset
+    list is the standing scope, not a narrowing)."""
     parts = []
-    if settings.only:
+    if scope.rule_filter:
         parts.append(f"only rules {', '.join(rule_ids)}")
-    if settings.live.datasets:
-        parts.append(f"only datasets matching {', '.join(settings.live.datasets)}")
+    if scope.narrowed_datasets:
+        parts.append(f"only datasets matching {', '.join(scope.dataset_filter)}")
     if parts:
         log.log(
             LogSeverity.NOTICE,
             f"narrowed run ({'; '.join(parts)}): findings outside this scope are neither "
             "resolved nor new",
-            rules=",".join(rule_ids) if settings.only else None,
-            datasets=",".join(settings.live.datasets) or None,
+            rules=",".join(rule_ids) if scope.rule_filter else None,
+            datasets=",".join(scope.dataset_filter) if scope.narrowed_datasets else None,
         )
 
 

@@ -3,21 +3,26 @@
 Like terraform plan/apply: `plan` reads the estate (live, or a snapshot), audits it, and
 writes a plan file of typed actions (and manual steps) for review; nothing changes. `apply
 PLAN` refuses a stale plan (exit 2, naming the dataset), applies action by action and writes
-a journal next to the plan; `rollback JOURNAL` undoes it, last action first.
-`provision TENANT_ID` plans a compliant tenant dataset from the templates, `provision
-customers` the hardening of the protected dataset; both apply only with --apply.
+a journal next to the plan; `rollback JOURNAL` undoes it, last action first. Both go to
+the endpoint the plan (journal) records unless given --endpoint, so the commands printed
+here work as pasted. `provision TENANT_ID` plans a compliant tenant dataset from the
+templates, `provision customers` the hardening of the protected dataset (and says what it
+leaves to `remediate plan`); both apply only with --apply.
 
-Exit codes: 0 done; 2 usage, invalid plan/journal, or a stale plan (nothing changed);
-3 incomplete: the inventory had coverage gaps (plan; unless --allow-partial), an action
-failed mid-way (apply: re-run it to converge), or an undo was left alone (rollback).
+Exit codes: 0 done; 2 usage, invalid plan/journal, a stale plan (nothing changed), a
+recorded local endpoint that does not answer, no Google credentials; 3 incomplete: the
+inventory had coverage gaps (plan; unless --allow-partial), an action failed mid-way
+(apply: re-run it to converge), or an undo was left alone (rollback).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,12 +48,15 @@ from auditor.cli.scan import (
     progress_display,
 )
 from auditor.model import Inventory
+from auditor.policy.rule import Rule
 from auditor.policy.waivers import load_waivers
 from auditor.remediate.desired import CUSTOMERS_DATASET
 from auditor.remediate.plan import (
+    HARDENING_LEAVES,
     DatasetRole,
     DesiredState,
     Plan,
+    Purpose,
     Resolution,
     desired_state,
     plan_harden_customers,
@@ -56,6 +64,7 @@ from auditor.remediate.plan import (
     plan_remediation,
 )
 from auditor.report.safe_text import terminal_text
+from auditor.resources import SCHEMAS_DIR
 
 DEFAULT_DIR = Path("reports") / "remediation"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -142,16 +151,32 @@ def _config(
     return config
 
 
-def _collect(live: LiveOptions, snapshot_path: Path | None) -> tuple[Inventory, str]:
+@dataclass(frozen=True)
+class Collected:
+    inventory: Inventory
+    source: str  # what the plan is computed from, in words
+    endpoint: str | None  # the BigQuery endpoint the estate was read from (None: Google's)
+
+
+def _collect(
+    live: LiveOptions, snapshot_path: Path | None, rules: Sequence[Rule] | None = None
+) -> Collected:
     with progress_display() as progress:
         if snapshot_path is not None:
             from auditor.sources.snapshot import read_snapshot
 
             progress(f"replaying snapshot {snapshot_path}")
-            return read_snapshot(snapshot_path), f"snapshot {snapshot_path}"
-        inventory = live.collect(progress)
+            inventory = read_snapshot(snapshot_path)
+            # The snapshot's root is the endpoint it was collected from (or bigquery:P).
+            endpoint = live.endpoint or (inventory.root if _is_url(inventory.root) else None)
+            return Collected(inventory, f"snapshot {snapshot_path}", endpoint)
+        inventory = live.collect(progress, rules)
     where = f" at {live.endpoint}" if live.endpoint else ""
-    return inventory, f"live project {live.project}{where}"
+    return Collected(inventory, f"live project {live.project}{where}", live.endpoint)
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
 
 
 def _gaps(inventory: Inventory, allow_partial: bool) -> bool:
@@ -232,7 +257,8 @@ def plan_command(
         all_rules, registry = load_rules(policy_paths)
         rules = select(all_rules, only)
         waivers = load_waivers(waivers_path) if waivers_path else ()
-        inventory, source = _collect(live, snapshot_path)
+        collected = _collect(live, snapshot_path, rules)
+        inventory = collected.inventory
         project = inventory.project or live.project
         result = audit(inventory, rules, registry, now, waivers=waivers, command="remediate plan")
         desired = desired_state(inventory, project, config)
@@ -242,9 +268,10 @@ def plan_command(
             desired,
             {r.id: r.check for r in all_rules},
             created_at=now(),
-            source=source,
+            source=collected.source,
             only_resources=only_resources,
             tool_version=__version__,
+            endpoint=collected.endpoint,
         )
         _write_plan(plan, output)
         click.echo(render_plan(plan, output))
@@ -257,7 +284,8 @@ def plan_command(
 @click.option(
     "--endpoint",
     envvar="AUDITOR_BIGQUERY_ENDPOINT",
-    help="BigQuery API endpoint (default: Google's, with application default credentials).",
+    help="BigQuery API endpoint (default: the one the plan was made against, recorded in it; "
+    "Google's API, with application default credentials, for a plan made there).",
 )
 @click.option(
     "--journal",
@@ -267,15 +295,20 @@ def plan_command(
 )
 def apply_command(plan_path: Path, endpoint: str | None, journal_path: Path | None) -> None:
     """Apply a reviewed plan: refuses a stale plan, journals every action."""
-    from auditor.remediate.apply import ApplyError, apply_plan
+    from auditor.remediate.apply import apply_plan
     from auditor.remediate.planfile import journal_path as default_journal
     from auditor.remediate.planfile import read_plan
+    from auditor.remediate.state import ApplyError
 
     with exit_on_errors():
         plan = read_plan(plan_path)
         journal = journal_path or default_journal(plan_path)
-        estate = _estate(plan.project, endpoint)
-        click.echo(f"applying {len(plan.actions)} action(s) of {plan_path} to {plan.project}")
+        target = endpoint or plan.endpoint
+        estate = _estate(plan.project, target, None if endpoint else f"recorded in {plan_path}")
+        click.echo(
+            f"applying {len(plan.actions)} action(s) of {plan_path} to project "
+            f"{plan.project}{_at(target)}"
+        )
         try:
             report = apply_plan(
                 plan,
@@ -284,43 +317,58 @@ def apply_command(plan_path: Path, endpoint: str | None, journal_path: Path | No
                 clock=now,
                 progress=lambda m: click.echo(f"  {terminal_text(m)}"),
                 plan_path=str(plan_path),
+                endpoint=target,
             )
         except ApplyError as exc:
             fail(str(exc), EXIT_INCOMPLETE)
     done, noop, skipped = report.count("done"), report.count("noop"), report.count("skipped")
-    recovered = report.count("recovered")
+    recovered, redone = report.count("recovered"), report.count("redone")
+    again = f" (again after drift: {redone})" if redone else ""
     click.echo(
-        f"applied {done}, already in place {noop + recovered}, done earlier {skipped} "
-        f"in {report.seconds:.2f} s; journal {report.journal}"
+        f"applied {done + redone}{again}, already in place {noop + recovered}, done earlier "
+        f"{skipped} in {report.seconds:.2f} s; journal {report.journal}"
     )
     if plan.manual_steps:
         click.echo(f"{len(plan.manual_steps)} manual step(s) remain; see the plan")
-    click.echo(f"undo with: auditor remediate rollback {report.journal}")
+    click.echo(f"undo with: {command('remediate', 'rollback', str(report.journal))}")
 
 
 @remediate.command("rollback")
 @click.argument("journal_path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--endpoint", envvar="AUDITOR_BIGQUERY_ENDPOINT", help="BigQuery API endpoint.")
+@click.option(
+    "--endpoint",
+    envvar="AUDITOR_BIGQUERY_ENDPOINT",
+    help="BigQuery API endpoint (default: the one the last apply run used, recorded in the "
+    "journal).",
+)
 def rollback_command(journal_path: Path, endpoint: str | None) -> None:
     """Undo what a journal's apply runs did, last action first."""
-    from auditor.remediate.apply import ApplyError, Journal, rollback
+    from auditor.remediate.journal import Journal
+    from auditor.remediate.rollback import rollback
+    from auditor.remediate.state import ApplyError
 
     with exit_on_errors():
         runs = [r for r in Journal(journal_path, now).records() if r["record"] == "run"]
         if not runs:
             raise CommandError(f"{journal_path}: no apply run recorded, nothing to roll back")
-        estate = _estate(runs[0]["project"], endpoint)
+        applies = [r for r in runs if r["op"] == "apply"]
+        target = endpoint or (applies[-1].get("endpoint") if applies else None)
+        where = None if endpoint else f"recorded in {journal_path}"
+        estate = _estate(runs[0]["project"], target, where)
+        click.echo(f"rolling back {journal_path} in project {runs[0]['project']}{_at(target)}")
         try:
             report = rollback(
                 journal_path,
                 estate,
                 clock=now,
                 progress=lambda m: click.echo(f"  {terminal_text(m)}"),
+                endpoint=target,
             )
         except ApplyError as exc:
             fail(str(exc), EXIT_INCOMPLETE)
+    undone = {o.action_id for o in report.outcomes if o.status == "undone"}
     click.echo(
-        f"undid {report.count('undone')} action(s) in {report.seconds:.2f} s; "
+        f"undid {len(undone)} action(s) in {report.seconds:.2f} s; "
         f"{len(report.conflicts)} left alone"
     )
     for conflict in report.conflicts:
@@ -328,11 +376,30 @@ def rollback_command(journal_path: Path, endpoint: str | None) -> None:
     sys.exit(EXIT_INCOMPLETE if report.conflicts else 0)
 
 
-def _estate(project: str, endpoint: str | None) -> Any:
+def _estate(project: str, endpoint: str | None, recorded: str | None) -> Any:
+    """The applier's view of the estate at `endpoint`. A local engine that does not answer
+    is a usage error naming the way out (it was stopped, or restarted on another port)."""
+    from auditor.local.endpoints import answers, is_local_endpoint
     from auditor.remediate.bigquery import BigQueryEstate
     from auditor.sources.bigquery import make_client
 
+    if endpoint is not None and is_local_endpoint(endpoint) and not answers(endpoint, project):
+        where = f" ({recorded})" if recorded else ""
+        raise CommandError(
+            f"the BigQuery endpoint {endpoint}{where} does not answer: the local engine is not "
+            "running there. Start it (`auditor local start` prints its endpoint) and pass "
+            "--endpoint, or make a new plan"
+        )
     return BigQueryEstate(make_client(project, endpoint))
+
+
+def _at(endpoint: str | None) -> str:
+    return f" at {endpoint}" if endpoint else " through Google's BigQuery API"
+
+
+def command(*words: str) -> str:
+    """An `auditor` command line as a user pastes it (every word shell-quoted)."""
+    return " ".join(shlex.quote(w) for w in ("auditor", *words))
 
 
 # ----------------------------------------------------------------------------- provision
@@ -361,7 +428,8 @@ def provision(
     entries, missing tables. Applies only with --apply."""
     with exit_on_errors():
         scoped = dataclasses.replace(live, datasets=(target,))
-        inventory, source = _collect(scoped, None)
+        collected = _collect(scoped, None)
+        inventory = collected.inventory
         project = inventory.project or live.project
         if any(g.scope.endswith(f"/datasets/{target}") for g in inventory.gaps):
             raise CommandError(
@@ -369,25 +437,59 @@ def provision(
                 + "; ".join(g.reason for g in inventory.gaps)
             )
         desired: DesiredState = desired_state(inventory, project, config)
+        common: dict[str, Any] = {
+            "created_at": now(),
+            "source": collected.source,
+            "tool_version": __version__,
+            "endpoint": collected.endpoint,
+        }
         if target == CUSTOMERS_DATASET:
-            plan = plan_harden_customers(
-                inventory, desired, created_at=now(), source=source, tool_version=__version__
-            )
+            plan = plan_harden_customers(inventory, desired, **common)
         else:
-            plan = plan_provision_tenant(
-                target,
-                inventory,
-                desired,
-                created_at=now(),
-                source=source,
-                tool_version=__version__,
-            )
+            plan = plan_provision_tenant(target, inventory, desired, **common)
         path = output or DEFAULT_DIR / f"provision-{target}.json"
         _write_plan(plan, path)
         click.echo(render_plan(plan, path))
+        if target == CUSTOMERS_DATASET:
+            click.echo(render_not_hardened(live))
     if apply_now and plan.actions:
         ctx = click.get_current_context()
         ctx.invoke(apply_command, plan_path=path, endpoint=live.endpoint, journal_path=None)
+
+
+def render_not_hardened(live: LiveOptions) -> str:
+    """What `provision customers` leaves to `remediate plan`, and the command for it."""
+    rules, _ = load_rules(())
+    by_kind: dict[str, list[str]] = {}
+    for rule in rules:
+        by_kind.setdefault(rule.check, []).append(rule.id)
+    lines = ["", "Hardening does not cover (plan these with `remediate plan`):"]
+    for kind, what in HARDENING_LEAVES:
+        ids = ", ".join(by_kind.get(kind, ())) or kind
+        lines.append(f"  - {what} ({ids})")
+    flags = ["--only-resource", CUSTOMERS_DATASET, *live_flags(live)]
+    lines.append(f"  {command('remediate', 'plan', *flags)}")
+    if live.endpoint is not None and live.iam_endpoint is None and live.iam_exports is None:
+        lines.append(
+            "  (this endpoint has no IAM API: add --iam-exports DIR or --iam-endpoint URL for "
+            "the access rules)"
+        )
+    return "\n".join(terminal_text(line) for line in lines)
+
+
+def live_flags(live: LiveOptions) -> list[str]:
+    """The options that say where the estate is read, as a command line repeats them."""
+    flags = ["--project", live.project]
+    for option, value in (
+        ("--endpoint", live.endpoint),
+        ("--iam-endpoint", live.iam_endpoint),
+        ("--iam-exports", live.iam_exports),
+    ):
+        if value is not None:
+            flags += [option, str(value)]
+    if live.templates != SCHEMAS_DIR:
+        flags += ["--templates", str(live.templates)]
+    return flags
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -398,8 +500,12 @@ def render_plan(plan: Plan, path: Path) -> str:
     lines = [
         f"Plan {path} for project {plan.project} ({plan.purpose.value}; preconditions by "
         f"{plan.precondition_mode}; from {plan.source})",
-        f"  {len(plan.actions)} action(s), {len(plan.manual_steps)} manual step(s); "
-        f"fixes {len(plan.fixed)} of {len(plan.findings)} finding(s)",
+        f"  {len(plan.actions)} action(s), {len(plan.manual_steps)} manual step(s)"
+        + (
+            f"; fixes {len(plan.fixed)} of {len(plan.findings)} finding(s)"
+            if plan.purpose is Purpose.REMEDIATE
+            else ""
+        ),
         "",
     ]
     findings = {f.fingerprint: f for f in plan.findings}
@@ -427,7 +533,7 @@ def render_plan(plan: Plan, path: Path) -> str:
         )
     lines += [
         "",
-        "Nothing has changed. Review the plan, then: auditor remediate apply " + str(path)
+        "Nothing has changed. Review the plan, then: " + command("remediate", "apply", str(path))
         if plan.actions
         else "Nothing to apply.",
     ]
@@ -446,4 +552,4 @@ def _what(f: Any) -> str:
     return f"{_short(f.resource)}{f' [{extra}]' if extra else ''}"
 
 
-__all__ = ["provision", "remediate", "render_plan"]
+__all__ = ["command", "provision", "remediate", "render_plan"]

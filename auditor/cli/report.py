@@ -18,7 +18,10 @@ from auditor.report.reader import read_report
 REPORT_FORMATS = ("html", "csv", "controls-csv", "json")
 
 
-def _signer(spec: str, name: str | None, kms_endpoint: str | None) -> signing.Signer:
+def make_signer(spec: str, name: str | None, kms_endpoint: str | None) -> signing.Signer:
+    """The signer of `--sign KEY` (also the nightly job's `sign_key`): an Ed25519 PEM key
+    file, or a Cloud KMS key version `gcpkms://...` (its public key is fetched now, so a key
+    that cannot be used fails before anything is written)."""
     from auditor.report import kms  # the KMS client only when a KMS key is asked for
 
     if kms.is_kms(spec):
@@ -81,12 +84,13 @@ def report(
     beside it (CSV); `auditor verify` checks it.
     """
     with exit_on_errors():
-        key = _signer(sign_key, signer, kms_endpoint) if sign_key else None
+        key = make_signer(sign_key, signer, kms_endpoint) if sign_key else None
         saved = read_report(results)
         now = datetime.now(UTC)
         if fmt == "html":
             pieces = html.render_chunks(
                 saved.report,
+                changes=saved.since_last_run,  # a nightly report: what changed since the last run
                 results_sha256=saved.sha256,
                 signed_by=key.info if key else None,
             )

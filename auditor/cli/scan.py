@@ -24,7 +24,8 @@ from auditor.content.base import (
     MAX_SAMPLE_ROWS,
     ContentMode,
 )
-from auditor.model import InputFile, Inventory
+from auditor.model import InputFile, Inventory, Report
+from auditor.policy.checks import Reads, load_all, reads_of
 from auditor.policy.rule import Rule
 from auditor.report.safe_text import terminal_text
 from auditor.resources import SCHEMAS_DIR
@@ -63,15 +64,21 @@ class LiveOptions:
     ) -> Inventory:
         """Templates (the expected state) plus the live estate and its IAM, as one inventory.
 
-        `rules`: the rules the audit will run; their no-credential-values rule configures the
-        content scan, and without one no table contents are read. None: not known (a
-        snapshot), the defaults apply.
+        `rules`: the rules the audit will run. Only what they read is collected (table IAM,
+        project IAM, table contents: `Reads`), so a run is not incomplete for want of what
+        none of its rules needs; their no-credential-values rule configures the content
+        scan. None: not known (a snapshot), everything is read and the defaults apply.
         """
         # Imported here: the Google clients are slow to import and the gate never needs them.
+        from auditor.access.roles import builtin_catalog
         from auditor.content.base import ContentOptions, content_options
         from auditor.sources.bigquery import CollectOptions
         from auditor.sources.estate import EstateSource, collect_estate
 
+        parts = self.reads(rules)
+        table_iam = self.table_iam and Reads.TABLE_IAM in parts
+        if self.table_iam and not table_iam:
+            progress("table IAM policies not read: no rule of this run needs them")
         source = EstateSource(
             project=self.project,
             templates=self.templates,
@@ -81,10 +88,11 @@ class LiveOptions:
                 workers=self.workers,
                 fast_path=self.fast_path,
                 region=self.region,
-                table_iam=self.table_iam,
+                table_iam=table_iam,
                 policy_tags=self.policy_tags,
                 datasets=self.datasets,
             ),
+            iam=Reads.IAM in parts,
             iam_endpoint=self.iam_endpoint,
             iam_exports=self.iam_exports,
             content=content_options(
@@ -94,13 +102,21 @@ class LiveOptions:
                 max_bytes=self.max_bytes_billed,
                 base=ContentOptions(workers=self.workers, dlp_endpoint=self.dlp_endpoint),
             ),
+            known_roles=builtin_catalog(),
         )
         return collect_estate(source, progress)
 
-    def sources(self) -> tuple[str, ...]:
-        """Where a live collection reads from, for the run's scope."""
+    def sources(self, rules: Sequence[Rule] | None = None) -> tuple[str, ...]:
+        """Where a live collection of `rules` reads from, for the run's scope."""
+        if Reads.IAM not in self.reads(rules):
+            return ("templates", "bigquery")
         iam = f"iam-exports:{self.iam_exports}" if self.iam_exports else "iam-api"
         return ("templates", "bigquery", iam)
+
+    @staticmethod
+    def reads(rules: Sequence[Rule] | None) -> frozenset[Reads]:
+        """The optional parts of the estate a run of `rules` reads (None: every part)."""
+        return frozenset(Reads) if rules is None else reads_of(rules, load_all())
 
 
 def live_options(function: F) -> F:
@@ -304,7 +320,7 @@ def scan(
                     inventory, inputs=(*inventory.inputs, _input(snapshot_path))
                 )
             else:
-                sources = live.sources()
+                sources = live.sources(rules)
                 inventory = live.collect(progress, rules)
             progress(f"evaluating {len(rules)} rules")
             result = audit(
@@ -319,7 +335,25 @@ def scan(
                 evaluation_time=opts.evaluation_instant(),
                 scope=opts.scope(sources, live.datasets),
             )
+    say_why_incomplete(result.report, opts.allow_partial)
     opts.finish(result, "scan")
+
+
+def say_why_incomplete(report: Report, allowed: bool) -> None:
+    """On stderr, whatever the output format: why the run is incomplete, if it is."""
+    run = report.run
+    if run.complete:
+        return
+    consequence = "accepted by --allow-partial" if allowed else "exit 3"
+    click.echo(
+        f"incomplete audit ({consequence}): {len(run.coverage)} coverage gap(s), "
+        f"{len(run.errors)} rule(s) that did not run",
+        err=True,
+    )
+    for gap in run.coverage:
+        click.echo(terminal_text(f"  coverage gap: {gap.scope}: {gap.reason}"), err=True)
+    for error in run.errors:
+        click.echo(terminal_text(f"  {error}"), err=True)
 
 
 @click.command()

@@ -63,7 +63,7 @@ from auditor.content.local import Fetch, sample_table
 from auditor.content.sample import SampledRows
 from auditor.detect.redact import redact
 from auditor.detect.values import DEFAULT_MAX_CHARS, Detector, catalog, scan_value
-from auditor.errors import AuditorError, UsageError
+from auditor.errors import AuditorError, MissingCredentials, UsageError
 from auditor.model import ContentScan, CoverageGap, Table, ValueHit
 from auditor.sources.apierrors import server_message, status_line
 from auditor.sources.iam import Retries
@@ -152,7 +152,7 @@ def make_dlp_client(endpoint: str | None = None) -> dlp_v2.DlpServiceClient:
         try:
             found, _ = google.auth.default(scopes=SCOPES)
         except GoogleAuthError as exc:
-            raise AuditorError(f"no Google credentials for the DLP API: {exc}") from None
+            raise MissingCredentials("the DLP API", detail=str(exc)) from None
         credentials: Credentials = found
         return dlp_v2.DlpServiceClient(transport="rest", credentials=credentials)
     return dlp_v2.DlpServiceClient(

@@ -88,6 +88,8 @@ RUNS_SCHEMA: tuple[bigquery.SchemaField, ...] = (
     _list("dataset_filter"),
     _list("sources"),
     _list("gap_scopes"),
+    # History schema 3: the standing scope's dataset globs (a config's [scope] datasets).
+    _list("configured_datasets"),
 )
 FINDINGS_SCHEMA: tuple[bigquery.SchemaField, ...] = (
     _field("run_id", "STRING"),

@@ -35,8 +35,8 @@ from typing import Any
 
 from auditor.history.records import FindingRecord, RunRecord
 from auditor.model import RunScope
-from auditor.report.html import ChangedFinding, ChangeSet
 from auditor.report.summary import iso_utc
+from auditor.report.views import ChangedFinding, ChangeSet, PreviousRun
 
 __all__ = ["Comparison", "Coverage", "Observed", "RecordLoader", "compare"]
 
@@ -51,7 +51,7 @@ class Coverage:
     known: bool  # False: recorded without a scope; taken to have examined everything
     rules: frozenset[str] | None  # None: no --only, the whole policy pack ran
     project: str | None
-    dataset_filter: tuple[str, ...]  # --dataset globs; empty: every dataset
+    dataset_filter: tuple[str, ...]  # dataset globs applied (a config's or --dataset's); empty: all
     bigquery_gaps: tuple[str, ...]  # BigQuery resource names that could not be read
     other_gaps: frozenset[str]  # gap scopes outside BigQuery (IAM, groups, files)
 
@@ -124,11 +124,16 @@ class Comparison:
     consulted: tuple[str, ...]  # ids of the earlier runs read, newest first
 
     def change_set(self) -> ChangeSet:
-        """The fingerprints the HTML report shows."""
+        """What the HTML report shows (report.reader rebuilds the same from `as_json`)."""
+        last = self.previous
+        previous = None if last is None else PreviousRun(
+            last.id, last.started_at, last.complete, last.narrowed
+        )
         return ChangeSet(
             new=self.new,
             resolved=tuple(r.fingerprint for r in self.resolved),
             persisting=self.persisting,
+            not_examined=tuple(r.fingerprint for r in self.not_examined),
             # What each resolved finding was, so the page names it (issue 17).
             details={
                 r.fingerprint: ChangedFinding(
@@ -136,6 +141,8 @@ class Comparison:
                 )
                 for r in self.resolved
             },
+            previous=previous,
+            compared=self.consulted,
         )
 
     def as_json(self) -> dict[str, Any]:

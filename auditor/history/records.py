@@ -45,7 +45,8 @@ class RunRecord:
 
     @property
     def partial(self) -> bool:
-        """Narrowed (--only, --dataset) or incomplete: it cannot speak for the whole estate."""
+        """Narrowed (--only, --dataset narrower than the standing scope) or incomplete: it
+        cannot speak for the whole estate."""
         return self.narrowed or not self.complete
 
     def row(self) -> dict[str, Any]:
@@ -74,6 +75,7 @@ class RunRecord:
             "dataset_filter": list(scope.dataset_filter) if scope else [],
             "sources": list(scope.sources) if scope else [],
             "gap_scopes": list(self.gap_scopes),
+            "configured_datasets": list(scope.configured_datasets) if scope else [],
         }
 
 

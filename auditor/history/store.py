@@ -37,8 +37,8 @@ from auditor.errors import InputError
 from auditor.history.compare import Comparison, Coverage, compare
 from auditor.history.records import FindingRecord, RunRecord
 from auditor.model import Finding, Report, RunScope, Severity, Status
-from auditor.report.html import ChangeSet, TrendPoint
 from auditor.report.summary import FAILING, iso_utc, ordered, summarize
+from auditor.report.views import ChangeSet, TrendPoint
 
 __all__ = [
     "DEFAULT_HISTORY",
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 DEFAULT_HISTORY = Path("reports") / "history.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 # Findings kept one by one (PASS only counted, in the run's summary).
 STORED_STATUSES = (Status.FAIL, Status.ERROR, Status.WAIVED, Status.SKIPPED)
@@ -118,6 +118,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN sources TEXT",
         "ALTER TABLE runs ADD COLUMN gap_scopes TEXT",
     ),
+    # 3: the standing scope's dataset globs (auditor.toml [scope] datasets), so a run of a
+    # config with a dataset list is not taken for a narrowed one. NULL under schema 2: those
+    # runs keep the narrowed mark they were recorded with.
+    ("ALTER TABLE runs ADD COLUMN configured_datasets TEXT",),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -126,7 +130,7 @@ _RUN_SELECT = """
            results_sha256, findings, pass_count, fail_count, error_count, waived_count,
            skipped_count, fail_critical, fail_high, fail_medium, fail_low, fail_info,
            coverage_gaps, errors, narrowed, scope_rules, scope_project, scope_datasets,
-           rule_filter, dataset_filter, sources, gap_scopes
+           rule_filter, dataset_filter, sources, gap_scopes, configured_datasets
     FROM runs
 """
 _FINDING_SELECT = """
@@ -237,9 +241,9 @@ class HistoryStore:
                         waived_count, skipped_count, fail_critical, fail_high, fail_medium,
                         fail_low, fail_info, coverage_gaps, errors, narrowed, scope_rules,
                         scope_project, scope_datasets, rule_filter, dataset_filter, sources,
-                        gap_scopes
+                        gap_scopes, configured_datasets
                     ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                              ?, ?, ?, ?, ?, ?, ?, ?)
+                              ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     (
                         run_id,
@@ -265,6 +269,7 @@ class HistoryStore:
                         len(run.errors),
                         *_scope_params(run.scope),
                         _json_list(g.scope for g in run.coverage),
+                        _json_list(run.scope.configured_datasets),
                     ),
                 )
                 self._db.executemany(
@@ -495,6 +500,7 @@ def _scope(
     rule_filter: str | None,
     dataset_filter: str | None,
     sources: str | None,
+    configured_datasets: str | None,
 ) -> RunScope | None:
     if narrowed is None:  # recorded under schema 1
         return None
@@ -505,6 +511,9 @@ def _scope(
         rule_filter=_strings(rule_filter),
         dataset_filter=_strings(dataset_filter),
         sources=_strings(sources),
+        # NULL under schema 2, where a config's dataset list could not be told from
+        # --dataset: such a run stays narrowed, as it was recorded.
+        configured_datasets=_strings(configured_datasets),
     )
 
 
@@ -513,7 +522,7 @@ def _run_record(row: Sequence[Any]) -> RunRecord:
         run_id, started, finished, command, root, complete, tool_version, sha, findings,
         n_pass, n_fail, n_error, n_waived, n_skipped, critical, high, medium, low, info,
         gaps, errors, narrowed, rules, project, datasets, rule_filter, dataset_filter,
-        sources, gap_scopes,
+        sources, gap_scopes, configured_datasets,
     ) = row  # fmt: skip
     return RunRecord(
         id=run_id,
@@ -541,7 +550,16 @@ def _run_record(row: Sequence[Any]) -> RunRecord:
         },
         coverage_gaps=gaps,
         errors=errors,
-        scope=_scope(narrowed, rules, project, datasets, rule_filter, dataset_filter, sources),
+        scope=_scope(
+            narrowed,
+            rules,
+            project,
+            datasets,
+            rule_filter,
+            dataset_filter,
+            sources,
+            configured_datasets,
+        ),
         gap_scopes=_strings(gap_scopes),
     )
 

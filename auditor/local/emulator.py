@@ -22,18 +22,17 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from auditor.local import processes
+from auditor.local.endpoints import answers
 from auditor.local.engines import LOOPBACK, EmulatorError, Engine, ServeArgs, spec
 from auditor.resources import LOCAL_DIR
 
@@ -48,8 +47,6 @@ DATA_MARKER = ".auditor-emulator-data"
 _PROJECT_RE = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 # Variables that would make the engine's Python load code other than its own venv's.
 _SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__")
-# Engines started by this process, kept so that they can be reaped (no zombies).
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -330,74 +327,16 @@ def _remove_run(engine: Engine) -> None:
 
 
 def _is_engine_process(pid: int, engine: Engine) -> bool:
-    """True if `pid` is alive and runs from this engine's venv (so not a reused pid)."""
-    child = _children.get(pid)
-    if child is not None:  # started by this process: Popen knows, and reaps it
-        if child.poll() is None:
-            return True
-        del _children[pid]
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False  # gone, or someone else's process after pid reuse
-    proc = Path("/proc") / str(pid)
-    if not proc.is_dir():
-        return True  # no procfs: trust the signal check
-    try:
-        stat = (proc / "stat").read_text(encoding="utf-8", errors="replace")
-        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    if stat.rsplit(")", 1)[-1].split()[:1] in (["Z"], ["X"]):
-        return False  # exited, waiting for its parent to reap it
-    venv = os.fsencode(str(_venv(engine)))
-    return any(arg.startswith(venv) for arg in cmdline)
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    """Signal the engine's whole process group (it leads one: start_new_session)."""
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_gone(pid: int, engine: Engine, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _is_engine_process(pid, engine):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    return processes.is_engine_process(pid, _venv(engine))
 
 
 def _terminate(pid: int, engine: Engine) -> None:
-    """SIGTERM the engine's process group; SIGKILL it if still there after STOP_TIMEOUT."""
-    child = _children.pop(pid, None)
-    if child is not None:
-        if child.poll() is not None:
-            return
-        _signal(pid, signal.SIGTERM)
-        try:
-            child.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            _signal(pid, signal.SIGKILL)
-            try:
-                child.wait(5.0)
-            except subprocess.TimeoutExpired:
-                raise EmulatorError(f"{engine.value} engine (pid {pid}) survived SIGKILL") from None
-        return
-    if not _is_engine_process(pid, engine):
-        return
-    _signal(pid, signal.SIGTERM)
-    if not _wait_gone(pid, engine, STOP_TIMEOUT):
-        _signal(pid, signal.SIGKILL)
-        if not _wait_gone(pid, engine, 5.0):
-            raise EmulatorError(f"{engine.value} engine (pid {pid}) survived SIGKILL")
+    processes.terminate(pid, _venv(engine), Engine(engine).value, STOP_TIMEOUT)
+
+
+def running_engines(under: Iterable[Path]) -> list[processes.RunningEngine]:
+    """Engine processes of any engine, started by anyone, whose data dir is below `under`."""
+    return processes.running_engines({e: _venv(e) for e in Engine}, under)
 
 
 def _free_ports(count: int, exclude: set[int]) -> list[int]:
@@ -430,20 +369,10 @@ def _port_free(port: int) -> bool:
 # ----------------------------------------------------------------------------- health
 
 
-def _answers(endpoint: str, project: str) -> bool:
-    url = f"{endpoint}/bigquery/v2/projects/{project}/datasets"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-    try:
-        with opener.open(url, timeout=5) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def _wait_healthy(info: _RunInfo, alive: Callable[[], bool], timeout: float) -> None:
     url = f"{info.endpoint}/bigquery/v2/projects/{info.project}/datasets"
     deadline = time.monotonic() + timeout
-    while not _answers(info.endpoint, info.project):
+    while not answers(info.endpoint, info.project):
         if not alive():
             raise EmulatorError(
                 f"{info.engine.value} engine exited before answering GET {url}; "
@@ -584,7 +513,7 @@ def _launch(
             )
         except OSError as exc:
             raise EmulatorError(f"cannot start {argv[0]}: {exc}") from exc
-    _children[proc.pid] = proc
+    processes.track(proc)
     info = _RunInfo(
         engine=engine,
         pid=proc.pid,

@@ -1,4 +1,4 @@
-"""The applier's Estate over a google-cloud-bigquery client (see apply.Estate).
+"""The applier's Estate over a google-cloud-bigquery client (see state.Estate).
 
 Raw REST calls through the client's connection, so each request is exactly what the plan
 shows, with If-Match where the action says so. Transient errors (429, 5xx, a lost
@@ -19,14 +19,14 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 
-from auditor.remediate.apply import ApplyError, DatasetState, TableState
+from auditor.remediate.state import ApplyError, DatasetState, TableState
 from auditor.sources.bigquery import dataset_from_api, iam_from_api, table_from_api
 
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
 
 class BigQueryEstate:
-    """apply.Estate over a BigQuery client (see the module doc)."""
+    """state.Estate over a BigQuery client (see the module doc)."""
 
     def __init__(
         self, client: bigquery.Client, *, timeout: float = 30.0, attempts: int = 4

@@ -58,6 +58,7 @@ from auditor.remediate.actions import (
     iam_digest,
     table_digest,
 )
+from auditor.remediate.converge import converge
 from auditor.remediate.desired import (
     CUSTOMERS_DATASET,
     DATASET_ID_RE,
@@ -67,8 +68,7 @@ from auditor.remediate.desired import (
     DesiredState,
     desired_state,
 )
-from auditor.remediate.remediators import (
-    REMEDIATORS,
+from auditor.remediate.intents import (
     AddColumn,
     Context,
     Intent,
@@ -79,10 +79,9 @@ from auditor.remediate.remediators import (
     RemoveIam,
     SetKey,
     SetLabel,
-    converge,
-    fallback,
     parse_resource,
 )
+from auditor.remediate.remediators import REMEDIATORS, fallback
 
 PLAN_VERSION = "1"
 
@@ -163,6 +162,9 @@ class Plan:
     # The request of each action as computed against the state the plan saw, by action id.
     previews: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tool_version: str = ""
+    # The BigQuery endpoint the estate was read from (None: Google's API): apply and the
+    # commands the plan prints use it unless told otherwise.
+    endpoint: str | None = None
 
     @property
     def precondition_mode(self) -> str:
@@ -213,10 +215,11 @@ def plan_remediation(
     source: str,
     only_resources: Sequence[str] = (),
     tool_version: str = "",
+    endpoint: str | None = None,
 ) -> Plan:
     """Fixes for the FAIL findings (whose resources match `only_resources` globs, if any).
-    `kinds` maps each rule id to its check kind."""
-    ctx = Context.build(inventory, desired)
+    `kinds` maps each rule id to its check kind; `endpoint` is where the estate was read."""
+    ctx = Context.build(inventory, desired, endpoint)
     chosen = [
         f for f in findings if f.status is Status.FAIL and _matches(f.resource, only_resources)
     ]
@@ -245,6 +248,7 @@ def plan_provision_tenant(
     created_at: datetime,
     source: str,
     tool_version: str = "",
+    endpoint: str | None = None,
 ) -> Plan:
     """Create (or converge) tenant dataset `tenant_id` from the templates."""
     if DATASET_ID_RE.fullmatch(tenant_id) is None:
@@ -253,7 +257,7 @@ def plan_provision_tenant(
         raise UsageError("`customers` is the protected dataset; use `auditor provision customers`")
     if not desired.tenant_templates:
         raise UsageError("no tenant templates were loaded (schemas/tenant/*.json)")
-    ctx = Context.build(inventory, desired)
+    ctx = Context.build(inventory, desired, endpoint)
     existing = ctx.datasets.get(tenant_id)
     if existing is not None and ctx.role(tenant_id) is DatasetRole.CUSTOMERS:
         raise UsageError(f"dataset {tenant_id} is labelled as the customers dataset")
@@ -268,6 +272,23 @@ def plan_provision_tenant(
     return _assemble(ctx, Purpose.PROVISION_TENANT, [], created_at, source, tool_version)
 
 
+# What hardening the customers dataset leaves alone, by the check kind that judges it. It
+# changes the dataset's own settings only; these need the whole estate and its IAM in view,
+# which `remediate plan` has (its fix may still be a manual step).
+HARDENING_LEAVES: tuple[tuple[str, str], ...] = (
+    (
+        "genai-cannot-reach",
+        "GenAI principals that reach customers through named access entries, authorized "
+        "views, groups or IAM",
+    ),
+    ("protected-not-public", "public access through table IAM or project IAM"),
+    ("approved-readers-only", "principals outside its approved readers that reach it"),
+    ("no-broad-project-data-roles", "project, folder and organization roles that read its tables"),
+    ("table-cmek", "the keys of its existing tables (the default key applies to new ones)"),
+    ("secrets-encrypted-bytes", "secrets stored other than as KMS-encrypted BYTES"),
+)
+
+
 def plan_harden_customers(
     inventory: Inventory,
     desired: DesiredState,
@@ -275,9 +296,10 @@ def plan_harden_customers(
     created_at: datetime,
     source: str,
     tool_version: str = "",
+    endpoint: str | None = None,
 ) -> Plan:
     """Harden (or create) the protected customers dataset."""
-    ctx = Context.build(inventory, desired)
+    ctx = Context.build(inventory, desired, endpoint)
     labels = {ROLE_LABEL: "customers", **desired.labels}
     converge(
         ctx,
@@ -390,6 +412,7 @@ def _assemble(
         desired=ctx.desired.to_dict(),
         previews=previews,
         tool_version=tool_version,
+        endpoint=ctx.endpoint,
     )
 
 
@@ -493,6 +516,7 @@ def _table_pre(
 
 
 __all__ = [
+    "HARDENING_LEAVES",
     "PLAN_VERSION",
     "REMEDIATORS",
     "DatasetRole",

@@ -41,6 +41,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "project": plan.project,
         "purpose": plan.purpose.value,
         "source": plan.source,
+        "endpoint": plan.endpoint,
         "digest": plan.digest(),
         "precondition_mode": plan.precondition_mode,
         "desired": dict(plan.desired),
@@ -104,6 +105,7 @@ def load_plan(text: str, path: str) -> Plan:
         desired=raw["desired"],
         previews=previews,
         tool_version=raw["tool"]["version"],
+        endpoint=raw.get("endpoint"),
     )
     for action in plan.actions:
         if action.project != plan.project:

@@ -1,149 +1,44 @@
 """Remediators: per check kind, what fixes a finding (as intents the planner merges into
-actions) or which manual step explains it. Also `converge`, the desired-state diff behind
-provisioning. Pure; registered in REMEDIATORS by check kind."""
+actions) or which manual step explains it. Pure; registered in REMEDIATORS by check kind.
+The desired-state diff behind provisioning is converge.py; the intents are intents.py."""
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.access.principals import PUBLIC, acl_member, canonical
+from auditor.access.principals import acl_member, canonical
 from auditor.detect.names import classify_column
 from auditor.model import (
     BIGQUERY_RESOURCE_PREFIX,
-    AccessEntry,
     Condition,
-    Dataset,
     Finding,
     GranteeKind,
-    Inventory,
-    Table,
     TableSchema,
-    dataset_resource,
     table_resource_name,
     walk_fields,
 )
-from auditor.policy.checks.schemadiff import DiffKind, diff_columns
+from auditor.policy.checks.schemadiff import DiffKind
 from auditor.remediate.actions import (
     IamMemberGrant,
     NewColumn,
-    entry_text,
 )
 from auditor.remediate.desired import (
     CREDENTIAL_TABLE_RE,
-    CUSTOMERS_DATASET,
-    PLATFORM_ADMINS,
     ROLE_LABEL,
     TENANT_ID_LABEL,
     DatasetRole,
-    DesiredState,
 )
-
-# ----------------------------------------------------------------------------- intents
-
-
-@dataclass(frozen=True)
-class RemoveEntry:
-    dataset: str
-    entry: AccessEntry
-    reason: str
-
-
-@dataclass(frozen=True)
-class SetLabel:
-    dataset: str
-    key: str
-    value: str
-
-
-@dataclass(frozen=True)
-class SetKey:
-    dataset: str
-    key: str
-
-
-@dataclass(frozen=True)
-class NewDataset:
-    dataset: str
-    role: DatasetRole
-    labels: tuple[tuple[str, str], ...]
-    key: str | None
-    description: str
-
-
-@dataclass(frozen=True)
-class NewTable:
-    dataset: str
-    template: TableSchema
-    key: str | None
-
-
-@dataclass(frozen=True)
-class AddColumn:
-    dataset: str
-    table: str
-    column: NewColumn
-
-
-@dataclass(frozen=True)
-class RemoveIam:
-    dataset: str
-    table: str
-    grant: IamMemberGrant
-
-
-@dataclass(frozen=True)
-class Manual:
-    resource: str
-    title: str
-    why: str
-    steps: tuple[str, ...]
-
-
-Intent = RemoveEntry | SetLabel | SetKey | NewDataset | NewTable | AddColumn | RemoveIam
-
-
-@dataclass
-class Context:
-    inventory: Inventory
-    desired: DesiredState
-    datasets: dict[str, Dataset]
-    tables: dict[tuple[str, str], Table]
-    intents: list[tuple[Intent | Manual, str | None]] = field(default_factory=list)
-
-    @classmethod
-    def build(cls, inventory: Inventory, desired: DesiredState) -> Context:
-        project = desired.project
-        return cls(
-            inventory,
-            desired,
-            {d.dataset_id: d for d in inventory.datasets if d.project == project},
-            {(t.dataset_id, t.table_id): t for t in inventory.live_tables if t.project == project},
-        )
-
-    def add(self, intent: Intent | Manual, fingerprint: str | None) -> None:
-        self.intents.append((intent, fingerprint))
-
-    def manual(
-        self, fingerprint: str | None, resource: str, title: str, why: str, *steps: str
-    ) -> None:
-        self.add(Manual(resource, title, why, tuple(steps)), fingerprint)
-
-    def role(self, dataset_id: str) -> DatasetRole:
-        ds = self.datasets.get(dataset_id)
-        labels = ds.labels if ds else {}
-        if dataset_id == CUSTOMERS_DATASET or labels.get(ROLE_LABEL) == "customers":
-            return DatasetRole.CUSTOMERS
-        if labels.get(ROLE_LABEL) == "tenant":
-            return DatasetRole.TENANT
-        return DatasetRole.OTHER
-
-    def tables_of(self, dataset_id: str) -> list[Table]:
-        return [t for (d, _), t in sorted(self.tables.items()) if d == dataset_id]
-
+from auditor.remediate.intents import (
+    AddColumn,
+    Context,
+    NewTable,
+    RemoveEntry,
+    RemoveIam,
+    SetKey,
+    parse_resource,
+    shell_word,
+)
 
 # ----------------------------------------------------------------------------- remediators
 
@@ -162,22 +57,6 @@ def remediates(*kinds: str) -> Callable[[Remediator], Remediator]:
         return function
 
     return add
-
-
-_RESOURCE_RE = re.compile(
-    r"^//bigquery\.googleapis\.com/projects/(?P<p>[^/]+)/datasets/(?P<d>[^/]+)"
-    r"(?:/tables/(?P<t>[^/]+))?$"
-)
-
-
-def parse_resource(resource: str) -> tuple[str, str, str | None] | None:
-    match = _RESOURCE_RE.match(resource)
-    return (match["p"], match["d"], match["t"]) if match else None
-
-
-def shell_word(text: str) -> str:
-    """One shell word: names come from the estate, and a manual step is meant to be pasted."""
-    return shlex.quote(text)
 
 
 @remediates("no-public-access")
@@ -262,11 +141,11 @@ def _live_drift(ctx: Context, f: Finding) -> None:
     dataset_id, table_id = parsed[1], parsed[2]
     template = _template_named(ctx, str(f.evidence.get("template", "")), table_id)
     if drift == "missing_table" and template is not None:
-        _create_table(ctx, dataset_id, template, f.fingerprint)
+        create_table(ctx, dataset_id, template, f.fingerprint)
     elif drift == DiffKind.MISSING.value and template is not None and f.column:
-        _add_column(ctx, dataset_id, table_id, template, f.column, f.fingerprint)
+        add_column(ctx, dataset_id, table_id, template, f.column, f.fingerprint)
     elif drift == DiffKind.EXTRA.value and f.column:
-        _extra_column(ctx, dataset_id, table_id, f.column, f.fingerprint)
+        extra_column(ctx, dataset_id, table_id, f.column, f.fingerprint)
     elif drift == DiffKind.CHANGED.value and f.column:
         ctx.manual(
             f.fingerprint,
@@ -304,7 +183,7 @@ def _template_named(ctx: Context, path: str, table_id: str) -> TableSchema | Non
     return None
 
 
-def _create_table(
+def create_table(
     ctx: Context, dataset_id: str, template: TableSchema, fingerprint: str | None
 ) -> None:
     role = ctx.role(dataset_id)
@@ -336,7 +215,7 @@ def _credential_reason(template: TableSchema) -> str | None:
     return None
 
 
-def _add_column(
+def add_column(
     ctx: Context,
     dataset_id: str,
     table_id: str,
@@ -385,7 +264,7 @@ def _add_column(
     ctx.add(AddColumn(dataset_id, table_id, NewColumn(parent, found)), fingerprint)
 
 
-def _extra_column(
+def extra_column(
     ctx: Context, dataset_id: str, table_id: str, column: str, fingerprint: str | None
 ) -> None:
     resource = table_resource_name(ctx.desired.project, dataset_id, table_id)
@@ -457,8 +336,8 @@ def _classified(ctx: Context, f: Finding) -> None:
         "expose it to GenAI (tenant) or hide it from the tenant rules",
         f"if it is a tenant dataset: bq update --set_label {ROLE_LABEL}:tenant "
         f"--set_label {shell_word(f'{TENANT_ID_LABEL}:{name}')} "
-        f"{shell_word(f'{ctx.desired.project}:{name}')} (or `auditor provision "
-        f"{shell_word(name)}`)",
+        f"{shell_word(f'{ctx.desired.project}:{name}')} "
+        f"(or `{ctx.auditor_command('provision', name)}`)",
         "otherwise move its data into a classified dataset and delete it after review",
     )
 
@@ -622,119 +501,3 @@ def _short(resource: str) -> str:
     if parsed is None:
         return resource
     return f"{parsed[1]}.{parsed[2]}" if parsed[2] else parsed[1]
-
-
-_OWNER = "roles/bigquery.dataOwner"
-
-
-def converge(
-    ctx: Context, dataset_id: str, role: DatasetRole, labels: Mapping[str, str], description: str
-) -> None:
-    desired = ctx.desired
-    ds = ctx.datasets.get(dataset_id)
-    resource = dataset_resource(desired.project, dataset_id)
-    key = desired.key_for(role)
-    if ds is None:
-        ctx.add(
-            NewDataset(dataset_id, role, tuple(sorted(labels.items())), key, description),
-            None,
-        )
-        ctx.datasets[dataset_id] = Dataset(
-            desired.project,
-            dataset_id,
-            desired.location,
-            dict(labels),
-            description,
-            desired.access,
-            key,
-        )
-        for template in desired.templates_for(role):
-            _create_table(ctx, dataset_id, template, None)
-        return
-    for k, v in sorted(labels.items()):
-        if ds.labels.get(k) != v:
-            ctx.add(SetLabel(dataset_id, k, v), None)
-    # From here on the dataset counts as what it is being labelled.
-    ctx.datasets[dataset_id] = Dataset(
-        ds.project,
-        ds.dataset_id,
-        ds.location,
-        {**ds.labels, **labels},
-        ds.description,
-        ds.access,
-        ds.default_kms_key,
-        ds.etag,
-    )
-    if not ds.default_kms_key:
-        if key:
-            ctx.add(SetKey(dataset_id, key), None)
-        else:
-            ctx.manual(
-                None,
-                resource,
-                f"choose a default CMEK for {dataset_id}",
-                f"the remediation config names no key for {role.value} datasets",
-                f"set kms_keys.{role.value} in the config",
-            )
-    broad = [e for e in ds.access if _broad_entry(e)]
-    owners_left = [e for e in ds.access if e.role == _OWNER and e not in broad]
-    for entry in broad:
-        if entry.role == _OWNER and not owners_left:
-            ctx.manual(
-                None,
-                resource,
-                f"add a named owner to {dataset_id} before removing {entry.entity}",
-                "removing the last OWNER entry would leave the dataset with no owner in its "
-                "access list",
-                f"add OWNER {PLATFORM_ADMINS} (groupByEmail), then re-run provisioning",
-            )
-            continue
-        why = "public" if entry.entity in PUBLIC else "a project special group"
-        ctx.add(RemoveEntry(dataset_id, entry, f"{entry_text(entry)} is {why}"), None)
-    templates = {t.name.lower(): t for t in desired.templates_for(role)}
-    live = {t.table_id.lower(): t for t in ctx.tables_of(dataset_id)}
-    for name, template in sorted(templates.items()):
-        table = live.get(name)
-        if table is None:
-            _create_table(ctx, dataset_id, template, None)
-            continue
-        for diff in diff_columns(table.fields, template.fields):
-            if diff.kind is DiffKind.MISSING:
-                _add_column(ctx, dataset_id, table.table_id, template, diff.path, None)
-            elif diff.kind is DiffKind.EXTRA and role is DatasetRole.TENANT:
-                _extra_column(ctx, dataset_id, table.table_id, diff.path, None)
-            elif diff.kind is DiffKind.CHANGED:
-                ctx.manual(
-                    None,
-                    table.resource,
-                    f"restore the type/mode of column {diff.path} of {dataset_id}.{table.table_id}",
-                    "changing a column's type rewrites data, which remediation never does",
-                    f"recreate the table with the schema of {template.location.path} and copy "
-                    "the rows with an explicit CAST, in a reviewed change",
-                )
-    for name, table in sorted(live.items()):
-        if name not in templates and role is DatasetRole.TENANT and table.type == "TABLE":
-            ctx.manual(
-                None,
-                table.resource,
-                f"review table {dataset_id}.{table.table_id}, which no template defines",
-                "remediation never deletes a table",
-                "add its template through a reviewed pull request, or move it out after review",
-            )
-    for table in live.values():
-        for b in table.iam or ():
-            for m in b.members:
-                if m in PUBLIC:
-                    ctx.add(
-                        RemoveIam(
-                            dataset_id, table.table_id, IamMemberGrant(b.role, m, b.condition)
-                        ),
-                        None,
-                    )
-
-
-def _broad_entry(entry: AccessEntry) -> bool:
-    """A public grant or a project special group (projectOwners/Writers/Readers)."""
-    if entry.kind is GranteeKind.SPECIAL_GROUP:
-        return True
-    return entry.kind is GranteeKind.IAM_MEMBER and entry.entity in PUBLIC

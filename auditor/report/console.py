@@ -65,6 +65,8 @@ def _header(report: Report) -> list[Text]:
         Text.assemble("command: ", _text(run.command)),
         Text(f"run:     {iso_utc(run.started_at)} -> {iso_utc(run.finished_at)}"),
     ]
+    if run.evaluation_time is not None:  # the instant time-bound IAM conditions were decided at
+        lines.append(Text(f"as of:   {iso_utc(run.evaluation_time)}"))
     if run.discovery is not None:
         # What the gate looked at, so "nothing found" cannot pass for "nothing wrong".
         lines.append(Text.assemble("inputs:  ", _text(run.discovery.summary)))
@@ -90,14 +92,21 @@ def _header(report: Report) -> list[Text]:
 
 def _complete(report: Report) -> Text:
     """A narrowed run (--only, --dataset) examined its scope only: say which, so that
-    "complete" is never read as the whole estate."""
+    "complete" is never read as the whole estate. A config's dataset list is the standing
+    scope: named, not a narrowing."""
     scope = report.run.scope
     if not scope.narrowed:
-        return Text("complete: every input in scope was examined", style="green")
+        if not scope.dataset_filter:
+            return Text("complete: every input in scope was examined", style="green")
+        return Text.assemble(
+            ("complete: every input in scope (the configured datasets matching ", "green"),
+            _text(", ".join(scope.dataset_filter), "green"),
+            (") was examined", "green"),
+        )
     parts = []
     if scope.rule_filter:
         parts.append(f"only rules {', '.join(scope.rules)}")
-    if scope.dataset_filter:
+    if scope.narrowed_datasets:
         parts.append(f"only datasets matching {', '.join(scope.dataset_filter)}")
     return Text.assemble(
         ("narrowed: ", "bold yellow"),

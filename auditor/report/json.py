@@ -113,6 +113,7 @@ def _scope(scope: RunScope) -> dict[str, Any]:
         "datasets": list(scope.datasets),
         "rule_filter": list(scope.rule_filter),
         "dataset_filter": list(scope.dataset_filter),
+        "configured_datasets": list(scope.configured_datasets),
         "sources": list(scope.sources),
         "narrowed": scope.narrowed,
     }

@@ -48,7 +48,9 @@ from auditor.model import (
     WaiverRef,
 )
 from auditor.report import json as json_report
+from auditor.report import since
 from auditor.report.summary import summarize
+from auditor.report.views import ChangeSet
 
 # Said when a saved report is marked incomplete but names no gap or error, so that the
 # rebuilt run stays incomplete (RunInfo.complete is derived from gaps and errors).
@@ -65,12 +67,14 @@ def _refuse(word: str) -> Any:
 
 @dataclass(frozen=True)
 class SavedReport:
-    """A report read from a file: the Report, the SHA-256 of the file's bytes, and its
-    signature block when it carries one (report.signing verifies it)."""
+    """A report read from a file: the Report, the SHA-256 of the file's bytes, its
+    signature block when it carries one (report.signing verifies it), and what changed
+    since the last run when the nightly job wrote it (report.since)."""
 
     report: Report
     sha256: str
     signature: Mapping[str, Any] | None
+    since_last_run: ChangeSet | None = None
 
 
 def _time(text: str) -> datetime:
@@ -144,6 +148,7 @@ def _scope(data: Mapping[str, Any] | None) -> RunScope:
         rule_filter=tuple(data["rule_filter"]),
         dataset_filter=tuple(data["dataset_filter"]),
         sources=tuple(data["sources"]),
+        configured_datasets=tuple(data.get("configured_datasets", ())),
     )
 
 
@@ -240,7 +245,22 @@ def report_from_json(text: str, source: str) -> Report:
     Raises InputError naming `source` when the text is not a valid JSON report, a finding's
     fingerprint does not match its fields, or the summary does not match the findings.
     """
-    return _read_text(text, source)[0]
+    return _read_text(text, source).report
+
+
+def read_report_bytes(path: Path) -> bytes:
+    """A saved report file's bytes (InputError naming it when it is missing, unreadable or
+    larger than the report limit, checked before a byte is read)."""
+    source = str(path)
+    try:
+        if path.stat().st_size > limits.MAX_REPORT_BYTES:
+            too_big = limits.size_text(limits.MAX_REPORT_BYTES)
+            raise InputError(source, f"file is larger than {too_big}; not read")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(source, "no such file") from None
+    except OSError as exc:
+        raise InputError(source, f"cannot read: {exc.strerror or exc}") from None
 
 
 def read_report(path: Path) -> SavedReport:
@@ -250,14 +270,7 @@ def read_report(path: Path) -> SavedReport:
     report_from_json does, and when the file cannot be read or is not UTF-8.
     """
     source = str(path)
-    try:
-        size = path.stat().st_size
-        if size > limits.MAX_REPORT_BYTES:
-            too_big = f"file is larger than {limits.size_text(limits.MAX_REPORT_BYTES)}"
-            raise InputError(source, f"{too_big}; not read")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(source, f"cannot read: {exc.strerror or exc}") from None
+    raw = read_report_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")
@@ -265,17 +278,19 @@ def read_report(path: Path) -> SavedReport:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise InputError(source, f"not UTF-8 text (byte offset {exc.start})", line) from None
     del raw  # the text alone from here: a report is never held twice
-    report, signature = _read_text(text, source)
-    return SavedReport(report, digest, signature)
+    return _read_text(text, source, digest)
 
 
-def _read_text(text: str, source: str) -> tuple[Report, Mapping[str, Any] | None]:
+def _read_text(text: str, source: str, digest: str = "") -> SavedReport:
     if not (text.isascii() and text.lstrip(_WHITESPACE).startswith("{")):
         # Not what this tool writes (an ASCII object): the general, careful path.
         data = json_report.load(text, source)
         data, findings = _findings_of(data, source)
-        return _build(data, findings, source), data.get("signature")
-    return _streamed(text, source)
+    else:
+        data, findings = _streamed(text, source)
+    report = _build(data, findings, source)
+    changes = since.change_set(data.get("since_last_run"), report, source)
+    return SavedReport(report, digest, data.get("signature"), changes)
 
 
 def _findings_of(
@@ -289,7 +304,7 @@ def _findings_of(
 # --- the streaming path: the top-level object member by member, findings one at a time ------
 
 
-def _streamed(text: str, source: str) -> tuple[Report, Mapping[str, Any] | None]:
+def _streamed(text: str, source: str) -> tuple[dict[str, Any], tuple[Finding, ...]]:
     """Parse the report's top-level object with the C decoder member by member, and its
     `findings` array item by item, checking and converting each finding as it is read."""
     members: dict[str, Any] = {}
@@ -316,7 +331,7 @@ def _streamed(text: str, source: str) -> tuple[Report, Mapping[str, Any] | None]
     data = members
     json_report.validate(data, source)  # everything else, with the findings as []
     json_report.upgrade(data)
-    return _build(data, tuple(findings), source), data.get("signature")
+    return data, tuple(findings)
 
 
 def _skip(text: str, pos: int) -> int:
@@ -406,4 +421,10 @@ def _array_items(text: str, pos: int, source: str, each: Callable[[Any], None]) 
         raise _syntax(text, pos, source, "expected ',' or ']'")
 
 
-__all__ = ["UNEXPLAINED_INCOMPLETE", "SavedReport", "read_report", "report_from_json"]
+__all__ = [
+    "UNEXPLAINED_INCOMPLETE",
+    "SavedReport",
+    "read_report",
+    "read_report_bytes",
+    "report_from_json",
+]

@@ -31,9 +31,9 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor.model import Finding, Location, Report, RuleInfo, RunInfo, Severity, Status
-from auditor.report.html import ChangeSet
 from auditor.report.json import jsonable
 from auditor.report.summary import iso_utc, ordered, ordered_rules
+from auditor.report.views import ChangeSet
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = (
@@ -139,11 +139,10 @@ def resource_path(resource: str) -> str:
     `..`) becomes `resources/<hash>`."""
     service = _SERVICE_RESOURCE.match(resource)
     text = f"{service[1]}/{service[2]}" if service else resource
-    segments = text.split("/")
-    if any(s in _ODD_SEGMENT for s in segments) or ":" in segments[0]:
+    if _odd(text):
         digest = hashlib.sha256(resource.encode("utf-8", "surrogatepass")).hexdigest()
         return f"resources/{digest[:32]}"
-    return "/".join(_segment(s) for s in segments)
+    return _file_uri(text)
 
 
 def _segment(text: str) -> str:

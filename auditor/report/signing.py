@@ -39,8 +39,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from auditor import limits
 from auditor.errors import InputError, UsageError
+from auditor.report.reader import read_report_bytes
 from auditor.report.summary import iso_utc
 
 FORMAT = "auditor-signature/1"
@@ -325,32 +325,19 @@ def verify_signature(signature: Signature, trusted: Sequence[Ed25519PublicKey]) 
     return False
 
 
-def _read(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > limits.MAX_REPORT_BYTES:
-            too_big = limits.size_text(limits.MAX_REPORT_BYTES)
-            raise InputError(str(path), f"file is larger than {too_big}; not read")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
-
-
 def verify_file(path: Path, trusted: Sequence[Ed25519PublicKey]) -> Verification:
     """Check a report file's signature against trusted public keys (InputError when the
     file cannot be read)."""
     if not trusted:
         raise UsageError("verification needs the signer's public key (--public-key)")
-    data = _read(path)
+    data = read_report_bytes(path)
     embedding = embedding_for(path)
     try:
         if embedding is Embedding.DETACHED:
             sig_path = path.with_name(path.name + DETACHED_SUFFIX)
             if not sig_path.exists():
                 return Verification(Outcome.UNSIGNED, f"no signature: {sig_path.name} is missing")
-            content, block = data, _read(sig_path).decode("utf-8", "replace").strip()
+            content, block = data, read_report_bytes(sig_path).decode("utf-8", "replace").strip()
         else:
             text = data.decode("utf-8", "replace")
             split: Callable[[str], tuple[str, str | None]] = (

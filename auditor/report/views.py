@@ -55,14 +55,29 @@ class ChangedFinding:
 
 
 @dataclass(frozen=True)
+class PreviousRun:
+    """The run recorded just before this one, as the JSON's `since_last_run.previous_run`."""
+
+    id: str
+    started_at: datetime
+    complete: bool
+    narrowed: bool
+
+
+@dataclass(frozen=True)
 class ChangeSet:
-    """Fingerprints that appeared, disappeared or stayed since the previous run; `details`
-    names resolved findings (from the previous run's stored rows) by fingerprint."""
+    """Fingerprints new since the last run, resolved, persisting, and not examined (failing
+    before, outside this run's scope); `details` names resolved findings (from the history's
+    stored rows) by fingerprint; `previous` and `compared` say which runs it compares with."""
 
     new: tuple[str, ...] = ()
     resolved: tuple[str, ...] = ()
     persisting: tuple[str, ...] = ()
+    not_examined: tuple[str, ...] = ()
+    # Not part of equality (two change sets are equal when their fingerprints are):
     details: Mapping[str, ChangedFinding] = field(default_factory=dict, compare=False)
+    previous: PreviousRun | None = field(default=None, compare=False)
+    compared: tuple[str, ...] = field(default=(), compare=False)  # earlier runs, newest first
 
 
 @dataclass(frozen=True)
@@ -116,8 +131,13 @@ class ChangesView:
     new: int
     resolved: int
     persisting: int
+    not_examined: int
     new_findings: tuple[Finding, ...]
     resolved_sample: tuple[ResolvedItem, ...]
+    previous_id: str | None
+    previous_started: str | None
+    previous_partial: str  # "" or why the previous run does not speak for everything
+    earlier_runs: int  # runs read beyond the previous one (for what it did not examine)
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,8 @@ class ScopeView:
     datasets: tuple[str, ...]  # the first DATASETS_SHOWN
     dataset_count: int
     dataset_filter: tuple[str, ...]
+    configured_datasets: tuple[str, ...]  # the standing scope (a config's dataset list)
+    narrowed_datasets: bool  # the filter leaves out part of the standing scope
     rules: tuple[str, ...]
     rule_filter: tuple[str, ...]
     with_results: tuple[str, ...]
@@ -147,6 +169,8 @@ def scope(report: Report, rules: Mapping[str, RuleView]) -> ScopeView:
         datasets=s.datasets[:DATASETS_SHOWN],
         dataset_count=len(s.datasets),
         dataset_filter=s.dataset_filter,
+        configured_datasets=s.configured_datasets,
+        narrowed_datasets=s.narrowed_datasets,
         rules=tuple(ran),
         rule_filter=s.rule_filter,
         with_results=tuple(r for r in ran if r in rules and rules[r].has_results),
@@ -296,14 +320,25 @@ def changes_view(report: Report, changes: ChangeSet | None) -> ChangesView | Non
         return None
     new = set(changes.new)
     found = [f for f in ordered(report.findings) if f.fingerprint in new]
+    previous = changes.previous
+    partial = []
+    if previous is not None and previous.narrowed:
+        partial.append("narrowed")
+    if previous is not None and not previous.complete:
+        partial.append("incomplete")
     return ChangesView(
         new=len(changes.new),
         resolved=len(changes.resolved),
         persisting=len(changes.persisting),
+        not_examined=len(changes.not_examined),
         new_findings=tuple(found[:SAMPLE]),
         resolved_sample=tuple(
             ResolvedItem(fp, changes.details.get(fp)) for fp in sorted(changes.resolved)[:SAMPLE]
         ),
+        previous_id=previous.id if previous else None,
+        previous_started=iso_utc(previous.started_at) if previous else None,
+        previous_partial=" and ".join(partial),
+        earlier_runs=max(len(changes.compared) - 1, 0),
     )
 
 
@@ -312,6 +347,7 @@ __all__ = [
     "TREND_RUNS",
     "ChangeSet",
     "ChangedFinding",
+    "PreviousRun",
     "ScopeView",
     "TrendPoint",
     "changes_view",

@@ -44,7 +44,7 @@ from google.cloud import bigquery
 from requests.exceptions import InvalidJSONError
 
 from auditor.detect.values import redact_secrets
-from auditor.errors import UsageError
+from auditor.errors import MissingCredentials, UsageError
 from auditor.model import (
     BIGQUERY_RESOURCE_PREFIX,
     AccessEntry,
@@ -75,7 +75,10 @@ def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
     Builds no connection; the first request does.
     """
     if endpoint is None:
-        return bigquery.Client(project=project)
+        try:
+            return bigquery.Client(project=project)
+        except auth_exceptions.DefaultCredentialsError as exc:
+            raise MissingCredentials("the BigQuery API", project, str(exc)) from None
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"invalid BigQuery endpoint {endpoint!r} (expected http(s)://host:port)")

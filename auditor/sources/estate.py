@@ -7,7 +7,7 @@ what is missing; the access rules then cannot vouch for anything, and the run sa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from google.cloud import bigquery
 
 from auditor.content.base import TENANT_LABELS, ContentMode, ContentOptions
 from auditor.content.scan import scan_contents, scanner_for
+from auditor.local.endpoints import engine_datasets
 from auditor.model import CoverageGap, Dataset, GranteeKind, Inventory, Table
 from auditor.sources.bigquery import CollectOptions, collect, make_client
 from auditor.sources.exports import ExportLoad, load_exports
@@ -31,10 +32,14 @@ class EstateSource:
     template_globs: tuple[str, ...]
     endpoint: str | None = None  # None: Google's BigQuery API
     bigquery: CollectOptions = field(default_factory=CollectOptions)
+    iam: bool = True  # False: no rule of the run reads IAM, so it is not collected
     iam_endpoint: str | None = None  # None: Google's APIs when `endpoint` is None too
     iam_exports: Path | None = None  # IAM parts from an offline export folder instead
     # Credential values in tenant tables (AUD-014): on by default, local sampling.
     content: ContentOptions = field(default_factory=ContentOptions)
+    # The roles the caller's role catalog defines: any other bound role is looked up (IAM
+    # roles.get). None: none is looked up (unknown roles stay coverage gaps).
+    known_roles: Container[str] | None = None
 
     @property
     def root(self) -> str:
@@ -50,15 +55,25 @@ def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
     client = make_client(source.project, source.endpoint)
     live = collect(client, source.project, source.bigquery)
     progress(
-        f"collected {len(live.datasets)} datasets, {len(live.tables)} tables, "
-        f"{len(live.gaps)} coverage gaps in {live.stats.seconds:.1f} s "
+        f"collected {len(live.datasets)} datasets, {len(live.tables)} tables from BigQuery, "
+        f"{len(live.gaps)} coverage gaps there, in {live.stats.seconds:.1f} s "
         f"({live.stats.api_calls} API calls, {live.stats.queries} queries)"
     )
+    # A local engine's own dataset is not part of the estate (auditor.local.endpoints).
+    engine_own = {
+        d.dataset_id
+        for d in engine_datasets(source.endpoint, live.datasets, live.tables, live.gaps)
+    }
+    if engine_own:
+        progress(
+            f"left out {', '.join(sorted(engine_own))}: the local engine's own empty "
+            "dataset, not part of the estate"
+        )
     inventory = dataclasses.replace(
         inventory,
         root=source.root,
         project=source.project,
-        datasets=live.datasets,
+        datasets=tuple(d for d in live.datasets if d.dataset_id not in engine_own),
         live_tables=live.tables,
         gaps=inventory.gaps + live.gaps,
     )
@@ -97,6 +112,12 @@ def _with_contents(
 
 
 def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) -> Inventory:
+    if not source.iam:
+        progress(
+            "IAM not read (project, folder and organization policies, deny policies, "
+            "groups): no rule of this run needs it"
+        )
+        return inventory
     if source.iam_exports is not None:
         progress(f"reading IAM exports from {source.iam_exports}")
         return iam_parts(load_exports(source.iam_exports), inventory)
@@ -107,6 +128,7 @@ def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) ->
             "groups): a custom BigQuery endpoint has no IAM API; pass --iam-endpoint or "
             "--iam-exports",
         )
+        progress(f"coverage gap: {gap.reason}")
         return dataclasses.replace(inventory, gaps=(*inventory.gaps, gap))
     from auditor.sources.iam import IamEndpoints, collect_iam
 
@@ -116,6 +138,8 @@ def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) ->
         source.project,
         endpoints=endpoints,
         groups=named_groups(inventory.datasets, inventory.live_tables),
+        roles=named_roles(inventory.datasets, inventory.live_tables),
+        known_roles=source.known_roles,
     )
     return iam.into(inventory)
 
@@ -144,6 +168,13 @@ def collect_from_exports(
     progress(f"reading exports from {folder}")
     exports = load_exports(folder)
     return scrub_inventory(dataclasses.replace(exports.into(inventory), root=str(folder)))
+
+
+def named_roles(datasets: Iterable[Dataset], tables: Iterable[Table]) -> tuple[str, ...]:
+    """Roles granted on datasets or tables: the ones the catalog lacks are looked up too."""
+    roles = {entry.role for dataset in datasets for entry in dataset.access if entry.role}
+    roles.update(binding.role for table in tables for binding in table.iam or ())
+    return tuple(sorted(roles))
 
 
 def named_groups(datasets: Iterable[Dataset], tables: Iterable[Table]) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -38,6 +38,7 @@ from auditor.model import (
     Inventory,
     Problem,
     ResourcePolicy,
+    RoleStatus,
     Table,
     dataset_resource,
     table_resource_name,
@@ -69,9 +70,18 @@ _DATASET_RE = re.compile(r"datasets/(?P<dataset>[^/.]+)\.json")
 # Dataset ids have no dots; table ids may not either, but the first dot is the separator.
 _TABLE_RE = re.compile(r"tables/(?P<dataset>[^/.]+)\.(?P<table>[^/]+)\.json")
 _TABLE_IAM_RE = re.compile(r"table-iam/(?P<dataset>[^/.]+)\.(?P<table>[^/]+)\.json")
-_LAYOUT = (_FOLDER_IAM_RE, _ACCOUNT_IAM_RE, _GROUP_RE, _DATASET_RE, _TABLE_RE, _TABLE_IAM_RE)
+# `gcloud iam roles describe roles/NAME`: a predefined role's definition (today's, from IAM).
+_ROLE_RE = re.compile(r"roles/(?P<name>[^/]+)\.json")
+_LAYOUT = (
+    _FOLDER_IAM_RE,
+    _ACCOUNT_IAM_RE,
+    _GROUP_RE,
+    _DATASET_RE,
+    _TABLE_RE,
+    _TABLE_IAM_RE,
+    _ROLE_RE,
+)
 _NOTES = (".md", ".txt")  # a README beside the exports is fine
-_ANCESTOR_KINDS = {"project": "projects/", "folder": "folders/", "organization": "organizations/"}
 # The BigQuery converters raise their own Malformed (a ValueError); these too mean "bad data".
 _CONVERSION_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
 _ENTRY_RE = re.compile(r"access entry #([0-9]+) ")  # how dataset_from_api names an entry
@@ -141,7 +151,7 @@ class _Loader:
         policies = [p for p in map(self.allow_policy, ancestry) if p is not None]
         policies += self.account_policies()
         deny = self.deny_policies(ancestry, project_ids)
-        roles = self.custom_roles(ancestry)
+        roles = self.custom_roles(ancestry) + self.predefined_roles()
         datasets = self.datasets()
         tables = self.tables({d.resource for d in datasets})
         seeds = [g for p in policies for g in iamjson.binding_groups(p.bindings)]
@@ -213,7 +223,7 @@ class _Loader:
         doc = self.read(ANCESTRY, self.scope)
         if doc is not None:
             try:
-                ancestry = _ancestry(doc.value)
+                ancestry = iamjson.ancestry(doc.value)
             except Malformed as exc:
                 self.malformed(ANCESTRY, doc, exc, self.scope)
             else:
@@ -267,7 +277,8 @@ class _Loader:
         if self.project is None:
             return []
         project = self.project
-        emails = self.parse(SERVICE_ACCOUNTS, self.scope, "service accounts", _account_emails)
+        listed = iamjson.account_emails
+        emails = self.parse(SERVICE_ACCOUNTS, self.scope, "service accounts", listed)
         policies: list[ResourcePolicy] = []
         for email in sorted(emails or ()):
             resource = iamjson.service_account_resource(project, email)
@@ -289,7 +300,7 @@ class _Loader:
             return []
         found: dict[str, list[DenyPolicy]] = {resource: [] for resource in ancestry}
         try:
-            items = list(_deny_items(doc.value))
+            items = list(iamjson.deny_items(doc.value))
         except Malformed as exc:
             self.malformed(DENY_POLICIES, doc, exc, self.scope)
             return []
@@ -355,6 +366,39 @@ class _Loader:
                 continue
             roles.append(role)
         return roles
+
+    def predefined_roles(self) -> list[CustomRole]:
+        """Every `roles/NAME.json` (gcloud iam roles describe): the definition of a
+        predefined role, which wins over the shipped catalog's. A bad file is a problem and
+        leaves that role, and only it, unresolved (a gap only where the role is bound in a
+        way that could matter: the access graph decides)."""
+        roles: list[CustomRole] = []
+        for rel in self.layout(_ROLE_RE):
+            match = _ROLE_RE.fullmatch(rel)
+            assert match is not None
+            name = f"roles/{match['name']}"
+            path = self.files[rel]
+            self.claimed.add(rel)
+            self.inputs.append(InputFile(rel, _sha256(path)))
+            try:
+                text = read_text_bounded(path, MAX_EXPORT_BYTES, "export file")
+                doc = parse_json(text, rel, max_bytes=MAX_EXPORT_BYTES)
+                role = iamjson.looked_up_role(doc.value, name)
+            except UnreadableFile as exc:
+                roles.append(self.bad_role(rel, name, exc.message, exc.line))
+            except InputError as exc:
+                roles.append(self.bad_role(rel, name, exc.detail, exc.line))
+            except Malformed as exc:
+                roles.append(self.bad_role(rel, name, exc.message, doc.line_of(exc.pointer)))
+            else:
+                note = f": {role.detail}" if role.detail else ""
+                roles.append(replace(role, detail=f"export {rel}{note}"))
+        return roles
+
+    def bad_role(self, rel: str, name: str, message: str, line: int | None) -> CustomRole:
+        problem = Problem(rel, f"role {name}: {message}", line, unread=True)
+        self.problems.append(problem)
+        return CustomRole(name, (), RoleStatus.UNRESOLVED, f"export {problem}")
 
     # -- BigQuery
 
@@ -523,51 +567,6 @@ class _Loader:
 
 
 # ---------------------------------------------------------------------------- shapes
-
-
-def _ancestry(value: Any) -> list[str]:
-    """`gcloud projects get-ancestors --format=json`: [{id, type}], nearest first: the
-    project, its folders, its organization."""
-    if not isinstance(value, list) or not value:
-        raise Malformed("expected the non-empty array gcloud projects get-ancestors prints")
-    ancestry: list[str] = []
-    last = len(value) - 1
-    for index, item in enumerate(value):
-        at: Pointer = (index,)
-        ancestor = iamjson.object_at(item, at, "an ancestor")
-        kind = iamjson.string_at(ancestor, "type", at)
-        ident = iamjson.string_at(ancestor, "id", at)
-        if index == 0:
-            expected = "project"
-        elif index == last:
-            expected = "organization" if kind != "folder" else "folder"
-        else:
-            expected = "folder"
-        if kind != expected:
-            raise Malformed(f"ancestor {index + 1} is of type {kind!r}, expected {expected!r}", at)
-        if not ident or "/" in ident:
-            raise Malformed(f"ancestor {index + 1} has the id {ident!r}", (*at, "id"))
-        ancestry.append(_ANCESTOR_KINDS[kind] + ident)
-    return ancestry
-
-
-def _account_emails(value: Any) -> list[str]:
-    """`gcloud iam service-accounts list --format=json`: the accounts' emails."""
-    items = iamjson.list_items(value, "accounts")
-    return [iamjson.service_account_email(item, at) for at, item in items]
-
-
-def _deny_items(value: Any) -> Iterator[tuple[Pointer, Any]]:
-    """Policies from an array of policies, a list answer {policies: [...]}, or an array of
-    list answers (how gcloud prints a list command's answer)."""
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, dict) and "policies" in item and "name" not in item:
-                yield from iamjson.list_items(item, "policies", (index,))
-            elif not (isinstance(item, dict) and not item):  # `{}`: a list answer with none
-                yield (index,), item
-        return
-    yield from iamjson.list_items(value, "policies")
 
 
 def _reference(value: Any, key: str, parts: tuple[str, ...]) -> tuple[str, ...]:

@@ -7,6 +7,10 @@ collect_iam(project) reads, for one project:
 - the IAM deny policies attached to each of them (IAM v2, google-cloud-iam over REST:
   policies.list gives names only, so each policy is then read with policies.get);
 - the custom roles of the project and the organization, with their permissions;
+- the definition of every other role a binding names that the shipped role catalog lacks
+  (a predefined role newer than the catalog, a custom role not listed), with IAM
+  `roles.get`, once per role: a role that does not exist (404, or deleted) grants nothing;
+  a failed or malformed answer leaves that role, and only it, unresolved;
 - the allow policy of each of the project's service accounts (who may act as it);
 - the members of every group those policies name, nested groups followed (Cloud Identity).
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
@@ -41,7 +45,7 @@ from google.cloud import iam_v2, resourcemanager_v3
 # No type stubs for protobuf among the allowed packages; only MessageToDict is used.
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, MissingCredentials
 from auditor.model import (
     CoverageGap,
     CustomRole,
@@ -49,6 +53,7 @@ from auditor.model import (
     GroupMembership,
     Inventory,
     ResourcePolicy,
+    RoleStatus,
 )
 from auditor.sources import iamjson
 from auditor.sources.apierrors import server_message, status_line
@@ -143,10 +148,15 @@ def collect_iam(
     endpoints: IamEndpoints | None = None,
     credentials: Credentials | None = None,
     groups: Iterable[str] = (),
+    roles: Iterable[str] = (),
+    known_roles: Container[str] | None = None,
     retries: Retries | None = None,
 ) -> IamCollection:
     """Read the IAM around project (a project id). `groups` adds groups to expand beyond
-    those the policies name (e.g. the groupByEmail entries of dataset ACLs).
+    those the policies name (e.g. the groupByEmail entries of dataset ACLs); `roles` adds
+    roles to resolve beyond those the policies bind (those of dataset ACLs and table IAM).
+    `known_roles` (the role catalog the caller judges with) says which roles need no
+    lookup; None: no role is looked up.
 
     Without credentials, Google's endpoints use Application Default Credentials and any
     other endpoints anonymous ones. Raises AuditorError only when no credentials exist;
@@ -157,9 +167,58 @@ def collect_iam(
         credentials = _default_credentials() if endpoints.is_google else _anonymous()
     collector = _Collector(project, endpoints, credentials, retries or Retries())
     try:
-        return collector.collect(groups)
+        return collector.collect(groups, roles, known_roles)
     finally:
         collector.close()
+
+
+def list_predefined_roles(
+    *,
+    endpoints: IamEndpoints | None = None,
+    credentials: Credentials | None = None,
+    retries: Retries | None = None,
+) -> list[dict[str, Any]]:
+    """Every predefined role, as IAM `roles.list` (view FULL) answers it: Role objects with
+    their includedPermissions. A catalog is all or nothing, so any failure (after retries)
+    raises AuditorError naming the page and the reason."""
+    endpoints = endpoints or IamEndpoints()
+    if credentials is None:
+        credentials = _default_credentials() if endpoints.is_google else _anonymous()
+    retries = retries or Retries()
+    session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    rest = _Rest(session, endpoints.iam, retries.timeout)
+    found: list[dict[str, Any]] = []
+    token = ""
+    try:
+        for page in range(MAX_PAGES):
+            params = {"view": "FULL", "pageSize": "1000", **({"pageToken": token} if token else {})}
+            answer = _with_retries(partial(rest.call, "GET", "/v1/roles", params), retries)
+            for at, item in iamjson.list_items(answer, "roles", (f"page {page + 1}",)):
+                found.append(iamjson.object_at(item, at, "a role"))
+            next_token = answer.get("nextPageToken", "") if isinstance(answer, dict) else ""
+            if not isinstance(next_token, str) or (next_token and next_token == token):
+                raise Malformed("a bad or repeated nextPageToken", (f"page {page + 1}",))
+            if not next_token:
+                return found
+            token = next_token
+        raise Malformed(f"more than {MAX_PAGES} pages")
+    except _READ_ERRORS as exc:
+        raise AuditorError(f"IAM roles.list: {_reason(exc)}") from None
+    finally:
+        session.close()  # type: ignore[no-untyped-call]
+
+
+def _with_retries(call: Callable[[], T], retries: Retries) -> T:
+    """call(), retried with backoff while it fails transiently."""
+    delays = retries.delays()
+    while True:
+        try:
+            return call()
+        except _READ_ERRORS as exc:
+            delay = next(delays, None) if _transient(exc) else None
+            if delay is None:
+                raise
+            retries.sleep(delay)
 
 
 def _anonymous() -> Credentials:
@@ -170,7 +229,7 @@ def _default_credentials() -> Credentials:
     try:
         found, _ = google.auth.default(scopes=SCOPES)
     except GoogleAuthError as exc:
-        raise AuditorError(f"no Google credentials for the IAM APIs: {exc}") from None
+        raise MissingCredentials("the IAM APIs", detail=str(exc)) from None
     credentials: Credentials = found
     return credentials
 
@@ -209,12 +268,20 @@ class _Collector:
         for client in (self.projects, self.folders, self.organizations, self.deny):
             client.transport.close()  # type: ignore[no-untyped-call]
 
-    def collect(self, extra_groups: Iterable[str]) -> IamCollection:
+    def collect(
+        self,
+        extra_groups: Iterable[str],
+        extra_roles: Iterable[str],
+        known_roles: Container[str] | None,
+    ) -> IamCollection:
         ancestry, project_ids = self.ancestry()
         policies = [p for p in map(self.allow_policy, ancestry) if p is not None]
         policies += self.service_account_policies()
         deny = [p for resource in ancestry for p in self.deny_policies(resource, project_ids)]
         roles = [r for resource in ancestry for r in self.custom_roles(resource)]
+        bound = [b.role for p in policies for b in p.bindings]
+        if known_roles is not None:
+            roles += self.lookups(unresolved_roles([*bound, *extra_roles], known_roles, roles))
         seeds = [g for p in policies for g in iamjson.binding_groups(p.bindings)]
         seeds += iamjson.deny_groups(tuple(deny))
         memberships = self.memberships([*seeds, *extra_groups])
@@ -231,22 +298,32 @@ class _Collector:
 
     def read(self, scope: str, what: str, call: Callable[[], T]) -> T | None:
         """call(), retried while it fails transiently; None and a gap when it fails."""
+        value, error, attempts = self.attempt(call)
+        if error is None:
+            return value
+        tries = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+        if isinstance(error, _READ_ERRORS):
+            self.gap(scope, f"{what}: {_reason(error)}{tries}")
+        else:  # a conversion that trips over the answer (or a bug)
+            self.gap(scope, f"{what}: unexpected {type(error).__name__}: {error}")
+        return None
+
+    def attempt(self, call: Callable[[], T]) -> tuple[T | None, Exception | None, int]:
+        """(call(), None, attempts), retried while it fails transiently; (None, the error,
+        attempts) when it fails for good."""
         delays = self.retries.delays()
         attempt = 1
         while True:
             try:
-                return call()
+                return call(), None, attempt
             except _READ_ERRORS as exc:
                 delay = next(delays, None) if _transient(exc) else None
                 if delay is None:
-                    tries = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
-                    self.gap(scope, f"{what}: {_reason(exc)}{tries}")
-                    return None
+                    return None, exc, attempt
                 self.retries.sleep(delay)
                 attempt += 1
-            except Exception as exc:  # a conversion that trips over the answer (or a bug)
-                self.gap(scope, f"{what}: unexpected {type(exc).__name__}: {exc}")
-                return None
+            except Exception as exc:
+                return None, exc, attempt
 
     def gap(self, scope: str, reason: str) -> None:
         self.gaps.append(CoverageGap(scope, reason))
@@ -357,6 +434,31 @@ class _Collector:
         found = [iamjson.custom_role(item, at, permissions_required=False) for at, item in pages]
         return [role for role in found if role is not None]
 
+    # -- roles the catalog lacks
+
+    def lookups(self, names: Iterable[str]) -> list[CustomRole]:
+        """roles.get of each role, once: its definition, DELETED for one that does not exist,
+        UNRESOLVED (with why) for one whose answer failed or was malformed."""
+        return [self.lookup(name) for name in names]
+
+    def lookup(self, name: str) -> CustomRole:
+        def get() -> Any:
+            return self.iam.call("GET", f"/v1/{_role_path(name)}", {})
+
+        answer, error, attempts = self.attempt(get)
+        if isinstance(error, api_exceptions.NotFound):
+            return CustomRole(name, (), RoleStatus.DELETED, f"IAM roles.get: {_reason(error)}")
+        if error is not None:
+            tries = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+            detail = f"IAM roles.get: {_reason(error)}{tries}"
+            return CustomRole(name, (), RoleStatus.UNRESOLVED, detail)
+        try:
+            role = iamjson.looked_up_role(answer, name)
+        except Malformed as exc:
+            return CustomRole(name, (), RoleStatus.UNRESOLVED, f"IAM roles.get: {_reason(exc)}")
+        note = f": {role.detail}" if role.detail else ""
+        return replace(role, detail=f"IAM roles.get{note}")
+
     # -- groups
 
     def memberships(self, seeds: Iterable[str]) -> list[GroupMembership]:
@@ -427,6 +529,20 @@ class _Rest:
                 raise Malformed("the API answered the same page token twice")
             token = next_token
         raise Malformed(f"more than {MAX_PAGES} pages")
+
+
+def unresolved_roles(
+    bound: Iterable[str], catalog: Container[str], found: Iterable[CustomRole]
+) -> list[str]:
+    """The roles among `bound` that neither the catalog nor the definitions `found` hold,
+    sorted and each once."""
+    defined = {r.name for r in found}
+    return sorted({r for r in bound if r not in catalog and r not in defined})
+
+
+def _role_path(name: str) -> str:
+    """roles/X, projects/P/roles/X, organizations/O/roles/X with each segment escaped."""
+    return "/".join(_segment(part) for part in name.split("/"))
 
 
 def _attached_to(policy: DenyPolicy, resource: str) -> DenyPolicy:

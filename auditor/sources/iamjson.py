@@ -23,6 +23,7 @@ from auditor.model import (
     GroupMembership,
     IamBinding,
     ResourcePolicy,
+    RoleStatus,
 )
 from auditor.sources.jsonpos import Pointer
 from auditor.sources.jsonwords import json_type, with_article
@@ -245,6 +246,22 @@ def custom_role(doc: Any, at: Pointer, *, permissions_required: bool) -> CustomR
     return CustomRole(name=name, permissions=_strings(obj, "includedPermissions", at))
 
 
+def looked_up_role(doc: Any, name: str, at: Pointer = ()) -> CustomRole:
+    """An iam.v1 Role as `roles.get` answers (and `gcloud iam roles describe` prints) it, for
+    the role `name`: its permissions, or DELETED when the role is marked deleted. The API
+    leaves includedPermissions out of a role without permissions."""
+    obj = object_at(doc, at, "a role")
+    found = string_at(obj, "name", at)
+    if found != name:
+        raise Malformed(f"expected the role {name!r}, got {found!r}", (*at, "name"))
+    deleted = obj.get("deleted", False)
+    if not isinstance(deleted, bool):
+        raise _wrong_type((*at, "deleted"), "a boolean", deleted)
+    if deleted:
+        return CustomRole(name, (), RoleStatus.DELETED, "marked deleted")
+    return CustomRole(name=name, permissions=_strings(obj, "includedPermissions", at))
+
+
 def service_account_email(doc: Any, at: Pointer) -> str:
     """The email of an iam.v1 ServiceAccount."""
     return string_at(object_at(doc, at, "a service account"), "email", at)
@@ -252,6 +269,57 @@ def service_account_email(doc: Any, at: Pointer) -> str:
 
 def service_account_resource(project: str, email: str) -> str:
     return f"projects/{project}/serviceAccounts/{email}"
+
+
+# ---------------------------------------------------------------------------- gcloud lists
+
+
+ANCESTOR_KINDS = {"project": "projects/", "folder": "folders/", "organization": "organizations/"}
+
+
+def ancestry(value: Any) -> list[str]:
+    """`gcloud projects get-ancestors --format=json`: [{id, type}], nearest first: the
+    project, its folders, its organization."""
+    if not isinstance(value, list) or not value:
+        raise Malformed("expected the non-empty array gcloud projects get-ancestors prints")
+    ancestry: list[str] = []
+    last = len(value) - 1
+    for index, item in enumerate(value):
+        at: Pointer = (index,)
+        ancestor = object_at(item, at, "an ancestor")
+        kind = string_at(ancestor, "type", at)
+        ident = string_at(ancestor, "id", at)
+        if index == 0:
+            expected = "project"
+        elif index == last:
+            expected = "organization" if kind != "folder" else "folder"
+        else:
+            expected = "folder"
+        if kind != expected:
+            raise Malformed(f"ancestor {index + 1} is of type {kind!r}, expected {expected!r}", at)
+        if not ident or "/" in ident:
+            raise Malformed(f"ancestor {index + 1} has the id {ident!r}", (*at, "id"))
+        ancestry.append(ANCESTOR_KINDS[kind] + ident)
+    return ancestry
+
+
+def account_emails(value: Any) -> list[str]:
+    """`gcloud iam service-accounts list --format=json`: the accounts' emails."""
+    items = list_items(value, "accounts")
+    return [service_account_email(item, at) for at, item in items]
+
+
+def deny_items(value: Any) -> Iterator[tuple[Pointer, Any]]:
+    """Policies from an array of policies, a list answer {policies: [...]}, or an array of
+    list answers (how gcloud prints a list command's answer)."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict) and "policies" in item and "name" not in item:
+                yield from list_items(item, "policies", (index,))
+            elif not (isinstance(item, dict) and not item):  # `{}`: a list answer with none
+                yield (index,), item
+        return
+    yield from list_items(value, "policies")
 
 
 # ---------------------------------------------------------------------------- list answers

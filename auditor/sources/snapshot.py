@@ -53,6 +53,7 @@ from auditor.model import (
     Origin,
     Problem,
     ResourcePolicy,
+    RoleStatus,
     Table,
     TableSchema,
     ValueHit,
@@ -65,7 +66,9 @@ from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 # 2: the IAM parts of the inventory (ancestry, IAM and deny policies, groups, custom roles).
 # 3: the content scan (content_scans and value_hits: never a value, only where, how many,
 #    a redacted prefix and a fingerprint).
-SNAPSHOT_VERSION = 3
+# 4: role definitions carry a status and a detail (predefined roles the catalog lacks are
+#    looked up; one that does not exist grants nothing, one whose lookup failed stays unknown).
+SNAPSHOT_VERSION = 4
 SCHEMA_NAME = "snapshot"
 TOOL_NAME = "auditor"
 
@@ -158,9 +161,7 @@ def _inventory_json(inv: Inventory) -> dict[str, Any]:
         "group_memberships": [
             {"group": m.group, "member": m.member} for m in inv.group_memberships
         ],
-        "custom_roles": [
-            {"name": r.name, "permissions": list(r.permissions)} for r in inv.custom_roles
-        ],
+        "custom_roles": [_custom_role_json(r) for r in inv.custom_roles],
         "content_scans": [
             {
                 "table": s.table,
@@ -204,6 +205,15 @@ def _table_schema_json(t: TableSchema) -> dict[str, Any]:
         "origin": t.origin.value,
         "location": {"path": t.location.path, "line": t.location.line},
         "dataset": t.dataset,
+    }
+
+
+def _custom_role_json(r: CustomRole) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "permissions": list(r.permissions),
+        "status": r.status.value,
+        "detail": r.detail,
     }
 
 
@@ -484,7 +494,13 @@ def _inventory(data: Mapping[str, Any]) -> Inventory:
             GroupMembership(m["group"], m["member"]) for m in data["group_memberships"]
         ),
         custom_roles=tuple(
-            CustomRole(r["name"], tuple(r["permissions"])) for r in data["custom_roles"]
+            CustomRole(
+                r["name"],
+                tuple(r["permissions"]),
+                RoleStatus(r["status"]),
+                r["detail"],
+            )
+            for r in data["custom_roles"]
         ),
         content_scans=tuple(
             ContentScan(s["table"], s["mode"], int(s["rows_scanned"]), tuple(s["columns"]))

@@ -13,6 +13,8 @@
   data.columns.forEach(function (name, i) { C[name] = i; });
   var SEV_RANK = { critical: 4, high: 3, medium: 2, low: 1, info: 0 };
   var STATUS_RANK = { ERROR: 4, FAIL: 3, WAIVED: 2, SKIPPED: 1, PASS: 0 };
+  // "new" has one meaning on this page: new since the last run ("not in baseline" is the other).
+  var CHANGE_WORDS = { "new": "new since the last run", persisting: "persisting (failing in the last run too)" };
   // Control, bidi, zero-width and line-separator characters are shown as \uXXXX, never interpreted.
   var HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\u2028\u2029\ufeff]/g;
 
@@ -403,8 +405,8 @@
       else if (waiver[4]) { span.appendChild(el("span", "st EXPIRING", " expires within " + data.expiry_warning_days + " days")); }
       pair(list, "Waiver", span);
     }
-    if (row[C.baseline]) { pair(list, "Baseline", "already in the baseline (does not block)"); }
-    if (str(row, "change")) { pair(list, "Since last run", str(row, "change")); }
+    if (row[C.baseline]) { pair(list, "Baseline", "in the baseline (does not block)"); }
+    if (str(row, "change")) { pair(list, "Since the last run", CHANGE_WORDS[str(row, "change")] || str(row, "change")); }
     var evidence = row[C.evidence];
     if (evidence) {
       var drawn = accessEvidence(evidence, str(row, "principal"), str(row, "resource"));
@@ -443,8 +445,8 @@
     var status = str(row, "status");
     var statusCell = el("td");
     statusCell.appendChild(el("span", "st " + status, status));
-    if (str(row, "change") === "new") { statusCell.appendChild(el("span", "tag new", "new")); }
-    if (row[C.baseline]) { statusCell.appendChild(el("span", "tag", "baseline")); }
+    if (str(row, "change") === "new") { statusCell.appendChild(el("span", "tag new", CHANGE_WORDS["new"])); }
+    if (row[C.baseline]) { statusCell.appendChild(el("span", "tag", "in baseline")); }
     tr.appendChild(statusCell);
     var ruleCell = el("td", "mono nowrap", str(row, "rule_id"));
     ruleCell.title = visible(str(row, "rule_name"));
