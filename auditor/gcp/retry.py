@@ -107,7 +107,10 @@ class _WithoutErrorText(logging.Filter):
 
 
 def _quiet_retry_logs() -> None:
+    """Installed on the first call (not at import), once."""
     retry_logger = logging.getLogger(RETRY_LOGGER)
+    if any(isinstance(f, _WithoutErrorText) for f in retry_logger.filters):
+        return
     with _QUIET:
         if not any(isinstance(f, _WithoutErrorText) for f in retry_logger.filters):
             retry_logger.addFilter(_WithoutErrorText())
