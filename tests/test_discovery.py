@@ -21,7 +21,7 @@ from auditor.sources.discovery import (
     find_candidates,
     scope_of,
 )
-from auditor.sources.files import glob_match
+from auditor.io.files import glob_match
 from auditor.sources.repo import collect_inputs
 from auditor.sources.sniff import Claim, looks_like_schema_text, not_a_table_schema
 from auditor.sources.sqldocs import parse_sql_doc

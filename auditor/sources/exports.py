@@ -45,7 +45,7 @@ from auditor.model import (
 )
 from auditor.sources import iamjson
 from auditor.sources.bigquery import dataset_from_api, iam_from_api, table_from_api
-from auditor.sources.files import UnreadableFile, read_text_bounded, relative, walk_files
+from auditor.io.files import UnreadableFile, read_text_bounded, relative, walk_files
 from auditor.sources.iamjson import CRM, Malformed
 from auditor.sources.jsonpos import Pointer, Positioned, parse_json
 from auditor.sources.jsonwords import did_you_mean

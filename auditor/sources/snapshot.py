@@ -59,7 +59,7 @@ from auditor.model import (
     ValueHit,
 )
 from auditor.resources import format_schema
-from auditor.sources.files import UnreadableFile, read_text_bounded
+from auditor.io.files import UnreadableFile, read_text_bounded
 from auditor.sources.jsonpos import Pointer, Positioned, parse_json
 from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 

@@ -23,7 +23,7 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from auditor import limits
 from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.sources import sqlkind
-from auditor.sources.files import (
+from auditor.io.files import (
     Unreadable,
     UnreadableFile,
     read_text_bounded,

@@ -27,7 +27,7 @@ from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.resources import format_schema
 from auditor.sources import bqschema, sniff
 from auditor.sources.bqschema import FieldNode
-from auditor.sources.files import (
+from auditor.io.files import (
     Unreadable,
     UnreadableFile,
     read_text_bounded,
