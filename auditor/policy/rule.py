@@ -8,8 +8,8 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
-from auditor.model import Location, RuleInfo, Severity, TableSchema
 from auditor.io.files import glob_match
+from auditor.model import Location, RuleInfo, Severity, TableSchema
 
 
 class Target(StrEnum):

@@ -19,8 +19,8 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from auditor.errors import InputError
-from auditor.model import TemplateScope
 from auditor.io.files import glob_match, walk_files
+from auditor.model import TemplateScope
 from auditor.sources.sniff import Claim
 
 DEFAULT_DIALECT = "bigquery"

@@ -34,6 +34,8 @@ from jsonschema.exceptions import ValidationError
 
 from auditor import limits
 from auditor.errors import AuditorError, InputError
+from auditor.io.files import UnreadableFile, read_text_bounded
+from auditor.io.jsonpos import Pointer, Positioned, parse_json
 from auditor.model import (
     AccessEntry,
     Condition,
@@ -59,8 +61,6 @@ from auditor.model import (
     ValueHit,
 )
 from auditor.resources import format_schema
-from auditor.io.files import UnreadableFile, read_text_bounded
-from auditor.sources.jsonpos import Pointer, Positioned, parse_json
 from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 
 # 2: the IAM parts of the inventory (ancestry, IAM and deny policies, groups, custom roles).

@@ -23,17 +23,17 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from auditor.errors import InputError
-from auditor.model import Field, Location, Origin, Problem, TableSchema
-from auditor.resources import format_schema
-from auditor.sources import bqschema, sniff
-from auditor.sources.bqschema import FieldNode
 from auditor.io.files import (
     Unreadable,
     UnreadableFile,
     read_text_bounded,
     relative,
 )
-from auditor.sources.jsonpos import DEFAULT_MAX_BYTES, Pointer, Positioned, parse_json
+from auditor.io.jsonpos import DEFAULT_MAX_BYTES, Pointer, Positioned, parse_json
+from auditor.model import Field, Location, Origin, Problem, TableSchema
+from auditor.resources import format_schema
+from auditor.sources import bqschema, sniff
+from auditor.sources.bqschema import FieldNode
 from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 from auditor.sources.sniff import Claim
 
