@@ -36,6 +36,7 @@ from auditor import limits
 from auditor.errors import AuditorError, InputError
 from auditor.io.files import UnreadableFile, read_text_bounded
 from auditor.io.jsonpos import Pointer, Positioned, parse_json
+from auditor.io.jsonwords import did_you_mean, json_type, with_article
 from auditor.model import (
     AccessEntry,
     Condition,
@@ -61,7 +62,6 @@ from auditor.model import (
     ValueHit,
 )
 from auditor.resources import format_schema
-from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 
 # 2: the IAM parts of the inventory (ancestry, IAM and deny policies, groups, custom roles).
 # 3: the content scan (content_scans and value_hits: never a value, only where, how many,

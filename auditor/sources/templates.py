@@ -30,11 +30,11 @@ from auditor.io.files import (
     relative,
 )
 from auditor.io.jsonpos import DEFAULT_MAX_BYTES, Pointer, Positioned, parse_json
+from auditor.io.jsonwords import did_you_mean, json_type, with_article
 from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.resources import format_schema
 from auditor.sources import bqschema, sniff
 from auditor.sources.bqschema import FieldNode
-from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 from auditor.sources.sniff import Claim
 
 FIELD_SCHEMA = "bigquery-table-schema"
