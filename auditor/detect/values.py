@@ -61,8 +61,8 @@ from typing import Any
 from auditor.detect.names import COMMON_VETOES, HASH_WORDS, TOKEN_VETOES, split_words
 from auditor.detect.redact import fingerprint_secret, redact
 from auditor.errors import InputError
+from auditor.io.yamlpos import Positioned, dotted, load_yaml, read_yaml, schema_problems
 from auditor.model import Severity
-from auditor.policy.yamlpos import Positioned, dotted, load_yaml, read_yaml, schema_problems
 
 __all__ = [
     "CATALOG_PATH",
