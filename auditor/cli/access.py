@@ -17,8 +17,8 @@ from auditor.cli.common import (
     now,
 )
 from auditor.cli.scan import LiveOptions, live_options_whole_estate, progress_display
+from auditor.io.safe_text import terminal_text
 from auditor.model import Inventory
-from auditor.report.safe_text import terminal_text
 from auditor.sources.snapshot import read_snapshot
 
 

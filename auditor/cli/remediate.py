@@ -47,6 +47,7 @@ from auditor.cli.scan import (
     live_options_whole_estate,
     progress_display,
 )
+from auditor.io.safe_text import terminal_text
 from auditor.model import Inventory
 from auditor.policy.rule import Rule
 from auditor.policy.waivers import load_waivers
@@ -63,7 +64,6 @@ from auditor.remediate.plan import (
     plan_provision_tenant,
     plan_remediation,
 )
-from auditor.report.safe_text import terminal_text
 from auditor.resources import SCHEMAS_DIR
 
 DEFAULT_DIR = Path("reports") / "remediation"

@@ -24,10 +24,10 @@ from auditor.content.base import (
     MAX_SAMPLE_ROWS,
     ContentMode,
 )
+from auditor.io.safe_text import terminal_text
 from auditor.model import InputFile, Inventory, Report
 from auditor.policy.checks import Reads, load_all, reads_of
 from auditor.policy.rule import Rule
-from auditor.report.safe_text import terminal_text
 from auditor.resources import SCHEMAS_DIR
 from auditor.sources.snapshot import dump_snapshot, read_snapshot
 

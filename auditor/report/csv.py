@@ -16,10 +16,10 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from auditor.io.safe_text import visible
 from auditor.model import Finding, Report
 from auditor.report.controls import FrameworkView, controls
 from auditor.report.json import jsonable
-from auditor.report.safe_text import visible
 from auditor.report.summary import ordered
 from auditor.report.views import dataset_of
 

@@ -35,12 +35,12 @@ import jinja2
 from markupsafe import Markup
 
 from auditor.errors import UsageError
+from auditor.io.safe_text import visible
 from auditor.model import Report, Status
 from auditor.report import html_data
 from auditor.report import json as json_report
 from auditor.report.controls import controls, natural_key, rule_views
 from auditor.report.html_data import COLUMNS, STRING_COLUMNS, script_json
-from auditor.report.safe_text import visible
 from auditor.report.signing import HTML_SLOT, SignerInfo
 from auditor.report.summary import SEVERITIES_DESC, iso_utc, summarize
 from auditor.report.views import (
