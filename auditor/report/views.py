@@ -4,11 +4,11 @@ run, the run's scope. Pure functions of a report (and of history passed in)."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from auditor.io.resource_names import parse_bigquery_name
 from auditor.model import Finding, Report, Severity, Status, WaiverRef
 from auditor.report.controls import RuleView
 from auditor.report.summary import SEVERITIES_DESC, iso_utc, ordered, summarize
@@ -18,13 +18,12 @@ TREND_RUNS = 30
 SAMPLE = 20  # new / resolved findings listed by name in the summary
 DATASETS_SHOWN = 200  # datasets named in the scope section (all are counted)
 
-_BQ_DATASET = re.compile(r"^//bigquery\.googleapis\.com/projects/([^/]+)/datasets/([^/]+)")
 
 
 def dataset_of(resource: str) -> str:
     """`project.dataset` of a BigQuery resource name; "" for anything else (files)."""
-    m = _BQ_DATASET.match(resource)
-    return f"{m.group(1)}.{m.group(2)}" if m else ""
+    name = parse_bigquery_name(resource)
+    return f"{name.project}.{name.dataset}" if name and name.dataset else ""
 
 
 def utc(moment: datetime) -> datetime:
