@@ -28,7 +28,6 @@ from auditor.content.base import (
     DEFAULT_SAMPLE_ROWS,
     ContentMode,
     ContentOptions,
-    content_options,
 )
 from auditor.content.columns import text_columns
 from auditor.content.confirm import Cell, confirm_cells
@@ -52,6 +51,7 @@ from auditor.model import (
     table_resource_name,
 )
 from auditor.policy.checks import load_all
+from auditor.policy.checks.content import content_options
 from auditor.policy.engine import evaluate
 from auditor.policy.loader import load_policies
 from auditor.resources import PROJECT_DIR

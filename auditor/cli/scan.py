@@ -56,7 +56,7 @@ class LiveOptions:
     asset_inventory: bool
     asset_endpoint: str | None
     # The content scan (AUD-014). None: not given, the no-credential-values rule's params
-    # decide, then the defaults (auditor.content.base.content_options).
+    # decide, then the defaults (auditor.policy.checks.content.content_options).
     content_scan: str | None
     sample_rows: int | None
     max_bytes_billed: int | None
@@ -74,7 +74,8 @@ class LiveOptions:
         """
         # Imported here: the Google clients are slow to import and the gate never needs them.
         from auditor.access.roles import builtin_catalog
-        from auditor.content.base import ContentOptions, content_options
+        from auditor.content.base import ContentOptions
+        from auditor.policy.checks.content import content_options
         from auditor.sources.bigquery import CollectOptions
         from auditor.sources.estate import EstateSource, collect_estate
 
