@@ -90,7 +90,7 @@ def _inventory(live: LiveOptions, snapshot: Path | None, exports: Path | None) -
         if snapshot is not None:
             return read_snapshot(snapshot)
         if exports is not None:
-            from auditor.sources.estate import collect_from_exports
+            from auditor.collect import collect_from_exports
 
             return collect_from_exports(exports, live.templates, live.template_globs, progress)
         return live.collect(progress)

@@ -74,10 +74,10 @@ class LiveOptions:
         """
         # Imported here: the Google clients are slow to import and the gate never needs them.
         from auditor.access.roles import builtin_catalog
+        from auditor.collect import EstateSource, collect_estate
         from auditor.content.base import ContentOptions
         from auditor.policy.checks.content import content_options
         from auditor.sources.bigquery import CollectOptions
-        from auditor.sources.estate import EstateSource, collect_estate
 
         parts = self.reads(rules)
         table_iam = self.table_iam and Reads.TABLE_IAM in parts
@@ -339,7 +339,7 @@ def scan(
             sources: tuple[str, ...]
             if exports_dir is not None:
                 sources = ("templates", "exports")
-                from auditor.sources.estate import collect_from_exports
+                from auditor.collect import collect_from_exports
 
                 inventory = collect_from_exports(
                     exports_dir, live.templates, live.template_globs, progress

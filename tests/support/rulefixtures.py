@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from auditor.audit import audit
+from auditor.collect import collect_from_exports
 from auditor.content.base import TENANT_LABELS, ContentOptions
 from auditor.content.columns import text_columns
 from auditor.content.scan import scan_contents
@@ -42,7 +43,6 @@ from auditor.policy.loader import load_policies
 from auditor.policy.rule import Rule
 from auditor.resources import POLICIES_DIR
 from auditor.sources.bigquery import make_client
-from auditor.sources.estate import collect_from_exports
 from auditor.sources.repo import collect_repo
 
 from .recorded import RecordedServer
