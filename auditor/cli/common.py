@@ -27,6 +27,7 @@ from auditor.policy.waivers import Waiver, load_waivers
 from auditor.report import EXTENSIONS, FORMATS
 from auditor.report.console import render as render_console
 from auditor.report.summary import exit_code
+from auditor.resources import POLICIES_DIR
 
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
@@ -218,7 +219,6 @@ def audit_options(function: F) -> F:
 
 
 def load_rules(paths: Sequence[Path]) -> tuple[list[Rule], dict[str, CheckKind]]:
-    from auditor.resources import POLICIES_DIR
 
     registry = dict(load_all())
     sources = list(paths) or [POLICIES_DIR]

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor import __version__
+from auditor.access.roles import builtin_catalog
 from auditor.audit import audit
 from auditor.cli.common import AuditOptions, CommandError, audit_options, exit_on_errors, now
 from auditor.content.base import (
@@ -23,10 +24,12 @@ from auditor.content.base import (
     DEFAULT_SAMPLE_ROWS,
     MAX_SAMPLE_ROWS,
     ContentMode,
+    ContentOptions,
 )
 from auditor.io.safe_text import terminal_text
 from auditor.model import InputFile, Inventory, Report
 from auditor.policy.checks import Reads, load_all, reads_of
+from auditor.policy.checks.content import content_options
 from auditor.policy.rule import Rule
 from auditor.resources import SCHEMAS_DIR
 from auditor.sources.snapshot import dump_snapshot, read_snapshot
@@ -73,10 +76,7 @@ class LiveOptions:
         scan. None: not known (a snapshot), everything is read and the defaults apply.
         """
         # Imported here: the Google clients are slow to import and the gate never needs them.
-        from auditor.access.roles import builtin_catalog
         from auditor.collect import EstateSource, collect_estate
-        from auditor.content.base import ContentOptions
-        from auditor.policy.checks.content import content_options
         from auditor.sources.bigquery import CollectOptions
 
         parts = self.reads(rules)
@@ -339,6 +339,8 @@ def scan(
             sources: tuple[str, ...]
             if exports_dir is not None:
                 sources = ("templates", "exports")
+                # Imported here: auditor.collect loads the Google client libraries (slow
+                # to import), which a snapshot never needs.
                 from auditor.collect import collect_from_exports
 
                 inventory = collect_from_exports(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from auditor.access.explain import cut
+from auditor.access.paths import Hop, HopKind
 from auditor.access.principals import acl_member, canonical
 from auditor.detect.names import classify_column
 from auditor.io.resource_names import dataset_or_table
@@ -464,9 +466,6 @@ def _cut(ctx: Context, f: Finding, hop: Mapping[str, Any], alternatives: Sequenc
 
 def _cut_text(hop: Mapping[str, Any]) -> str | None:
     """The access explainer's sentence for cutting this edge (the finding's `cuts` use it)."""
-    from auditor.access.explain import cut
-    from auditor.access.paths import Hop, HopKind
-
     try:
         kind = HopKind(str(hop.get("kind")))
     except ValueError:

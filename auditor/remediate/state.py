@@ -199,6 +199,7 @@ def str_or_none(value: Any) -> str | None:
 
 
 def describe_error(exc: BaseException) -> str:
+    # Imported here: sources.bigquery loads the BigQuery client, slow to import.
     from auditor.sources.bigquery import describe
 
     return describe(exc)

@@ -65,6 +65,8 @@ def field_from_api(raw: Mapping[str, Any]) -> Field:
 
 def entry_from_api(raw: Mapping[str, Any]) -> AccessEntry:
     # The source's parser: the same normalisation the inventory went through.
+    # (Imported here: sources.bigquery loads the BigQuery client, slow to import; a plan is
+    # read and written without it.)
     from auditor.sources.bigquery import access_entry_from_api
 
     return access_entry_from_api(raw)
