@@ -12,9 +12,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.io.resource_names import BigQueryName, dataset_or_table, parse_bigquery_name
+from auditor.io.resource_names import (
+    BigQueryName,
+    dataset_of,
+    dataset_or_table,
+    parse_bigquery_name,
+)
 from auditor.model import dataset_resource, table_resource_name
-from auditor.report.views import dataset_of
 
 # The four patterns as they were written before (commit 62e87c2).
 COMPARE = re.compile(r"^//bigquery\.googleapis\.com/projects/([^/]+)(?:/datasets/([^/]+))?")

@@ -8,18 +8,23 @@ of anything else (template paths, IAM scopes) give None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 
 from auditor.model import BIGQUERY_RESOURCE_PREFIX
 
-_PROJECTS = f"{BIGQUERY_RESOURCE_PREFIX}projects/"
+# Segments are non-empty and hold no "/"; the rest is whatever follows (newlines included).
+_NAME = re.compile(
+    re.escape(f"{BIGQUERY_RESOURCE_PREFIX}projects/")
+    + r"([^/]+)(?:/datasets/([^/]+)(?:/tables/([^/]+))?)?(.*)",
+    re.DOTALL,
+)
 
 
-@dataclass(frozen=True)
-class BigQueryName:
+class BigQueryName(NamedTuple):
     """The parts of a BigQuery resource name, read as far as they go. `rest` is what follows
     them ("" when the name is exactly a project, dataset or table): `/routines/R` of a
-    routine, `/jobs/J` of a job."""
+    routine, `/jobs/J` of a job. (A tuple, not a dataclass: reports parse one per finding.)"""
 
     project: str
     dataset: str | None = None
@@ -27,30 +32,21 @@ class BigQueryName:
     rest: str = ""
 
 
-def _segment(text: str, head: str) -> tuple[str, str] | None:
-    """(the non-empty segment after `head`, what follows it), or None."""
-    if not text.startswith(head):
-        return None
-    segment, slash, after = text[len(head) :].partition("/")
-    return (segment, slash + after) if segment else None
-
-
 def parse_bigquery_name(resource: str) -> BigQueryName | None:
     """The project, dataset and table of a BigQuery resource name; None when `resource` is
     not one (it does not start with `//bigquery.googleapis.com/projects/P`)."""
-    project = _segment(resource, _PROJECTS)
-    if project is None:
+    match = _NAME.match(resource)
+    if match is None:
         return None
-    name, rest = project
-    dataset = _segment(rest, "/datasets/")
-    if dataset is None:
-        return BigQueryName(name, rest=rest)
-    dataset_id, rest = dataset
-    table = _segment(rest, "/tables/")
-    if table is None:
-        return BigQueryName(name, dataset_id, rest=rest)
-    table_id, rest = table
-    return BigQueryName(name, dataset_id, table_id, rest)
+    project, dataset, table, rest = match.groups()
+    return BigQueryName(project, dataset, table, rest)
+
+
+def dataset_of(resource: str) -> str:
+    """`project.dataset` of a BigQuery resource name; "" for anything else (files). Straight
+    from the match: the HTML and CSV reports call it once per finding."""
+    match = _NAME.match(resource)
+    return f"{match[1]}.{match[2]}" if match and match[2] else ""
 
 
 def dataset_or_table(resource: str) -> tuple[str, str, str | None] | None:
@@ -62,4 +58,4 @@ def dataset_or_table(resource: str) -> tuple[str, str, str | None] | None:
     return name.project, name.dataset, name.table
 
 
-__all__ = ["BigQueryName", "dataset_or_table", "parse_bigquery_name"]
+__all__ = ["BigQueryName", "dataset_of", "dataset_or_table", "parse_bigquery_name"]

@@ -35,6 +35,7 @@ import jinja2
 from markupsafe import Markup
 
 from auditor.errors import UsageError
+from auditor.io.resource_names import dataset_of
 from auditor.io.safe_text import visible
 from auditor.model import Report, Status
 from auditor.report import html_data
@@ -50,7 +51,6 @@ from auditor.report.views import (
     ChangeSet,
     TrendPoint,
     changes_view,
-    dataset_of,
     scope,
     severity_bars,
     trend,

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from auditor.io.resource_names import parse_bigquery_name
 from auditor.model import Finding, Report, Severity, Status, WaiverRef
 from auditor.report.controls import RuleView
 from auditor.report.summary import SEVERITIES_DESC, iso_utc, ordered, summarize
@@ -18,12 +17,6 @@ TREND_RUNS = 30
 SAMPLE = 20  # new / resolved findings listed by name in the summary
 DATASETS_SHOWN = 200  # datasets named in the scope section (all are counted)
 
-
-
-def dataset_of(resource: str) -> str:
-    """`project.dataset` of a BigQuery resource name; "" for anything else (files)."""
-    name = parse_bigquery_name(resource)
-    return f"{name.project}.{name.dataset}" if name and name.dataset else ""
 
 
 def utc(moment: datetime) -> datetime:
@@ -350,7 +343,6 @@ __all__ = [
     "ScopeView",
     "TrendPoint",
     "changes_view",
-    "dataset_of",
     "scope",
     "severity_bars",
     "trend",
