@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from auditor.demo.estate import (
+from auditor.demo.specs import (
     CUSTOMERS_TABLES,
     SCRATCH_TABLE,
     CellValue,
