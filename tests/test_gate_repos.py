@@ -1,17 +1,17 @@
 """The gate on real repository layouts (issue 15): what it finds, what it skips and why.
 
-Each fixture under tests/data/repos/ is rebuilt from a public repository (provenance in its
-README). For every one the test pins how each discovered file is classified, the failing
-findings and the exit code: every BigQuery schema a person would call one is found, the
-rest is skipped with a reason, no valid schema is reported invalid, and no file that is
-simply not a schema makes the audit incomplete (exit 3).
+Each fixture under tests/data/repos/ models the layout of a public repository with files of
+our own (provenance, and how they were made, in its README). For every one the test pins
+how each discovered file is classified, the failing findings and the exit code: every
+BigQuery schema a person would call one is found, the rest is skipped with a reason, no
+valid schema is reported invalid, and no file that is simply not a schema makes the audit
+incomplete (exit 3).
 """
 
 # ruff: noqa: E501  (the tables pin each file's classification, reasons included, verbatim)
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import tempfile
@@ -24,6 +24,8 @@ from click.testing import CliRunner, Result
 from auditor.cli import main
 from auditor.report import json as json_report
 from auditor.sources.templates import parse_template
+from tests.support.make_repo_fixtures import SPECS, serialize
+from tests.support.telemetry_schema import shape, telemetry_fields
 
 DATA = Path(__file__).parent / "data"
 REPOS = DATA / "repos"
@@ -105,7 +107,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "gcp_variant_transforms/testing/integration/vcf_to_bq_tests/presubmit_tests/small_tests/option_update_schema_on_append.json": "skipped: a JSON array holds objects with keys test_name, table_name, input_pattern, sharding_config_path, runner, ..., not fields with a name and type",
     },
     "httparchive-bigquery": {
-        "schema/httparchive_schema.sql": "skipped: not BigQuery DDL: column types VARCHAR, TEXT, MEDIUMINT are not BigQuery's (line 388); does not parse as BigQuery (line 24); looks like MySQL (UNSIGNED, ENGINE=, CHARSET)",
+        "schema/httparchive_schema.sql": "skipped: not BigQuery DDL: column types VARCHAR, TEXT, MEDIUMINT are not BigQuery's (line 44); does not parse as BigQuery (line 24); looks like MySQL (UNSIGNED, ENGINE=, CHARSET)",
         "schema/pages.json": OTHER,
         "schema/requests.json": OTHER,
         "sql/histograms/bytesCss.sql": QUERY,
@@ -224,6 +226,21 @@ def test_the_fixtures_are_the_ones_the_readme_describes() -> None:
             rel = path.relative_to(REPOS / name).as_posix()
             if rel not in ("auditor.toml", "pyproject.toml"):
                 assert f"`{rel}`" in readme, rel
+
+
+def test_the_schema_fixtures_hold_facts_only_in_our_layout() -> None:
+    # tests/data/repos/README.md: names, types, modes and nesting, written by
+    # tests/support/make_repo_fixtures.py; no description or other upstream text.
+    for spec in SPECS:
+        text = (REPOS / spec.fixture / spec.path).read_text(encoding="utf-8")
+        doc = json.loads(text)
+        assert serialize(doc) == text, spec.path
+        fields = doc if isinstance(doc, list) else doc["fields"]
+        stack = list(fields)
+        while stack:
+            field = stack.pop()
+            assert set(field) <= {"name", "type", "mode", "fields"}, (spec.path, field)
+            stack.extend(field.get("fields", []))
 
 
 # ------------------------------------------------------------------ the SaaS layout of issue 15
@@ -357,28 +374,19 @@ def test_other_dialect_docs_are_read_in_their_dialect_when_named() -> None:
 # ------------------------------------------------------------ BigQuery's column limit, for real
 
 
-def test_a_telemetry_table_mozilla_deploys_is_within_the_column_limit(tmp_path: Path) -> None:
-    """9,220 leaf fields and 12,004 fields with RECORDs: BigQuery counts leaves."""
-    text = gzip.decompress((DATA / "bigquery" / "org-mozilla-fenix-metrics.1.bq.gz").read_bytes())
-    fields = json.loads(text)
-
-    def count(items: list[dict[str, Any]]) -> tuple[int, int]:
-        leaves = total = 0
-        for item in items:
-            total += 1
-            if item.get("fields"):
-                sub_leaves, sub_total = count(item["fields"])
-                leaves, total = leaves + sub_leaves, total + sub_total
-            else:
-                leaves += 1
-        return leaves, total
-
-    assert count(fields) == (9_220, 12_004)
-    load = parse_template(text.decode(), "metrics.1.bq")
+def test_a_telemetry_table_as_large_as_mozillas_is_within_the_column_limit(
+    tmp_path: Path,
+) -> None:
+    """9,220 leaf fields and 12,004 fields with RECORDs, 6 levels deep, as the Fenix `metrics`
+    table Mozilla deploys (tests/support/telemetry_schema.py): BigQuery counts leaves."""
+    fields = telemetry_fields()
+    assert shape(fields) == (9_220, 12_004, 6)
+    text = json.dumps(fields, indent=1)
+    load = parse_template(text, "metrics.1.bq")
     assert load.problems == ()
     target = tmp_path / "schemas" / "org-mozilla-fenix" / "metrics" / "metrics.1.bq"
     target.parent.mkdir(parents=True)
-    target.write_bytes(text)
+    target.write_text(text, encoding="utf-8")
     result, report = gate(tmp_path, "--allow-empty")
     assert classified(report) == {"schemas/org-mozilla-fenix/metrics/metrics.1.bq": OTHER}
     assert (result.exit_code, failing(report)) == (0, set())
@@ -394,7 +402,7 @@ def test_list_inputs_shows_each_file_and_its_classification() -> None:
     assert result.exit_code == 0
     assert result.output.splitlines() == [
         "config: (none: defaults)",
-        "schema/httparchive_schema.sql      skipped: not BigQuery DDL: column types VARCHAR, TEXT, MEDIUMINT are not BigQuery's (line 388); does not parse as BigQuery (line 24); looks like MySQL (UNSIGNED, ENGINE=, CHARSET)",
+        "schema/httparchive_schema.sql      skipped: not BigQuery DDL: column types VARCHAR, TEXT, MEDIUMINT are not BigQuery's (line 44); does not parse as BigQuery (line 24); looks like MySQL (UNSIGNED, ENGINE=, CHARSET)",
         "schema/pages.json                  other template",
         "schema/requests.json               other template",
         f"sql/histograms/bytesCss.sql        {QUERY}",

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 
 from auditor.model import Field, Location, Origin, Problem, TableSchema
 from auditor.resources import format_schema
+from auditor.sources.sniff import looks_like_schema_text, not_a_table_schema
 from auditor.sources.templates import (
     TemplateForm,
     TemplateLoad,
@@ -313,10 +314,23 @@ def test_shipped_json_schema_is_valid_and_recursive() -> None:
 @pytest.mark.parametrize(
     "type_name",
     ["STRING", "bytes", "INTEGER", "Int64", "FLOAT", "float64", "BOOLEAN", "bool", "TIMESTAMP",
-     "DATE", "TIME", "DATETIME", "GEOGRAPHY", "NUMERIC", "BIGNUMERIC", "JSON"],
+     "DATE", "TIME", "DATETIME", "GEOGRAPHY", "NUMERIC", "BIGNUMERIC", "JSON", "INTERVAL",
+     "interval"],
 )  # fmt: skip
 def test_known_types_and_legacy_aliases_in_any_case(type_name: str) -> None:
     assert field_problems(name="a", type=type_name) == ()
+
+
+def test_an_interval_column_is_valid_and_found_by_discovery() -> None:
+    # A real schema (python-bigquery's test data) has an INTERVAL column; BigQuery's column
+    # types include it, so it is neither an unknown type nor another system's schema.
+    fields = [{"name": "id", "type": "INT64"}, {"name": "span", "type": "INTERVAL"}]
+    assert parse_template(json.dumps(fields, indent=1), "t.json").problems == ()
+    assert not_a_table_schema([{"name": "span", "type": "INTERVAL"}]) is None
+    assert looks_like_schema_text('[{"name": "span", "type": "INTERVAL",}]')
+    assert field_problems(name="a", type="INTERVL") == (
+        problem("unknown type 'INTERVL' (did you mean INTERVAL?)", 2, "a"),
+    )
 
 
 @pytest.mark.parametrize(

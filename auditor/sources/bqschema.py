@@ -24,12 +24,18 @@ MAX_DESCRIPTION_LENGTH = limits.MAX_DESCRIPTION_LENGTH
 MAX_NESTING = limits.MAX_SCHEMA_NESTING
 MAX_COLUMNS = limits.MAX_COLUMNS
 
-# Standard SQL names after canonical_type(); the legacy names map onto these.
+# Standard SQL names after canonical_type(); the legacy names map onto these. The column
+# types are those of BigQuery's TableFieldSchema.Type (Storage API v1: STRING, INT64, DOUBLE
+# = FLOAT64, STRUCT, BYTES, BOOL, TIMESTAMP, DATE, TIME, DATETIME, GEOGRAPHY, NUMERIC,
+# BIGNUMERIC, INTERVAL, JSON, RANGE; the same list as StandardSQLTypeName without ARRAY),
+# plus FOREIGN, which the v2 REST TableFieldSchema allows with a foreignTypeDefinition.
+# Checked 2026-12-07 against the client reference docs (cloud.google.com, "TableFieldSchema.Type"
+# of google-cloud-bigquery-storage and "StandardSQLTypeName" of google-cloud-bigquery).
 KNOWN_TYPES = frozenset(
     {
         "STRING", "BYTES", "INT64", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "TIME",
-        "DATETIME", "GEOGRAPHY", "NUMERIC", "BIGNUMERIC", "JSON", "STRUCT", "RANGE",
-        "FOREIGN",
+        "DATETIME", "GEOGRAPHY", "NUMERIC", "BIGNUMERIC", "INTERVAL", "JSON", "STRUCT",
+        "RANGE", "FOREIGN",
     }
 )  # fmt: skip
 # What a user may write, for "did you mean" suggestions.

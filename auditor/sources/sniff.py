@@ -29,7 +29,7 @@ _FOREIGN_TYPES = frozenset(
 # Text that only a BigQuery field list holds: "type": "STRING", "mode": "REPEATED", "fields": [.
 _SCHEMA_TEXT_RE = re.compile(
     r'"type"\s*:\s*"(?:STRING|BYTES|INTEGER|INT64|FLOAT|FLOAT64|NUMERIC|BIGNUMERIC|BOOLEAN|BOOL|'
-    r'TIMESTAMP|DATE|TIME|DATETIME|GEOGRAPHY|JSON|RECORD|STRUCT|RANGE)"'
+    r'TIMESTAMP|DATE|TIME|DATETIME|GEOGRAPHY|INTERVAL|JSON|RECORD|STRUCT|RANGE)"'
     r'|"mode"\s*:\s*"(?:NULLABLE|REQUIRED|REPEATED)"'
     r'|"fields"\s*:\s*\['
 )

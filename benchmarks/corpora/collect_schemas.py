@@ -1,8 +1,18 @@
 """Collect BigQuery table schemas from local mirrors of public repositories.
 
-Used once to build the real-world schema corpus (schemas.dev.jsonl / schemas.test.jsonl):
+Used once to choose the files of the real-world schema corpus (label_schemas.py then wrote
+our annotations of them to schemas.dev.jsonl / schemas.test.jsonl):
 
     python benchmarks/corpora/collect_schemas.py MIRROR_DIR... > /tmp/collected.jsonl
+
+And to rebuild the corpus with its upstream descriptions, which are not committed, from
+the files the annotations name, at their recorded commits (see README.md here):
+
+    python benchmarks/corpora/collect_schemas.py --rebuild MIRRORS
+
+MIRRORS holds one git directory per repository, as `owner+name/repo` (a snapshot, with or
+without a work tree) or `owner+name` (a bare clone); the output goes to .cache/ beside
+this file (git-ignored), one file per half.
 
 Each MIRROR_DIR is a bare git directory of a public repository ("owner+name/repo"),
 optionally followed by "@BRANCH" (default HEAD). Every .json/.yaml/.yml/.bq file of that
@@ -32,6 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a plain script from a checkout
+
+from benchmarks.corpora import collect_prisma, schema_corpus  # noqa: E402
 
 MAX_FILES = 60
 MAX_DESCRIPTION = 300
@@ -139,7 +154,51 @@ def collect(spec: str) -> list[dict[str, Any]]:
     return sorted(always + rest, key=lambda f: f["path"])
 
 
+def git_dir(mirrors: Path, repository: str) -> Path:
+    """Where a repository's git directory is under MIRRORS."""
+    base = mirrors / repository.replace("/", "+", 1)
+    for candidate in (base / "repo" / ".git", base / "repo", base):
+        if (candidate / "HEAD").is_file() and (candidate / "objects").is_dir():
+            return candidate
+    raise SystemExit(f"no mirror of {repository} under {mirrors} (fetch it first)")
+
+
+def read_fields(repo: Path, commit: str, path: str) -> list[dict[str, Any]]:
+    """The cleaned field list of one corpus entry: a schema file, or `file#Model` of a
+    Prisma schema (collect_prisma.py), as it was at `commit`."""
+    file, _, model = path.partition("#")
+    text = _git(repo, "show", f"{commit}:{file}")
+    if model:
+        fields = dict(collect_prisma.parse(text)).get(model)
+    else:
+        doc = json.loads(text) if file.endswith((".json", ".bq")) else yaml.safe_load(text)
+        found = find_fields(doc)
+        fields = clean(found) if found is not None else None
+    if fields is None:
+        raise SystemExit(f"{repo}: {path} at {commit} holds no field list")
+    return fields
+
+
+def rebuild(mirrors: Path, cache: Path = schema_corpus.CACHE) -> None:
+    """Every annotated file of both halves, read again at its commit, into `cache`."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for half in schema_corpus.HALVES:
+        lines = []
+        for item in schema_corpus.committed(half):
+            repo = git_dir(mirrors, item["repository"])
+            fields = read_fields(repo, item["commit"], item["path"])
+            entry = {k: item[k] for k in ("repository", "path", "commit")} | {"fields": fields}
+            lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+        (cache / f"schemas.{half}.jsonl").write_text("".join(lines), encoding="utf-8")
+        print(f"{half}: {len(lines)} files -> {cache / f'schemas.{half}.jsonl'}")
+    schema_corpus.load_half("dev")  # the join checks every column against the annotations
+    schema_corpus.load_half("test")
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--rebuild"] and len(argv) == 2:
+        rebuild(Path(argv[1]))
+        return
     for arg in argv:
         for item in collect(arg):
             print(json.dumps(item, sort_keys=True))

@@ -21,7 +21,9 @@ each group the repositories are shuffled with SEED and dealt alternately to the 
 both halves get application tables as well as warehouse and telemetry schemas. Neither
 labels nor detector output play any part in it. The halves are written as
 schemas.dev.jsonl and schemas.test.jsonl, one schema file per line: repository, path,
-commit, fields (BigQuery TableFieldSchema JSON), labels ({column path: [label, reason]}).
+commit and, per column, its facts and our label (schema_corpus.annotate: path, type, mode,
+label, reason). The upstream descriptions the candidate list reads are not written: they
+stay upstream, and collect_schemas.py --rebuild brings them back into a git-ignored cache.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a plain script from a checkout
+
+from benchmarks.corpora.schema_corpus import annotate  # noqa: E402
 
 SEED = 1313
 CANDIDATE_PARTS = (
@@ -113,7 +120,9 @@ def main(collected: Path, review: Path, out: Path) -> None:
         with (out / f"schemas.{half}.jsonl").open("w", encoding="utf-8") as handle:
             for item in sorted(files, key=lambda i: (i["repository"], i["path"])):
                 if item["repository"] in members:
-                    handle.write(json.dumps(item, sort_keys=True, ensure_ascii=False) + "\n")
+                    entry = {k: item[k] for k in ("repository", "path", "commit")}
+                    entry["columns"] = annotate(item["fields"], item["labels"])
+                    handle.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
         print(f"{half}: {', '.join(sorted(members))}")
 
 

@@ -1,26 +1,12 @@
 #standardSQL
+# Distribution of CSS bytes per page, in 100 KB bins (fixture query)
 SELECT
-  *,
-  SUM(pdf) OVER (PARTITION BY client ORDER BY bin) AS cdf
-FROM (
-  SELECT
-    *,
-    volume / SUM(volume) OVER (PARTITION BY client) AS pdf
-  FROM (
-    SELECT
-      client,
-      COUNT(0) AS volume,
-      CAST(FLOOR(FLOAT64(summary.bytesCss) / 10240) * 10 AS INT64) AS bin
-    FROM
-      `httparchive.crawl.pages`
-    WHERE
-      date = '${YYYY-MM-DD}' AND
-      is_root_page
-    GROUP BY
-      bin,
-      client
-  )
-)
-ORDER BY
   bin,
-  client
+  COUNT(0) AS pages,
+  SUM(COUNT(0)) OVER (ORDER BY bin) / SUM(COUNT(0)) OVER () AS cdf
+FROM (
+  SELECT CAST(FLOOR(bytesCss / 102400) * 100 AS INT64) AS bin
+  FROM `httparchive.summary_pages.2024_01_01_desktop`
+)
+GROUP BY bin
+ORDER BY bin

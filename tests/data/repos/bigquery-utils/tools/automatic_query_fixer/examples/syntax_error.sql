@@ -1,4 +1,3 @@
-SELECT max(value$)
-FROM `bigquery-public-data.crypto_ethereum.transactions`
-group bye hash
-LIMIT 10
+SELECT store_id, COUNT(*) AS visits
+FROM `example-project.retail.visits
+WHERE visit_date >= '2024-01-01' GROUP store_id

@@ -1,1 +1,1 @@
-SELECT 1 + 1
+SELECT order_id, SUM(amount) AS total FROM shop.orders GROUP BY order_id

@@ -1,47 +1,11 @@
-CREATE OR REPLACE FUNCTION
-    `{{internal_project_id}}.{{dataset_name}}.{{udf_name}}`(data STRING, topics ARRAY<STRING>)
-    RETURNS STRUCT<{{struct_fields}}>
-    LANGUAGE js AS """
-    var abi = {{abi}}
-
-    var interface_instance = new ethers.utils.Interface([abi]);
-
-    // A parsing error is possible for common abis that don't filter by contract address. Event signature is the same
-    // for ABIs that only differ by whether a field is indexed or not. E.g. if the ABI provided has an indexed field
-    // but the log entry has this field unindexed, parsing here will throw an exception.
-    try {
-      var parsedLog = interface_instance.parseLog({topics: topics, data: data});
-    } catch (e) {
-        return null;
+CREATE TEMP FUNCTION decode_transfer(data STRING, topics ARRAY<STRING>)
+RETURNS STRUCT<sender STRING, recipient STRING, amount STRING>
+LANGUAGE js AS """
+    var word = function (hex, i) { return hex.substr(2 + 64 * i, 64) }
+    var address = function (topic) { return '0x' + topic.substr(26) }
+    return {
+        sender: address(topics[1]),
+        recipient: address(topics[2]),
+        amount: BigInt('0x' + word(data, 0)).toString(10)
     }
-
-    var parsedValues = parsedLog.values;
-
-    var transformParams = function(params, abiInputs) {
-        var result = {};
-        if (params && params.length >= abiInputs.length) {
-            for (var i = 0; i < abiInputs.length; i++) {
-                var paramName = abiInputs[i].name;
-                var paramValue = params[i];
-                if (abiInputs[i].type === 'address' && typeof paramValue === 'string') {
-                    // For consistency all addresses are lower-cased.
-                    paramValue = paramValue.toLowerCase();
-                }
-                if (ethers.utils.Interface.isIndexed(paramValue)) {
-                    paramValue = paramValue.hash;
-                }
-                if (abiInputs[i].type === 'tuple' && 'components' in abiInputs[i]) {
-                    paramValue = transformParams(paramValue, abiInputs[i].components)
-                }
-                result[paramName] = paramValue;
-            }
-        }
-        return result;
-    };
-
-    var result = transformParams(parsedValues, abi.inputs);
-
-    return result;
-"""
-OPTIONS
-  ( library="gs://blockchain-etl-bigquery/ethers.js" );
+""";
