@@ -31,7 +31,7 @@ from auditor.demo.specs import (
     ViewSpec,
     tenant_ids,
 )
-from auditor.detect.values import join_example
+from auditor.detect.catalog import join_example
 from auditor.model import GranteeKind
 
 

@@ -381,7 +381,8 @@ def _description_clears(description: str) -> str | None:
 
 def _quote(text: str, limit: int = 60) -> str:
     # Secrets redacted before the cut: a description may hold one, and a cut one would
-    # no longer be recognised. (Imported here: values imports this module.)
+    # no longer be recognised. (Imported here: values imports this module, through the
+    # catalog's validators.)
     from auditor.detect.values import redact_secrets
 
     text = redact_secrets(text)
