@@ -163,7 +163,7 @@ def _collect(
 ) -> Collected:
     with progress_display() as progress:
         if snapshot_path is not None:
-            from auditor.sources.snapshot import read_snapshot
+            from auditor.sources.snapshot.read import read_snapshot
 
             progress(f"replaying snapshot {snapshot_path}")
             inventory = read_snapshot(snapshot_path)
