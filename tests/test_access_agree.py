@@ -113,6 +113,54 @@ def custom_role_update() -> ExportEstate:
     return estate
 
 
+def authorized_objects_and_their_writers() -> ExportEstate:
+    """customers authorizes a view of acme, the views of globex and a routine of initech.
+    Who reads (or calls) them reads customers; who may only change them does not (Google
+    drops a changed view's or routine's authorization: reference/bigquery/)."""
+    estate = base()
+    customers = estate.datasets["customers"]
+    customers.append({"view": {"projectId": P, "datasetId": "acme", "tableId": "usage_v"}})
+    globex = {"projectId": P, "datasetId": "globex"}
+    customers.append({"dataset": {"dataset": globex, "targetTypes": ["VIEWS"]}})
+    customers.append({"routine": {"projectId": P, "datasetId": "initech", "routineId": "mask"}})
+    changer, creator, routines = (
+        f"{PROJECT}/roles/{name}" for name in ("viewChanger", "viewCreator", "routineChanger")
+    )
+    estate.custom_roles += [
+        {"name": changer, "includedPermissions": ["bigquery.tables.get", "bigquery.tables.update"]},
+        {"name": creator, "includedPermissions": ["bigquery.tables.create"]},
+        {"name": routines, "includedPermissions": ["bigquery.routines.update"]},
+    ]
+    estate.dataset("acme", [("iamMember", VERTEX, "WRITER")])  # reads the view: a path
+    estate.table("acme", "usage_v", {"members": [SEARCH], "role": changer})  # may only change it
+    estate.dataset("globex", [("userByEmail", "bo@convergence.example", "WRITER")])
+    estate.datasets["globex"].append({"iamMember": SEARCH, "role": creator})
+    estate.dataset("initech", [("userByEmail", ALICE.removeprefix("user:"), "READER")])
+    estate.datasets["initech"].append({"iamMember": SEARCH, "role": routines})
+    return estate
+
+
+def custom_roles_on_accounts_and_the_organization() -> ExportEstate:
+    """Custom roles that only see the ETL account (which reads customers), bound on its
+    policy: a project role alice may change (Role Administrator on the project), an
+    organization role the Agent Builder agent may change (Organization Role Administrator on
+    the organization), and the same organization role held by the Vertex AI agent, which may
+    change project roles only."""
+    estate = base()
+    estate.account("etl@gac-prod-471220.iam.gserviceaccount.com")
+    estate.bind(PROJECT, VIEWER, ETL)
+    project_role, org_role = f"{PROJECT}/roles/accountViewer", f"{ORG}/roles/accountViewer"
+    for name in (project_role, org_role):
+        estate.custom_roles.append(
+            {"name": name, "includedPermissions": ["iam.serviceAccounts.get"]}
+        )
+    estate.bind(ETL, project_role, ALICE)
+    estate.bind(ETL, org_role, SEARCH, VERTEX)
+    estate.bind(PROJECT, "roles/iam.roleAdmin", ALICE, VERTEX)
+    estate.bind(ORG, "roles/iam.organizationRoleAdmin", SEARCH)
+    return estate
+
+
 def public_and_domain() -> ExportEstate:
     estate = base()
     estate.datasets["customers"].append({"domain": "convergence.example", "role": "READER"})
@@ -174,6 +222,8 @@ ESTATES: dict[str, Callable[[], ExportEstate]] = {
         table_iam_and_view,
         impersonation_and_delegation,
         custom_role_update,
+        authorized_objects_and_their_writers,
+        custom_roles_on_accounts_and_the_organization,
         public_and_domain,
         deny_policy,
         conditions,
@@ -282,8 +332,54 @@ def test_the_fixtures_cover_every_kind_of_hop(tmp_path: Path) -> None:
         "group-member",
         "domain-member",
         "authorized-view",
+        "authorized-dataset",
+        "authorized-routine",
         "role-update",
     }
+
+
+ADMIN = "user:admin@convergence.example"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "authorized_objects_and_their_writers",
+            {
+                ADMIN: [("read", ["group-member", "dataset-acl"])],
+                VERTEX: [("read", ["dataset-acl", "authorized-view"])],
+                "user:bo@convergence.example": [("read", ["dataset-acl", "authorized-dataset"])],
+                ALICE: [("read", ["dataset-acl", "authorized-routine"])],
+                # Agent Builder's agent may change the view and the routine and create views
+                # in globex, and reads none of them: no path.
+            },
+        ),
+        (
+            "custom_roles_on_accounts_and_the_organization",
+            {
+                ADMIN: [("read", ["group-member", "dataset-acl"])],
+                ETL: [("read", ["resource-iam"])],
+                ALICE: [("self-grant", ["role-update", "impersonation", "resource-iam"])],
+                SEARCH: [("self-grant", ["role-update", "impersonation", "resource-iam"])],
+                # The Vertex AI agent holds the organization role and may change project
+                # roles only: no path.
+            },
+        ),
+    ],
+)
+def test_who_may_change_what_reaches_customers(
+    fixture: str, expected: dict[str, list[tuple[str, list[str]]]], tmp_path: Path
+) -> None:
+    source = ["--exports", str(exports_of(fixture, tmp_path))]
+    payload = explained(source, "--evaluation-time", WHEN)
+    found: dict[str, list[tuple[str, list[str]]]] = {}
+    for p in payload["paths"]:
+        found.setdefault(p["principal"], []).append(
+            (p["capability"], [h["kind"] for h in p["hops"]])
+        )
+    assert found == expected
+    assert payload["gaps"] == []
 
 
 # ---------------------------------------------------------------------------- time

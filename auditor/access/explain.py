@@ -163,6 +163,6 @@ _SENTENCES: dict[HopKind, Callable[[Hop], str]] = {
     ),
     HopKind.ROLE_UPDATE: lambda h: (
         f"{h.member} may change the custom role {h.subject} ({h.detail} on {h.policy}), "
-        "so it can add read to it"
+        "so it can add to it the permission this path needs"
     ),
 }

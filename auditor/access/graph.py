@@ -4,13 +4,23 @@ A query works backwards from the dataset:
 
 1. grants on it (`_Reach`): its access entries, the IAM bindings of its project and the
    project's ancestors, table IAM (table-level), and authorized views / datasets / routines,
-   which hand the dataset to whoever can read the authorizing object (recursively);
+   which hand the dataset to whoever can read the authorizing object (recursively). Whoever
+   may only change such a view or routine (or create a view in an authorized dataset) gains
+   no path: BigQuery drops the authorization of a changed view or routine, and a view of an
+   authorized dataset can be created or changed only with read on what it references
+   (reference/bigquery/authorized-resources.md); whoever can read, or grant itself read on,
+   the view's dataset or the view is a path already;
 2. each granted member is expanded to concrete principals: groups to their members
    (nested), projectReaders/Writers/Owners to the holders of roles/viewer/editor/owner, a
    service account to itself and to whoever can impersonate it (transitively), a domain to
    itself and the known accounts of the domain;
 3. deny policies remove (or, when conditional, mark) paths; IAM conditions that have expired
    at `now` remove edges, undecidable ones mark them.
+
+A custom role a principal may change (`iam.roles.update` where the role is defined) counts
+for what it could be given: a binding of it on the dataset's grants, or on a service account's
+policy or its project chain, is a path for the principals that hold it and may change it
+(capability SELF_GRANT, a ROLE_UPDATE hop first).
 
 A binding of a role the catalog does not know is followed too, as a what-if: the paths
 through it are not answers, they name the principals its coverage gap could matter for
@@ -30,7 +40,7 @@ from datetime import datetime
 from enum import Enum
 
 from auditor.access.deny import DenyIndex
-from auditor.access.expand import Expansion
+from auditor.access.expand import Expansion, Updaters
 from auditor.access.paths import (
     AccessAnswer,
     AccessGap,
@@ -55,7 +65,6 @@ from auditor.access.roles import (
     GET_DATA,
     IMPERSONATE,
     POLICY_GRANT,
-    ROLE_UPDATE,
     ROUTINE_GET,
     TABLE_GRANT,
     RoleCatalog,
@@ -83,8 +92,6 @@ _ROLE_HOPS = frozenset(
         HopKind.ROLE_UPDATE,
     }
 )
-
-Updaters = Mapping[str, Hop]  # principal -> the hop by which it may change a custom role
 
 
 class _Want(Enum):
@@ -137,7 +144,6 @@ class AccessGraph(Expansion):
             tuple[str, _Want], tuple[list[_Grant], frozenset[AccessGap]]
         ] = {}
         self._raw: dict[str, _Raw] = {}
-        self._updaters: dict[str, tuple[Updaters | None, frozenset[AccessGap]]] = {}
         self._delegates: dict[str, bool] = {}
 
     @classmethod
@@ -202,16 +208,14 @@ class AccessGraph(Expansion):
         what_ifs: dict[AccessPath, tuple[str, tuple[AccessGap, ...]]] = {}
         for reach in reaches:
             for principal, hops in self._expand(reach.member, gaps):
-                first: tuple[Hop, ...] = ()
-                if reach.updaters is not None:
-                    if (update := reach.updaters.get(principal)) is None:
-                        continue
-                    first = (update,)
+                first = self._role_changes(principal, hops, reach.updaters, gaps)
+                if first is None:
+                    continue
                 path = AccessPath(
                     principal=principal,
                     target=reach.target,
                     hops=first + hops + reach.hops,
-                    capability=reach.capability,
+                    capability=Capability.SELF_GRANT if first else reach.capability,
                     table_level=reach.table_level,
                 )
                 if unknown := self._unknown_hops(path.hops):
@@ -225,6 +229,31 @@ class AccessGraph(Expansion):
         )
         self._raw[ds.resource] = raw
         return raw
+
+    def _role_changes(
+        self,
+        principal: str,
+        hops: tuple[Hop, ...],
+        grant_updaters: Updaters | None,
+        gaps: set[AccessGap],
+    ) -> tuple[Hop, ...] | None:
+        """The custom-role changes `principal` must make for a path to hold (one per role: the
+        grant's, and that of each impersonation hop whose role lacks every impersonation
+        permission), each a ROLE_UPDATE hop; None when it may not make one of them."""
+        needed: list[Hop] = []
+        if grant_updaters is not None:
+            if (update := grant_updaters.get(principal)) is None:
+                return None
+            needed.append(update)
+        for hop in hops if self._roles_to_change else ():
+            if hop.kind is not HopKind.IMPERSONATION or hop.detail not in self._roles_to_change:
+                continue
+            updaters = self._role_updaters(hop.detail, gaps) or {}
+            if (update := updaters.get(principal)) is None:
+                return None
+            if update not in needed:
+                needed.append(update)
+        return tuple(needed)
 
     def _unknown_hops(self, hops: Iterable[Hop]) -> tuple[AccessGap, ...]:
         """The gaps of the unknown roles a path goes through (a what-if path), if any."""
@@ -368,31 +397,6 @@ class AccessGraph(Expansion):
             only = self._delegates[role] = perms & IMPERSONATE == {DELEGATE}
         return only
 
-    def _role_updaters(self, role: str, gaps: set[AccessGap]) -> Updaters | None:
-        """The principals that may change a custom role (iam.roles.update where it is
-        defined), each with the hop that says how; None for a predefined role."""
-        if role not in self._updaters:
-            found: set[AccessGap] = set()
-            bindings = self._role_owner_bindings(role, found)
-            updaters: dict[str, Hop] | None = None if bindings is None else {}
-            if bindings is not None and updaters is not None:
-                for resource, binding in bindings:
-                    perms = self._permissions(binding.role, resource, found) or frozenset()
-                    active, condition = self._condition(binding.condition)
-                    if ROLE_UPDATE not in perms or not active:
-                        continue
-                    for m in binding.members:
-                        member = canonical(m)
-                        hop = Hop(
-                            HopKind.ROLE_UPDATE, role, binding.role, member, resource, condition
-                        )
-                        for principal, _ in self._expand(member, found):
-                            updaters.setdefault(principal, hop)
-            self._updaters[role] = (updaters, frozenset(found))
-        known, found_gaps = self._updaters[role]
-        gaps |= found_gaps
-        return known
-
     def _authorized(
         self, ds: Dataset, visiting: frozenset[str], gaps: set[AccessGap]
     ) -> list[_Reach]:
@@ -450,6 +454,8 @@ class AccessGraph(Expansion):
             if hop.kind is not HopKind.IMPERSONATION:
                 continue
             perms = (self._roles.permissions(hop.detail) or frozenset()) & IMPERSONATE
+            if not perms:  # a custom role to be changed: it may gain any of them
+                perms = IMPERSONATE - {DELEGATE}
             sa_project = self._service_account_project(email(hop.subject) or "", hop.policy)
             verdict = self._deny.check(identity, sorted(perms), self._chain_quiet(sa_project))
             if verdict.blocked:

@@ -26,7 +26,8 @@ class HopKind(StrEnum):
     AUTHORIZED_VIEW = "authorized-view"
     AUTHORIZED_DATASET = "authorized-dataset"
     AUTHORIZED_ROUTINE = "authorized-routine"
-    # May change a custom role that the next hops hold (iam.roles.update): add read to it.
+    # May change a custom role that a later hop holds (iam.roles.update): add to it the read,
+    # self-grant or impersonation permission the path needs.
     ROLE_UPDATE = "role-update"
 
 

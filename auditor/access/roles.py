@@ -50,7 +50,8 @@ IMPERSONATE = frozenset(
     }
 )
 # May change the permissions of the custom roles defined where it is granted (a project or
-# an organization): a member of a binding of such a role can give itself read through it.
+# an organization): a member of a binding of such a role can give itself read through it, or
+# the power to act as a service account if the role is bound on the account's policy.
 ROLE_UPDATE = "iam.roles.update"
 
 # Every permission the catalog keeps, and why the graph needs it. Reviewed against Google's
@@ -59,7 +60,10 @@ ROLE_UPDATE = "iam.roles.update"
 # out: iam.serviceAccounts.getOpenIdToken (an ID token is not accepted by BigQuery),
 # iam.serviceAccountApiKeyBindings.* (bound API keys work for aiplatform.googleapis.com only),
 # bigquery.rowAccessPolicies.* and bigquery.dataPolicies.* (they narrow what a reader sees;
-# they never grant table data on their own).
+# they never grant table data on their own), bigquery.tables.update/create and
+# bigquery.routines.update (changing an authorized view or routine drops its authorization,
+# and a view of an authorized dataset needs read on what it references:
+# reference/bigquery/authorized-resources.md).
 TRACKED: Mapping[str, str] = {
     GET_DATA: "reads table data (the question)",
     "bigquery.datasets.get": "sees the dataset",
