@@ -60,7 +60,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.demo.estate import CONTENT_SECRET_PLANTS, SetCell  # noqa: E402
+from auditor.demo.plants import CONTENT_SECRET_PLANTS, SetCell  # noqa: E402
 from auditor.local import Engine, engines_dir, start, stop  # noqa: E402
 from auditor.local.emulator import ENGINES_DIR_ENV, STATE_DIR_ENV  # noqa: E402
 from auditor.resources import PROJECT_DIR, SCHEMAS_DIR  # noqa: E402

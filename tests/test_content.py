@@ -33,10 +33,11 @@ from auditor.content.columns import text_columns
 from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.sample import SampledRows
 from auditor.content.scan import ContentResult, scan_contents, scanner_for
-from auditor.demo.estate import CONTENT_SECRET_PLANTS, SetCell
+from auditor.demo.plants import CONTENT_SECRET_PLANTS, SetCell
 from auditor.demo.seed import SeedOptions, seed
+from auditor.detect.catalog import catalog
 from auditor.detect.redact import fingerprint_secret
-from auditor.detect.values import catalog, evidence, scan_value
+from auditor.detect.values import evidence, scan_value
 from auditor.errors import UsageError
 from auditor.model import (
     CheckContext,

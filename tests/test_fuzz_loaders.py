@@ -46,7 +46,8 @@ from auditor.policy.waivers import load_waivers
 from auditor.remediate.planfile import load_plan, read_plan
 from auditor.report.reader import report_from_json
 from auditor.sources.exports import load_exports
-from auditor.sources.snapshot import dump_snapshot, load_snapshot, read_snapshot
+from auditor.sources.snapshot.read import load_snapshot, read_snapshot
+from auditor.sources.snapshot.write import dump_snapshot
 from auditor.sources.sniff import Claim
 from auditor.sources.sqldocs import load_sql_doc, parse_sql_doc
 from auditor.sources.templates import load_template, parse_template

@@ -60,7 +60,8 @@ from auditor.report.html import content_security_policy
 from auditor.resources import PROJECT_DIR
 from auditor.sources.bigquery import make_client
 from auditor.sources.infoschema import UnsafeIdentifier, View, region_query, sql_identifier
-from auditor.sources.snapshot import dump_snapshot, read_snapshot
+from auditor.sources.snapshot.read import read_snapshot
+from auditor.sources.snapshot.write import dump_snapshot
 from tests.conftest import LocalBigQuery
 from tests.support.hostile import (
     BY_KEY,

@@ -30,7 +30,7 @@ from auditor.cli.common import (
 from auditor.cli.scan import LiveOptions, live_options_whole_estate, progress_display
 from auditor.io.safe_text import terminal_text
 from auditor.model import Inventory
-from auditor.sources.snapshot import read_snapshot
+from auditor.sources.snapshot.read import read_snapshot
 
 
 @click.group()

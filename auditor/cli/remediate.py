@@ -70,7 +70,7 @@ from auditor.remediate.planfile import dump_plan, read_plan
 from auditor.remediate.planfile import journal_path as default_journal
 from auditor.remediate.state import ApplyError
 from auditor.resources import SCHEMAS_DIR
-from auditor.sources.snapshot import read_snapshot
+from auditor.sources.snapshot.read import read_snapshot
 
 DEFAULT_DIR = Path("reports") / "remediation"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -169,7 +169,6 @@ def _collect(
 ) -> Collected:
     with progress_display() as progress:
         if snapshot_path is not None:
-
             progress(f"replaying snapshot {snapshot_path}")
             inventory = read_snapshot(snapshot_path)
             # The snapshot's root is the endpoint it was collected from (or bigquery:P).

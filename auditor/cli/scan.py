@@ -32,7 +32,8 @@ from auditor.policy.checks import Reads, load_all, reads_of
 from auditor.policy.checks.content import content_options
 from auditor.policy.rule import Rule
 from auditor.resources import SCHEMAS_DIR
-from auditor.sources.snapshot import dump_snapshot, read_snapshot
+from auditor.sources.snapshot.read import read_snapshot
+from auditor.sources.snapshot.write import dump_snapshot
 
 DEFAULT_PROJECT = "gac-prod-471220"
 # The shipped templates: what tenant and customers tables must look like.

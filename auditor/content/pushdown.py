@@ -132,7 +132,7 @@ from auditor.content.base import ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import SAFE_NAME, TextColumn
 from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.local import Fetch
-from auditor.detect.values import Detector, catalog
+from auditor.detect.catalog import Detector, catalog
 from auditor.model import ContentScan, CoverageGap, Table
 from auditor.sources.bigquery import NO_RETRY, QUERY_WAIT_FACTOR, _Failed, describe
 from auditor.sources.infoschema import DATASET_RE, PROJECT_RE, Malformed
