@@ -50,8 +50,8 @@ from auditor.content.base import (  # noqa: E402
 )
 from auditor.content.columns import text_columns  # noqa: E402
 from auditor.content.scan import ContentResult, scan_contents  # noqa: E402
-from auditor.demo.estate import tenant_ids  # noqa: E402
 from auditor.demo.seed import SeedOptions, seed  # noqa: E402
+from auditor.demo.specs import tenant_ids  # noqa: E402
 from auditor.gcp.calls import Caller  # noqa: E402
 from auditor.gcp.retry import RetryPolicy  # noqa: E402
 from auditor.local import Engine, start, stop  # noqa: E402

@@ -60,7 +60,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.demo.estate import CONTENT_SECRET_PLANTS, SetCell  # noqa: E402
+from auditor.demo.plants import CONTENT_SECRET_PLANTS, SetCell  # noqa: E402
 from auditor.local import Engine, engines_dir, start, stop  # noqa: E402
 from auditor.local.emulator import ENGINES_DIR_ENV, STATE_DIR_ENV  # noqa: E402
 from auditor.resources import PROJECT_DIR, SCHEMAS_DIR  # noqa: E402
@@ -300,8 +300,8 @@ def scan_args(endpoint: str, workers: int, output: Path) -> list[str]:
 def warm_up() -> None:
     """Import what a scan imports, so that neither scan's figures include imports."""
     import auditor.cli
-    import auditor.content.scan
-    import auditor.sources.estate  # noqa: F401
+    import auditor.collect
+    import auditor.content.scan  # noqa: F401
 
 
 def run_cli(args: Sequence[str]) -> int:

@@ -38,15 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a plain script from a checkout: make the repo's package importable.
 sys.path.insert(0, str(ROOT))
 
+from auditor.detect.catalog import Detector, catalog, join_example, load_catalog  # noqa: E402
 from auditor.detect.redact import fingerprint_secret, redact  # noqa: E402
-from auditor.detect.values import (  # noqa: E402
-    Detector,
-    catalog,
-    evidence,
-    join_example,
-    load_catalog,
-    scan_value,
-)
+from auditor.detect.values import evidence, scan_value  # noqa: E402
 from benchmarks.scoring import Score, print_score  # noqa: E402
 
 UNIT_CSV = ROOT / "tests" / "data" / "credential_values.csv"

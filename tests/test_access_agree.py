@@ -23,10 +23,10 @@ from click.testing import CliRunner
 
 from auditor.access.catalog import REFERENCE, read_reference
 from auditor.cli import main
+from auditor.collect import collect_from_exports
 from auditor.resources import POLICIES_DIR, SCHEMAS_DIR
 from auditor.sources.bigquery import make_client
-from auditor.sources.estate import collect_from_exports
-from auditor.sources.snapshot import dump_snapshot
+from auditor.sources.snapshot.write import dump_snapshot
 from tests.conftest import LocalBigQuery
 from tests.support.estates import ExportEstate
 from tests.test_access_estates import build as random_estate

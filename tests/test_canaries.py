@@ -39,7 +39,8 @@ from auditor.content.dlp import inspect_sample, make_dlp_client
 from auditor.content.sample import SampledRows
 from auditor.content.scan import scan_contents
 from auditor.demo import seed as seed_module
-from auditor.demo.estate import AddView, Estate, SetCell, apply_change, build_estate
+from auditor.demo.estate import Estate, build_estate
+from auditor.demo.plants import AddView, SetCell, apply_change
 from auditor.demo.seed import SeedOptions, seed
 from auditor.detect.redact import redact
 from auditor.detect.values import redact_secrets, scan_value

@@ -28,16 +28,16 @@ from auditor.content.base import (
     DEFAULT_SAMPLE_ROWS,
     ContentMode,
     ContentOptions,
-    content_options,
 )
 from auditor.content.columns import text_columns
 from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.sample import SampledRows
 from auditor.content.scan import ContentResult, scan_contents, scanner_for
-from auditor.demo.estate import CONTENT_SECRET_PLANTS, SetCell
+from auditor.demo.plants import CONTENT_SECRET_PLANTS, SetCell
 from auditor.demo.seed import SeedOptions, seed
+from auditor.detect.catalog import catalog
 from auditor.detect.redact import fingerprint_secret
-from auditor.detect.values import catalog, evidence, scan_value
+from auditor.detect.values import evidence, scan_value
 from auditor.errors import UsageError
 from auditor.gcp.calls import Caller
 from auditor.gcp.retry import RetryPolicy
@@ -54,6 +54,7 @@ from auditor.model import (
     table_resource_name,
 )
 from auditor.policy.checks import load_all
+from auditor.policy.checks.content import content_options
 from auditor.policy.engine import evaluate
 from auditor.policy.loader import load_policies
 from auditor.resources import PROJECT_DIR

@@ -38,8 +38,9 @@ from auditor.content.dlp import (
 )
 from auditor.content.local import scan_sample
 from auditor.content.sample import SampledRows
+from auditor.detect.catalog import catalog, join_example
 from auditor.detect.redact import fingerprint_secret, redact
-from auditor.detect.values import DEFAULT_MAX_CHARS, catalog, join_example
+from auditor.detect.values import DEFAULT_MAX_CHARS
 from auditor.errors import AuditorError, UsageError
 from auditor.model import CoverageGap, ValueHit, table_resource_name
 from auditor.sources.iam import Retries

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.detect.values import join_example
+from auditor.detect.catalog import join_example
 from auditor.sources.bigquery import make_client
 from benchmarks.corpora.modes import flagged, plant, run_modes
 from tests.conftest import LocalBigQuery

@@ -30,14 +30,13 @@ from auditor.access.principals import is_genai
 from auditor.access.roles import GET_DATA, RoleCatalog
 from auditor.cli import main
 from auditor.cli.local import DEMO_IAM_EXPORTS
-from auditor.demo.estate import (
+from auditor.demo.estate import build_estate
+from auditor.demo.plants import ViolationKind, planted_violations
+from auditor.demo.specs import (
     CUSTOMER_LOOKUP_VIEW,
     GENAI_AGENT,
     ML_ENGINEERS,
     SeedOptions,
-    ViolationKind,
-    build_estate,
-    planted_violations,
     rag_indexer_account,
 )
 from auditor.model import GranteeKind

@@ -31,7 +31,8 @@ from auditor.sources import iamjson
 from auditor.sources.exports import ExportLoad, load_exports
 from auditor.sources.iam import IamCollection, IamEndpoints, Retries, collect_iam
 from auditor.sources.iamjson import Malformed
-from auditor.sources.snapshot import dump_snapshot, load_snapshot
+from auditor.sources.snapshot.read import load_snapshot
+from auditor.sources.snapshot.write import dump_snapshot
 from tests.support.recorded import RecordedServer
 
 DATA = Path(__file__).parent / "data"

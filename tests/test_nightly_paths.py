@@ -52,7 +52,7 @@ def fix_umbrella_and_initech(endpoint: str) -> None:
     """umbrella gets a default CMEK key; initech is no longer public."""
     from google.cloud import bigquery
 
-    from auditor.demo.estate import kms_key
+    from auditor.demo.specs import kms_key
     from auditor.sources.bigquery import make_client
 
     client = make_client(P, endpoint)

@@ -70,7 +70,7 @@ from auditor.remediate.plan import (
 )
 from auditor.remediate.planfile import dump_plan, load_plan, plan_to_dict
 from auditor.resources import format_schema
-from auditor.sources.snapshot import read_snapshot
+from auditor.sources.snapshot.read import read_snapshot
 
 P = "gac-prod-471220"
 BQ = f"//bigquery.googleapis.com/projects/{P}/datasets"

@@ -17,25 +17,23 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from auditor.demo.estate import (
+from auditor.demo.conform import conform
+from auditor.demo.estate import build_estate
+from auditor.demo.plants import DEFAULT_PLANTED, PlantedViolation, ViolationKind, planted_violations
+from auditor.demo.rows import dataset_rows
+from auditor.demo.seed import SeedError, reset, seed
+from auditor.demo.specs import (
     CUSTOMER_LOOKUP_VIEW,
-    DEFAULT_PLANTED,
     GENAI_AGENT,
     ML_ENGINEERS,
     PLATFORM_ADMINS,
     CellValue,
     DatasetKind,
-    PlantedViolation,
     SeedOptions,
-    ViolationKind,
-    build_estate,
     kms_key,
     onboarding_account,
-    planted_violations,
     tenant_ids,
 )
-from auditor.demo.rows import conform, dataset_rows
-from auditor.demo.seed import SeedError, reset, seed
 from auditor.errors import UsageError
 from auditor.model import GranteeKind
 

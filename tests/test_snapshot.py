@@ -40,15 +40,10 @@ from auditor.model import (
     ValueHit,
 )
 from auditor.resources import format_schema
-from auditor.sources import snapshot
-from auditor.sources.snapshot import (
-    MAX_FIELD_DEPTH,
-    MAX_JSON_DEPTH,
-    SNAPSHOT_VERSION,
-    dump_snapshot,
-    load_snapshot,
-    read_snapshot,
-)
+from auditor.sources.snapshot import read as snapshot_read
+from auditor.sources.snapshot.format import MAX_FIELD_DEPTH, MAX_JSON_DEPTH, SNAPSHOT_VERSION
+from auditor.sources.snapshot.read import load_snapshot, read_snapshot
+from auditor.sources.snapshot.write import dump_snapshot
 
 PATH = "nightly/snapshot.json"
 CREATED = datetime(2025, 1, 31, 3, 0, tzinfo=timezone(timedelta(hours=1)))
@@ -824,7 +819,7 @@ def test_read_snapshot_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     big = tmp_path / "big.json"
     big.write_text(dumped(), encoding="utf-8")
-    monkeypatch.setattr(snapshot, "MAX_SNAPSHOT_BYTES", 1000)
+    monkeypatch.setattr(snapshot_read, "MAX_SNAPSHOT_BYTES", 1000)
     with pytest.raises(InputError) as caught:
         read_snapshot(big)
     assert caught.value.detail == "file is larger than 1000 bytes; not read"

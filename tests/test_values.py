@@ -19,22 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditor.detect.catalog import EXAMPLE_SPLIT, Detector, catalog, join_example, parse_catalog
+from auditor.detect.re2compat import re2_problems
 from auditor.detect.redact import fingerprint_secret, redact
-from auditor.detect.values import (
-    DEFAULT_MAX_CHARS,
-    EXAMPLE_SPLIT,
-    VALIDATORS,
-    Detector,
-    Evidence,
-    Match,
-    catalog,
-    evidence,
-    join_example,
-    parse_catalog,
-    re2_problems,
-    scan_value,
-    shannon_entropy,
-)
+from auditor.detect.validators import VALIDATORS, shannon_entropy
+from auditor.detect.values import DEFAULT_MAX_CHARS, Evidence, Match, evidence, scan_value
 from auditor.errors import InputError
 from auditor.model import Severity
 

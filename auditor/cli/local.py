@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.common import exit_on_errors
+from auditor.cli.scan import DEFAULT_PROJECT, scan
 from auditor.local import Engine, ensure_installed, is_installed, start, status, stop
 from auditor.resources import EXAMPLES_DIR
 
@@ -89,7 +90,7 @@ def demo(
 
     Exits like `auditor scan`: 1 is expected here, since the demo plants violations.
     """
-    from auditor.cli.scan import DEFAULT_PROJECT, scan
+    # Imported here: the BigQuery client library is slow to import; only `demo` needs it.
     from auditor.demo.seed import SeedOptions, seed
     from auditor.gcp.clients import bigquery_client
 

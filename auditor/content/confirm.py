@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from auditor.detect.values import Evidence, catalog, evidence, scan_value
+from auditor.detect.catalog import catalog
+from auditor.detect.values import Evidence, evidence, scan_value
 from auditor.model import ValueHit
 
 __all__ = ["Cell", "confirm_cells"]

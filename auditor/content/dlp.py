@@ -59,8 +59,9 @@ from auditor.content.columns import TextColumn
 from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.local import Fetch, sample_table
 from auditor.content.sample import SampledRows
+from auditor.detect.catalog import Detector, catalog
 from auditor.detect.redact import redact
-from auditor.detect.values import DEFAULT_MAX_CHARS, Detector, catalog, scan_value
+from auditor.detect.values import DEFAULT_MAX_CHARS, scan_value
 from auditor.errors import AuditorError, UsageError
 from auditor.gcp import retry
 from auditor.gcp.clients import NO_RETRY, dlp_client

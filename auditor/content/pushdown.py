@@ -132,7 +132,8 @@ from auditor.content.base import ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import SAFE_NAME, TextColumn
 from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.local import Fetch
-from auditor.detect.values import Detector, catalog, redact_secrets
+from auditor.detect.catalog import Detector, catalog
+from auditor.detect.values import redact_secrets
 from auditor.gcp.calls import CallFailed
 from auditor.gcp.clients import NO_RETRY
 from auditor.gcp.retry import QUERY_WAIT_FACTOR

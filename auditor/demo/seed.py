@@ -27,19 +27,20 @@ from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
-from auditor.demo.estate import (
+from auditor.demo.conform import JsonRow
+from auditor.demo.estate import build_estate
+from auditor.demo.plants import PlantedViolation
+from auditor.demo.rows import dataset_rows
+from auditor.demo.specs import (
     DEFAULT_OPTIONS,
     LOCATION,
     SEEDED_BY_LABEL,
     SEEDED_BY_VALUE,
     DatasetSpec,
     Grant,
-    PlantedViolation,
     SeedOptions,
     TableSpec,
-    build_estate,
 )
-from auditor.demo.rows import JsonRow, dataset_rows
 from auditor.errors import AuditorError, UsageError
 from auditor.model import GranteeKind
 

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from auditor.detect.values import redact, redact_secrets, scan_value
+from auditor.detect.redact import redact
+from auditor.detect.values import redact_secrets, scan_value
 from auditor.model import Dataset, Field, Inventory, Table
 
 __all__ = [

@@ -16,7 +16,7 @@ Seeded (SEED): the same files every run. Columns: value, expected (secret/clean)
   bcrypt), UUIDs, key ids, public keys and vendor documentation example keys.
 
 Every token-shaped literal is written with the `{{}}` split after its prefix (see
-auditor.detect.values.EXAMPLE_SPLIT) so repository secret scanners stay quiet; readers
+auditor.detect.catalog.EXAMPLE_SPLIT) so repository secret scanners stay quiet; readers
 remove it with join_example().
 """
 

@@ -2,6 +2,9 @@
 
 Where IAM cannot be read (a local BigQuery has no IAM API), that is a coverage gap naming
 what is missing; the access rules then cannot vouch for anything, and the run says so.
+
+It orchestrates the collection, the content scan included, so it sits above sources/ and
+content/ (beside audit.py), not inside sources/: a source only reads one kind of input.
 """
 
 from __future__ import annotations
@@ -145,6 +148,8 @@ def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) ->
         )
         progress(f"coverage gap: {gap.reason}")
         return dataclasses.replace(inventory, gaps=(*inventory.gaps, gap))
+    # Imported here: the IAM and Resource Manager clients are slow to import, and a run
+    # that reads no IAM (or reads it from exports) never needs them.
     from auditor.sources.iam import IamEndpoints, collect_iam
 
     endpoints = IamEndpoints.local(source.iam_endpoint) if source.iam_endpoint else None
