@@ -18,8 +18,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from auditor.errors import InputError
+from auditor.io.jsonwords import did_you_mean
 from auditor.resources import format_schema
-from auditor.sources.jsonwords import did_you_mean
 
 SCHEMA_NAME = "config"
 

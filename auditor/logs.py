@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Protocol, TextIO
 
 from auditor.detect.values import scan_value
-from auditor.report.safe_text import terminal_text
+from auditor.io.safe_text import terminal_text
 from auditor.report.summary import iso_utc
 
 __all__ = [

@@ -52,9 +52,11 @@ from auditor.content.columns import text_columns  # noqa: E402
 from auditor.content.scan import ContentResult, scan_contents  # noqa: E402
 from auditor.demo.seed import SeedOptions, seed  # noqa: E402
 from auditor.demo.specs import tenant_ids  # noqa: E402
+from auditor.gcp.calls import Caller  # noqa: E402
+from auditor.gcp.retry import RetryPolicy  # noqa: E402
 from auditor.local import Engine, start, stop  # noqa: E402
 from auditor.model import Table  # noqa: E402
-from auditor.sources.bigquery import CollectOptions, _Caller, collect, make_client  # noqa: E402
+from auditor.sources.bigquery import CollectOptions, collect, make_client  # noqa: E402
 
 PROJECT = "gac-prod-471220"
 
@@ -102,7 +104,7 @@ def scanner_alone(client: object, tables: list[Table], rows: int) -> int:
     """Sample every table once, then time scan_sample alone over the samples in memory.
     Returns the number of non-empty text values sampled."""
     options = ContentOptions(sample_rows=rows, max_sample_bytes=1 << 30)
-    call = _Caller(CollectOptions())
+    call = Caller(RetryPolicy())
     samples = []
     started = time.perf_counter()
     for table in tables:

@@ -300,8 +300,8 @@ def scan_args(endpoint: str, workers: int, output: Path) -> list[str]:
 def warm_up() -> None:
     """Import what a scan imports, so that neither scan's figures include imports."""
     import auditor.cli
-    import auditor.content.scan
-    import auditor.sources.estate  # noqa: F401
+    import auditor.collect
+    import auditor.content.scan  # noqa: F401
 
 
 def run_cli(args: Sequence[str]) -> int:

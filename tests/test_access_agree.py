@@ -23,9 +23,9 @@ from click.testing import CliRunner
 
 from auditor.access.catalog import REFERENCE, read_reference
 from auditor.cli import main
+from auditor.collect import collect_from_exports
 from auditor.resources import POLICIES_DIR, SCHEMAS_DIR
 from auditor.sources.bigquery import make_client
-from auditor.sources.estate import collect_from_exports
 from auditor.sources.snapshot.write import dump_snapshot
 from tests.conftest import LocalBigQuery
 from tests.support.estates import ExportEstate

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from auditor.gcp.calls import Caller, CallFailed
+from auditor.gcp.pacing import Pacer
+from auditor.gcp.retry import RetryPolicy
 from auditor.model import Condition, IamBinding
 from auditor.sources.assets import AssetInventory
-from auditor.sources.bigquery import CollectOptions
-from auditor.sources.bqcalls import Caller, CallFailed
 from auditor.sources.infoschema import Malformed
-from auditor.sources.pacing import Pacer
 from tests.support.asset_responder import AssetResponder
 from tests.support.recorded import RecordedServer
 
@@ -31,7 +31,7 @@ def server() -> Iterator[RecordedServer]:
 
 
 def caller(pacer: Pacer | None = None) -> Caller:
-    return Caller(CollectOptions(attempts=3, backoff=0.0, timeout=5.0), pacer=pacer)
+    return Caller(RetryPolicy(attempts=3, initial=0.0, timeout=5.0), pacer=pacer)
 
 
 def read(url: str, pacer: Pacer | None = None) -> dict[str, tuple[IamBinding, ...]]:

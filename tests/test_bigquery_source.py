@@ -35,13 +35,11 @@ from auditor.sources import infoschema
 from auditor.sources.bigquery import (
     CollectOptions,
     LiveCollection,
-    access_entry_from_api,
     collect,
     describe,
-    iam_from_api,
     make_client,
-    table_from_api,
 )
+from auditor.sources.bqconvert import access_entry_from_api, iam_from_api, table_from_api
 from auditor.sources.fastplan import Fallback, Plan, reconcile
 from auditor.sources.infoschema import (
     DatasetOptions,

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from auditor.gcp.counting import method_name
 from auditor.model import CollectionStats, Report, RunInfo
 from auditor.report import json as json_report
 from auditor.report.reader import report_from_json
-from auditor.sources.calltap import method_name
 
 BASE = "http://127.0.0.1:9050/bigquery/v2/projects/gac-prod-471220"
 

@@ -28,7 +28,6 @@ from auditor.content.base import (
     DEFAULT_SAMPLE_ROWS,
     ContentMode,
     ContentOptions,
-    content_options,
 )
 from auditor.content.columns import text_columns
 from auditor.content.confirm import Cell, confirm_cells
@@ -40,6 +39,8 @@ from auditor.detect.catalog import catalog
 from auditor.detect.redact import fingerprint_secret
 from auditor.detect.values import evidence, scan_value
 from auditor.errors import UsageError
+from auditor.gcp.calls import Caller
+from auditor.gcp.retry import RetryPolicy
 from auditor.model import (
     CheckContext,
     ContentScan,
@@ -53,10 +54,11 @@ from auditor.model import (
     table_resource_name,
 )
 from auditor.policy.checks import load_all
+from auditor.policy.checks.content import content_options
 from auditor.policy.engine import evaluate
 from auditor.policy.loader import load_policies
 from auditor.resources import PROJECT_DIR
-from auditor.sources.bigquery import CollectOptions, _Caller, collect, make_client
+from auditor.sources.bigquery import CollectOptions, collect, make_client
 from auditor.sources.infoschema import Malformed
 from tests.conftest import LocalBigQuery
 from tests.support.dlp_responder import write_recordings
@@ -672,7 +674,7 @@ def test_local_sampling_is_bounded_in_rows_and_bytes(faithful_estate: LocalBigQu
         if t.resource.endswith("acme_corp/tables/x_meta_pipeline_runs")
     ]
     columns = text_columns(table.fields).columns
-    call = _Caller(CollectOptions())
+    call = Caller(RetryPolicy())
     few = local.sample_table(client, table, columns, ContentOptions(sample_rows=3), call)
     assert len(few.rows) == 3
     small = local.sample_table(client, table, columns, ContentOptions(max_sample_bytes=2_000), call)

@@ -44,6 +44,7 @@ from auditor.audit import audit
 from auditor.cli import main
 from auditor.cli.common import load_rules
 from auditor.cli.scan import SHIPPED_TEMPLATE_GLOBS
+from auditor.collect import EstateSource, collect_estate
 from auditor.content.base import ContentOptions
 from auditor.demo.seed import SeedOptions, seed
 from auditor.model import Finding, Inventory, Severity, Status, Table
@@ -51,7 +52,6 @@ from auditor.report.summary import exit_code
 from auditor.resources import PROJECT_DIR, SCHEMAS_DIR
 from auditor.sources import iamjson
 from auditor.sources.bigquery import CollectOptions, make_client
-from auditor.sources.estate import EstateSource, collect_estate
 from auditor.sources.iam import IamCollection, IamEndpoints, Retries, collect_iam
 from tests.conftest import LocalBigQuery
 from tests.support.faultproxy import FAULT_KINDS, Exchange, FaultProxy

@@ -37,12 +37,12 @@ from auditor import limits
 from auditor.cli import main
 from auditor.config import load_config, parse_config
 from auditor.errors import InputError, PolicyError
+from auditor.io.yamlpos import load_yaml
 from auditor.model import Inventory, Problem
 from auditor.policy.baseline import fingerprints_from_report
 from auditor.policy.checks import load_all
 from auditor.policy.loader import load_policies, load_rule
 from auditor.policy.waivers import load_waivers
-from auditor.policy.yamlpos import load_yaml
 from auditor.remediate.planfile import load_plan, read_plan
 from auditor.report.reader import report_from_json
 from auditor.sources.exports import load_exports

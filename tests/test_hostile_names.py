@@ -41,6 +41,7 @@ from auditor.demo.seed import SeedOptions, seed
 from auditor.errors import UsageError
 from auditor.history.bigquery_sink import parse_dataset
 from auditor.history.store import HistoryStore
+from auditor.io.safe_text import terminal_lines, terminal_text
 from auditor.logs import JsonLog, LogSeverity, TextLog
 from auditor.model import (
     AccessEntry,
@@ -56,7 +57,6 @@ from auditor.model import (
 from auditor.policy.waivers import load_waivers
 from auditor.report import console, junit
 from auditor.report.html import content_security_policy
-from auditor.report.safe_text import terminal_lines, terminal_text
 from auditor.resources import PROJECT_DIR
 from auditor.sources.bigquery import make_client
 from auditor.sources.infoschema import UnsafeIdentifier, View, region_query, sql_identifier

@@ -305,7 +305,7 @@ def test_a_malformed_answer_is_a_gap(server: RecordedServer) -> None:
         CoverageGap(
             PROJECT,
             f"service accounts: malformed answer: GET /v1/{PROJECT}/serviceAccounts answered"
-            " with something that is not JSON",
+            " with something that is not JSON (gave up after 5 attempts)",
         ),
         CoverageGap(
             PROJECT,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.errors import InputError
-from auditor.sources.jsonpos import Positioned, parse_json
+from auditor.io.jsonpos import Positioned, parse_json
 
 DOC = """{
   "a": 1,

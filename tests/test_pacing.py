@@ -1,4 +1,5 @@
-"""Calls within quotas (auditor.sources.pacing), and the latency proxy the benchmark uses."""
+"""Calls within quotas (auditor.gcp.pacing), and the latency proxy the benchmark uses.
+The retry policy's own tests are in test_transport.py."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from pathlib import Path
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from auditor.sources.bqcalls import transient
-from auditor.sources.pacing import ConcurrencyLimit, GaveUp, Pacer, call, is_throttle
+from auditor.gcp.pacing import ConcurrencyLimit, Pacer, is_throttle
 from tests.support.latencyproxy import LatencyProxy
 from tests.support.recorded import RecordedServer
 
@@ -21,42 +21,6 @@ RECORDED_IAM = Path(__file__).parent / "data" / "recorded" / "iam"
 
 def _throttle() -> api_exceptions.GoogleAPICallError:
     return api_exceptions.TooManyRequests("slow down")  # type: ignore[no-untyped-call]
-
-
-def test_call_retries_transient_errors_then_answers() -> None:
-    errors = [_throttle(), api_exceptions.ServiceUnavailable("busy")]  # type: ignore[no-untyped-call]
-    seen: list[Exception] = []
-
-    def fetch() -> str:
-        if errors:
-            raise errors.pop(0)
-        return "answer"
-
-    assert call(fetch, attempts=3, backoff=0.0, transient=transient, on_retry=seen.append) == (
-        "answer"
-    )
-    assert [type(e).__name__ for e in seen] == ["TooManyRequests", "ServiceUnavailable"]
-
-
-def test_call_gives_up_after_its_attempts_and_at_once_on_permanent_errors() -> None:
-    tries = 0
-
-    def busy() -> None:
-        nonlocal tries
-        tries += 1
-        raise api_exceptions.ServiceUnavailable("busy")  # type: ignore[no-untyped-call]
-
-    with pytest.raises(GaveUp) as gave_up:
-        call(busy, attempts=3, backoff=0.0, transient=transient)
-    assert (gave_up.value.attempts, tries) == (3, 3)
-    assert isinstance(gave_up.value.error, api_exceptions.ServiceUnavailable)
-
-    def forbidden() -> None:
-        raise api_exceptions.Forbidden("no")  # type: ignore[no-untyped-call]
-
-    with pytest.raises(GaveUp) as refused:
-        call(forbidden, attempts=3, backoff=0.0, transient=transient)
-    assert refused.value.attempts == 1
 
 
 def test_throttles_are_429_or_a_rate_limit_reason() -> None:

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from auditor.errors import InputError, PolicyError
+from auditor.io.yamlpos import MAX_BYTES, MAX_NODES, load_yaml, read_yaml
 from auditor.model import CheckResult, Inventory, Location, Severity
 from auditor.policy.checks import REGISTRY, CheckKind, register
 from auditor.policy.loader import PolicyLoad, load_policies, load_rule
 from auditor.policy.rule import DocExample, ExampleInput, Rule, Scope, Target
-from auditor.policy.yamlpos import MAX_BYTES, MAX_NODES, load_yaml, read_yaml
 from auditor.resources import POLICIES_DIR, format_schema
 
 KIND_A = "zz-loader-test-columns"

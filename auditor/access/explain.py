@@ -7,7 +7,7 @@ from typing import Any
 
 from auditor.access.paths import AccessAnswer, AccessPath, Capability, Hop, HopKind
 from auditor.access.principals import SPECIAL_GROUPS, canonical, special_group
-from auditor.report.safe_text import terminal_text
+from auditor.io.safe_text import terminal_text
 
 _SPECIAL_GROUP_NAME = {prefix: name for name, prefix in SPECIAL_GROUPS.items()}
 _AUTHORIZED_NOUN = {

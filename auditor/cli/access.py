@@ -9,6 +9,17 @@ from pathlib import Path
 
 import click
 
+from auditor.access import AccessGraph
+from auditor.access.catalog import (
+    CATALOG,
+    REFERENCE,
+    build_catalog,
+    catalog_text,
+    reference_bytes,
+    reference_from_roles,
+)
+from auditor.access.explain import explain, to_json
+from auditor.access.roles import builtin_catalog
 from auditor.cli.common import (
     CommandError,
     as_utc,
@@ -17,8 +28,8 @@ from auditor.cli.common import (
     now,
 )
 from auditor.cli.scan import LiveOptions, live_options_whole_estate, progress_display
+from auditor.io.safe_text import terminal_text
 from auditor.model import Inventory
-from auditor.report.safe_text import terminal_text
 from auditor.sources.snapshot.read import read_snapshot
 
 
@@ -60,8 +71,6 @@ def explain_command(
     would cut it. Exit 1 when any path exists, 3 when coverage gaps make the answer incomplete
     (with --principal: gaps that could hide a path of that principal), 0 when nobody (of
     those asked about) can read it."""
-    from auditor.access import AccessGraph
-    from auditor.access.explain import explain, to_json
 
     with exit_on_errors():
         inventory = _inventory(live, snapshot_path, exports_dir)
@@ -90,7 +99,9 @@ def _inventory(live: LiveOptions, snapshot: Path | None, exports: Path | None) -
         if snapshot is not None:
             return read_snapshot(snapshot)
         if exports is not None:
-            from auditor.sources.estate import collect_from_exports
+            # Imported here: auditor.collect loads the Google client libraries (slow to
+            # import), which a snapshot never needs.
+            from auditor.collect import collect_from_exports
 
             return collect_from_exports(exports, live.templates, live.template_globs, progress)
         return live.collect(progress)
@@ -105,7 +116,6 @@ def roles() -> None:
 @click.argument("role", required=False)
 def show_command(role: str | None) -> None:
     """The catalog's size, source and date; with ROLE, the tracked permissions it holds."""
-    from auditor.access.roles import builtin_catalog
 
     with exit_on_errors():
         catalog = builtin_catalog()
@@ -145,14 +155,7 @@ def refresh_command(
 ) -> None:
     """Regenerate the role catalog from today's definitions: IAM roles.list (view FULL).
     Nothing is written unless every page was read."""
-    from auditor.access.catalog import (
-        CATALOG,
-        REFERENCE,
-        build_catalog,
-        catalog_text,
-        reference_bytes,
-        reference_from_roles,
-    )
+    # Imported here: the IAM client libraries are slow to import; only this command needs them.
     from auditor.sources.iam import IamEndpoints, list_predefined_roles
 
     with exit_on_errors():

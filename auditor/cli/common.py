@@ -17,6 +17,7 @@ import click
 
 from auditor.audit import AuditResult
 from auditor.errors import AuditorError, MissingCredentials
+from auditor.io.safe_text import terminal_text
 from auditor.model import Report, RunScope, Severity
 from auditor.policy.baseline import fingerprints_from_report
 from auditor.policy.checks import CheckKind, load_all
@@ -25,8 +26,8 @@ from auditor.policy.rule import Rule
 from auditor.policy.waivers import Waiver, load_waivers
 from auditor.report import EXTENSIONS, FORMATS
 from auditor.report.console import render as render_console
-from auditor.report.safe_text import terminal_text
 from auditor.report.summary import exit_code
+from auditor.resources import POLICIES_DIR
 
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
@@ -218,7 +219,6 @@ def audit_options(function: F) -> F:
 
 
 def load_rules(paths: Sequence[Path]) -> tuple[list[Rule], dict[str, CheckKind]]:
-    from auditor.resources import POLICIES_DIR
 
     registry = dict(load_all())
     sources = list(paths) or [POLICIES_DIR]

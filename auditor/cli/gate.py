@@ -20,10 +20,10 @@ from auditor.audit import (
 )
 from auditor.cli.common import AuditOptions, CommandError, audit_options, exit_on_errors, now
 from auditor.config import Config, find_project_config, load_config
+from auditor.io.safe_text import terminal_text
 from auditor.model import DiscoveredInput, Discovery
 from auditor.policy.baseline import checkout_ref
 from auditor.policy.rule import Rule, Target
-from auditor.report.safe_text import terminal_text
 from auditor.sources.discovery import DEFAULT_DIALECT, DiscoveryOptions
 from auditor.sources.repo import collect_inputs
 

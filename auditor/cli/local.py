@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.common import exit_on_errors
+from auditor.cli.scan import DEFAULT_PROJECT, scan
 from auditor.local import Engine, ensure_installed, is_installed, start, status, stop
 from auditor.resources import EXAMPLES_DIR
 
@@ -89,9 +90,9 @@ def demo(
 
     Exits like `auditor scan`: 1 is expected here, since the demo plants violations.
     """
-    from auditor.cli.scan import DEFAULT_PROJECT, scan
+    # Imported here: the BigQuery client library is slow to import; only `demo` needs it.
     from auditor.demo.seed import SeedOptions, seed
-    from auditor.sources.bigquery import make_client
+    from auditor.gcp.clients import bigquery_client
 
     chosen = Engine(engine)
     with exit_on_errors():
@@ -102,7 +103,7 @@ def demo(
         assert state.endpoint is not None
         click.echo(f"local BigQuery ({chosen.value}) at {state.endpoint}", err=True)
         summary = seed(
-            make_client(DEFAULT_PROJECT, state.endpoint),
+            bigquery_client(DEFAULT_PROJECT, state.endpoint),
             SeedOptions(tenants=tenants, faithful=chosen is Engine.FAITHFUL),
             progress=lambda message: click.echo(f"... {message}", err=True),
         )

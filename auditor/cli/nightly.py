@@ -386,12 +386,13 @@ def _sink(settings: NightlySettings) -> BigQuerySink | None:
     """The BigQuery sink (built before the scan, so a bad dataset name fails early)."""
     if settings.bigquery_sink is None:
         return None
+    # Imported here: the BigQuery client library is slow to import; only a sink needs it.
+    from auditor.gcp.clients import bigquery_client
     from auditor.history.bigquery_sink import BigQuerySink, parse_dataset
-    from auditor.sources.bigquery import make_client
 
     live = settings.live
     dataset = parse_dataset(settings.bigquery_sink, live.project)
-    return BigQuerySink(make_client(dataset.project, live.endpoint), dataset)
+    return BigQuerySink(bigquery_client(dataset.project, live.endpoint), dataset)
 
 
 def _record_and_report(
@@ -432,6 +433,7 @@ def _record_and_report(
     )
     problems = sign.problems
     if sink is not None:
+        # Imported here, as above: the BigQuery client library only when there is a sink.
         from auditor.history.bigquery_sink import SinkError
 
         try:

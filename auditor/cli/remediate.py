@@ -47,10 +47,13 @@ from auditor.cli.scan import (
     live_options_whole_estate,
     progress_display,
 )
+from auditor.io.safe_text import terminal_text
+from auditor.local.endpoints import answers, is_local_endpoint
 from auditor.model import Inventory
 from auditor.policy.rule import Rule
 from auditor.policy.waivers import load_waivers
 from auditor.remediate.desired import CUSTOMERS_DATASET
+from auditor.remediate.journal import Journal
 from auditor.remediate.plan import (
     HARDENING_LEAVES,
     DatasetRole,
@@ -63,8 +66,11 @@ from auditor.remediate.plan import (
     plan_provision_tenant,
     plan_remediation,
 )
-from auditor.report.safe_text import terminal_text
+from auditor.remediate.planfile import dump_plan, read_plan
+from auditor.remediate.planfile import journal_path as default_journal
+from auditor.remediate.state import ApplyError
 from auditor.resources import SCHEMAS_DIR
+from auditor.sources.snapshot.read import read_snapshot
 
 DEFAULT_DIR = Path("reports") / "remediation"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,8 +169,6 @@ def _collect(
 ) -> Collected:
     with progress_display() as progress:
         if snapshot_path is not None:
-            from auditor.sources.snapshot.read import read_snapshot
-
             progress(f"replaying snapshot {snapshot_path}")
             inventory = read_snapshot(snapshot_path)
             # The snapshot's root is the endpoint it was collected from (or bigquery:P).
@@ -193,7 +197,6 @@ def _gaps(inventory: Inventory, allow_partial: bool) -> bool:
 
 
 def _write_plan(plan: Plan, output: Path) -> None:
-    from auditor.remediate.planfile import dump_plan
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(dump_plan(plan), encoding="utf-8")
@@ -295,10 +298,8 @@ def plan_command(
 )
 def apply_command(plan_path: Path, endpoint: str | None, journal_path: Path | None) -> None:
     """Apply a reviewed plan: refuses a stale plan, journals every action."""
+    # Imported here: the applier loads the Google client libraries, slow to import.
     from auditor.remediate.apply import apply_plan
-    from auditor.remediate.planfile import journal_path as default_journal
-    from auditor.remediate.planfile import read_plan
-    from auditor.remediate.state import ApplyError
 
     with exit_on_errors():
         plan = read_plan(plan_path)
@@ -343,9 +344,8 @@ def apply_command(plan_path: Path, endpoint: str | None, journal_path: Path | No
 )
 def rollback_command(journal_path: Path, endpoint: str | None) -> None:
     """Undo what a journal's apply runs did, last action first."""
-    from auditor.remediate.journal import Journal
+    # Imported here: rollback loads the Google client libraries, slow to import.
     from auditor.remediate.rollback import rollback
-    from auditor.remediate.state import ApplyError
 
     with exit_on_errors():
         runs = [r for r in Journal(journal_path, now).records() if r["record"] == "run"]
@@ -379,9 +379,9 @@ def rollback_command(journal_path: Path, endpoint: str | None) -> None:
 def _estate(project: str, endpoint: str | None, recorded: str | None) -> Any:
     """The applier's view of the estate at `endpoint`. A local engine that does not answer
     is a usage error naming the way out (it was stopped, or restarted on another port)."""
-    from auditor.local.endpoints import answers, is_local_endpoint
+    # Imported here: the BigQuery client library is slow to import; planning never needs it.
+    from auditor.gcp.clients import bigquery_client
     from auditor.remediate.bigquery import BigQueryEstate
-    from auditor.sources.bigquery import make_client
 
     if endpoint is not None and is_local_endpoint(endpoint) and not answers(endpoint, project):
         where = f" ({recorded})" if recorded else ""
@@ -390,7 +390,7 @@ def _estate(project: str, endpoint: str | None, recorded: str | None) -> Any:
             "running there. Start it (`auditor local start` prints its endpoint) and pass "
             "--endpoint, or make a new plan"
         )
-    return BigQueryEstate(make_client(project, endpoint))
+    return BigQueryEstate(bigquery_client(project, endpoint))
 
 
 def _at(endpoint: str | None) -> str:

@@ -134,6 +134,7 @@ def verify(report_file: Path, public_keys: tuple[str, ...], kms_endpoint: str | 
 
 
 def _public_key(spec: str, kms_endpoint: str | None) -> signing.Ed25519PublicKey:
+    # Imported here: the KMS client only when a KMS key is asked for.
     from auditor.report import kms
 
     if kms.is_kms(spec):

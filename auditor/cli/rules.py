@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from auditor.cli.common import CommandError, exit_on_errors, load_rules, policies_option
+from auditor.io.jsonwords import did_you_mean
+from auditor.io.safe_text import terminal_lines, terminal_text
 from auditor.policy.rule import Rule
 from auditor.report.ruledoc import TABLE_BEGIN, TABLE_END, explain, markdown_table, replace_table
-from auditor.report.safe_text import terminal_lines, terminal_text
-from auditor.sources.jsonwords import did_you_mean
 
 _ID_NUMBER = re.compile(r"(?:AUD)?[- ]?([0-9]{1,3})", re.IGNORECASE)
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor import __version__
+from auditor.access.roles import builtin_catalog
 from auditor.audit import audit
 from auditor.cli.common import AuditOptions, CommandError, audit_options, exit_on_errors, now
 from auditor.content.base import (
@@ -23,11 +24,13 @@ from auditor.content.base import (
     DEFAULT_SAMPLE_ROWS,
     MAX_SAMPLE_ROWS,
     ContentMode,
+    ContentOptions,
 )
+from auditor.io.safe_text import terminal_text
 from auditor.model import InputFile, Inventory, Report
 from auditor.policy.checks import Reads, load_all, reads_of
+from auditor.policy.checks.content import content_options
 from auditor.policy.rule import Rule
-from auditor.report.safe_text import terminal_text
 from auditor.resources import SCHEMAS_DIR
 from auditor.sources.snapshot.read import read_snapshot
 from auditor.sources.snapshot.write import dump_snapshot
@@ -57,7 +60,7 @@ class LiveOptions:
     asset_inventory: bool
     asset_endpoint: str | None
     # The content scan (AUD-014). None: not given, the no-credential-values rule's params
-    # decide, then the defaults (auditor.content.base.content_options).
+    # decide, then the defaults (auditor.policy.checks.content.content_options).
     content_scan: str | None
     sample_rows: int | None
     max_bytes_billed: int | None
@@ -74,10 +77,8 @@ class LiveOptions:
         scan. None: not known (a snapshot), everything is read and the defaults apply.
         """
         # Imported here: the Google clients are slow to import and the gate never needs them.
-        from auditor.access.roles import builtin_catalog
-        from auditor.content.base import ContentOptions, content_options
+        from auditor.collect import EstateSource, collect_estate
         from auditor.sources.bigquery import CollectOptions
-        from auditor.sources.estate import EstateSource, collect_estate
 
         parts = self.reads(rules)
         table_iam = self.table_iam and Reads.TABLE_IAM in parts
@@ -339,7 +340,9 @@ def scan(
             sources: tuple[str, ...]
             if exports_dir is not None:
                 sources = ("templates", "exports")
-                from auditor.sources.estate import collect_from_exports
+                # Imported here: auditor.collect loads the Google client libraries (slow
+                # to import), which a snapshot never needs.
+                from auditor.collect import collect_from_exports
 
                 inventory = collect_from_exports(
                     exports_dir, live.templates, live.template_globs, progress

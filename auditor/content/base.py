@@ -5,23 +5,20 @@ Light on purpose (no Google client imports): the policy check and the CLI read i
 The options come from three places, the first that says something wins: the command line
 (`--content-scan`, `--sample-rows`, `--max-bytes-billed`), the params of the policy rule
 whose check kind is `no-credential-values` (AUD-014: `mode`, `sample_rows`, `max_bytes`),
-and the defaults here. So the rule that judges the contents also says how much of them the
-scan reads; `content_options` is where that happens.
+and the defaults here. Reading a rule is the policy layer's job
+(auditor.policy.checks.content.content_options): the scan is handed plain options.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from auditor.detect.values import DEFAULT_MAX_CHARS
 from auditor.errors import UsageError
 from auditor.model import ContentScan, CoverageGap, ValueHit
-from auditor.policy.rule import Rule
 
-CHECK_KIND = "no-credential-values"
 # Which live datasets are scanned: the tenant datasets, by their classification label.
 TENANT_LABELS: Mapping[str, str] = {"dataset_role": "tenant"}
 # Which tables hold rows of their own: views, materialized views, external tables and
@@ -88,40 +85,3 @@ class TableOutcome:
     scan: ContentScan | None
     hits: tuple[ValueHit, ...] = ()
     gaps: tuple[CoverageGap, ...] = ()
-
-
-def content_options(
-    rules: Sequence[Rule] | None = None,
-    *,
-    mode: str | None = None,
-    sample_rows: int | None = None,
-    max_bytes: int | None = None,
-    base: ContentOptions = ContentOptions(),
-) -> ContentOptions:
-    """`base` with the params of the first `no-credential-values` rule, then the explicit
-    command-line values (None: not given) on top.
-
-    `rules` None: the rules are not known (a snapshot is taken for any later audit). A rule
-    set without a `no-credential-values` rule turns the scan off unless `mode` is given:
-    no table contents are read when nothing judges them.
-    """
-    rule = next((r for r in rules or () if r.check == CHECK_KIND), None)
-    params: Mapping[str, Any] = rule.params if rule is not None else {}
-    chosen_mode = mode if mode is not None else params.get("mode")
-    if chosen_mode is None and rules is not None and rule is None:
-        chosen_mode = ContentMode.OFF.value
-    rows = sample_rows if sample_rows is not None else params.get("sample_rows")
-    budget = max_bytes if max_bytes is not None else params.get("max_bytes")
-    options = base
-    if chosen_mode is not None:
-        try:
-            options = replace(options, mode=ContentMode(chosen_mode))
-        except ValueError:
-            known = ", ".join(m.value for m in ContentMode)
-            raise UsageError(f"unknown content scan mode {chosen_mode!r} ({known})") from None
-    if rows is not None:
-        options = replace(options, sample_rows=int(rows))
-    if budget is not None:
-        options = replace(options, max_bytes_billed=int(budget))
-    options.check()
-    return options

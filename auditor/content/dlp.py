@@ -23,8 +23,9 @@ the same detector, row count, redacted prefix and fingerprint (one finding set, 
 the mode), and a built-in infoType adds a cell to look at, never a finding of its own. The
 quote DLP returns is not used: it is never stored, logged or put in an error.
 
-Fail closed: a request that still fails after bounded retries (429, 5xx, connection errors,
-with exponential backoff) or fails for good (400, 403), an answer that cannot be parsed,
+Fail closed: a request that still fails after the shared retry policy's bounded retries
+(auditor.gcp.retry with DLP's limits: 429, 5xx, lost connections, answers cut short or not
+JSON, with exponential backoff) or fails for good (400, 403), an answer of the wrong shape,
 a finding that names no cell of the batch, and an answer whose findings were truncated
 (`findings_truncated`: the hits kept are reported, the rest unknown) each give a
 CoverageGap naming the table. Gap reasons hold status and server message only, with
@@ -32,8 +33,8 @@ anything the catalog recognises as a secret, and any word that occurs in a value
 redacted (a server that echoes its input cannot leak a value through a gap).
 
 The REST transport and google-auth's session log request bodies at DEBUG (the rows, so
-secrets); `make_dlp_client` adds a filter to those two loggers that replaces the bodies
-(for every client that uses them, which only hides data). Nothing here runs at import time.
+secrets); the client (auditor.gcp.clients.dlp_client) adds a filter to those two loggers
+that replaces the bodies. Nothing here runs at import time.
 """
 
 from __future__ import annotations
@@ -42,14 +43,11 @@ import json
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import TypeVar
 
-import google.auth
-import requests
 from google.api_core import exceptions as api_exceptions
-from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import GoogleAuthError
 from google.cloud import bigquery, dlp_v2
 
@@ -64,10 +62,12 @@ from auditor.content.sample import SampledRows
 from auditor.detect.catalog import Detector, catalog
 from auditor.detect.redact import redact
 from auditor.detect.values import DEFAULT_MAX_CHARS, scan_value
-from auditor.errors import AuditorError, MissingCredentials, UsageError
+from auditor.errors import AuditorError, UsageError
+from auditor.gcp import retry
+from auditor.gcp.clients import NO_RETRY, dlp_client
+from auditor.gcp.retry import GaveUp, MalformedAnswer, RetryPolicy
+from auditor.gcp.wording import describe, shorten
 from auditor.model import ContentScan, CoverageGap, Table, ValueHit
-from auditor.sources.apierrors import server_message, status_line
-from auditor.sources.iam import Retries
 
 __all__ = [
     "BUILTIN_PREFIX",
@@ -94,23 +94,14 @@ MAX_REQUEST_BYTES = 500_000  # "0.5 MB", read as decimal: a little under 512 KiB
 MAX_FINDINGS_PER_REQUEST = 3_000
 CUSTOM_PREFIX = "AUDITOR_"
 BUILTIN_PREFIX = "dlp-"
-SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 MAX_REASON = 300
 # The REST client sends indented JSON (json_format.MessageToJson, indent 2). Around each
 # cell's JSON string it writes `{`, `"stringValue": `, `}` and at most 14 spaces of indent
 # per line: under 64 bytes. Around each row: `{`, `"values": [`, `]`, `}`: under 64 too.
 VALUE_OVERHEAD = 64
 ROW_OVERHEAD = 64
-_TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 _NAME_SEGMENT = re.compile(r"[^/\s]+")
 _RUN = re.compile(r"[^\s\"'`(),;:=&?<>\[\]{}]{8,}")  # a word that could be a sent value
-# Loggers that put HTTP bodies in their DEBUG records: the DLP REST transport (the request
-# as JSON) and google-auth's AuthorizedSession (the body, when it is given as bytes).
-_PAYLOAD_LOGGERS = (
-    "google.cloud.dlp_v2.services.dlp_service.transports.rest",
-    "google.auth.transport.requests",
-)
-_OMITTED = "<omitted by auditor: may hold table values>"
 
 
 @dataclass(frozen=True)
@@ -126,41 +117,11 @@ class DlpResult:
 # ---------------------------------------------------------------------------- the client
 
 
-class _DropPayloads(logging.Filter):
-    """Replace the request/response bodies the Google libraries log at DEBUG."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        for key in ("httpRequest", "httpResponse"):
-            data = getattr(record, key, None)
-            if isinstance(data, dict):
-                hidden = {k: _OMITTED for k in ("payload", "body") if data.get(k) is not None}
-                setattr(record, key, {**data, **hidden})
-        return True
-
-
-def _drop_logged_payloads() -> None:
-    for name in _PAYLOAD_LOGGERS:
-        payload_logger = logging.getLogger(name)
-        if not any(isinstance(f, _DropPayloads) for f in payload_logger.filters):
-            payload_logger.addFilter(_DropPayloads())
-
-
 def make_dlp_client(endpoint: str | None = None) -> dlp_v2.DlpServiceClient:
-    """A DLP client over REST: Google's endpoint with Application Default Credentials, or
-    `endpoint` (e.g. http://127.0.0.1:8080) with anonymous credentials."""
-    _drop_logged_payloads()
-    if endpoint is None:
-        try:
-            found, _ = google.auth.default(scopes=SCOPES)
-        except GoogleAuthError as exc:
-            raise MissingCredentials("the DLP API", detail=str(exc)) from None
-        credentials: Credentials = found
-        return dlp_v2.DlpServiceClient(transport="rest", credentials=credentials)
-    return dlp_v2.DlpServiceClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options={"api_endpoint": endpoint},
-    )
+    """A DLP client over REST (auditor.gcp.clients.dlp_client): Google's endpoint with
+    Application Default Credentials, or `endpoint` (e.g. http://127.0.0.1:8080) with
+    anonymous credentials."""
+    return dlp_client(endpoint)
 
 
 @lru_cache(maxsize=4)
@@ -188,7 +149,7 @@ def scan_table(
         sample,
         location=options.dlp_location,
         config=_catalog_config(),
-        retries=Retries(attempts=options.attempts, timeout=options.timeout),
+        retries=replace(retry.DLP, attempts=options.attempts, timeout=options.timeout),
         max_chars=options.max_cell_chars,
     )
     scan = ContentScan(table.resource, ContentMode.DLP.value, len(sample.rows), sample.columns)
@@ -243,7 +204,10 @@ def inspect_config(
 
 
 def builtin_info_types(
-    client: dlp_v2.DlpServiceClient, *, location: str = "global", retries: Retries | None = None
+    client: dlp_v2.DlpServiceClient,
+    *,
+    location: str = "global",
+    retries: RetryPolicy | None = None,
 ) -> frozenset[str]:
     """Names of the built-in infoTypes DLP can inspect for at `location` (infoTypes.list):
     built-ins differ by release, and asking for an unknown one fails every request."""
@@ -251,13 +215,14 @@ def builtin_info_types(
     request = dlp_v2.ListInfoTypesRequest(
         parent=f"locations/{location}", filter="supported_by=INSPECT"
     )
-    policy = retries or Retries()
+    policy = retries or retry.DLP
     answer, reason, _ = _with_retries(
-        partial(client.list_info_types, request=request, retry=None, timeout=policy.timeout),
+        partial(client.list_info_types, request=request, retry=NO_RETRY, timeout=policy.timeout),
         policy,
+        "a ListInfoTypesResponse",
     )
     if answer is None:
-        raise AuditorError(f"DLP infoTypes.list at {location}: {_scrub(reason)}")
+        raise AuditorError(f"DLP infoTypes.list at {location}: {reason}")
     return frozenset(t.name for t in answer.info_types)
 
 
@@ -314,7 +279,7 @@ def inspect_sample(
     location: str = "global",
     detectors: Sequence[Detector] | None = None,
     config: dlp_v2.InspectConfig | None = None,
-    retries: Retries | None = None,
+    retries: RetryPolicy | None = None,
     max_values: int = MAX_TABLE_VALUES,
     max_bytes: int = MAX_REQUEST_BYTES,
     max_chars: int = DEFAULT_MAX_CHARS,
@@ -332,7 +297,7 @@ def inspect_sample(
         raise UsageError("max_values and max_bytes must be positive, max_chars >= 0")
     found_by = tuple(catalog() if detectors is None else detectors)
     config = inspect_config(found_by) if config is None else config
-    policy = retries or Retries()
+    policy = retries or retry.DLP
     parent = f"projects/{project}/locations/{location}"
     columns = sample.columns
     widths = {len(row) for row in sample.rows} | {len(columns)}
@@ -381,14 +346,18 @@ def inspect_sample(
         )
         what = f"DLP inspect of sample rows {batch.start}-{batch.stop - 1}"
         logger.debug("%s of %s: %d values", what, sample.table, len(batch) * len(columns))
+        sent_rows = [cells[i] for i in batch]
         answer, reason, attempts = _with_retries(
-            partial(client.inspect_content, request=request, retry=None, timeout=policy.timeout),
+            partial(
+                client.inspect_content, request=request, retry=NO_RETRY, timeout=policy.timeout
+            ),
             policy,
+            "an InspectContentResponse",
+            sent_rows,
         )
         sent += attempts
-        sent_rows = [cells[i] for i in batch]
-        if answer is None:
-            gaps.append(CoverageGap(sample.table, _scrub(f"{what}: {reason}", sent_rows)))
+        if answer is None:  # the reason is scrubbed already
+            gaps.append(CoverageGap(sample.table, shorten(f"{what}: {reason}")))
             continue
         result = answer.result
         found: list[tuple[int, int]] = []
@@ -451,53 +420,45 @@ def _place(
 # ---------------------------------------------------------------------------- retries
 
 
+# What a call can fail with that is the API's answer (or its absence), not a bug here.
 _CALL_ERRORS = (
     api_exceptions.GoogleAPICallError,
-    api_exceptions.RetryError,
-    requests.RequestException,
-    GoogleAuthError,
     json_format.ParseError,
+    MalformedAnswer,
+    OSError,  # requests' errors among them
+    GoogleAuthError,
 )
 
 
-def _with_retries(call: Callable[[], T], retries: Retries) -> tuple[T | None, str, int]:
-    """(answer, "", attempts), or (None, why it failed, attempts)."""
-    delays = retries.delays()
-    attempt = 1
-    while True:
-        try:
-            return call(), "", attempt
-        except _CALL_ERRORS as exc:
-            delay = next(delays, None) if _transient(exc) else None
-            if delay is None:
-                tries = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
-                return None, _reason(exc) + tries, attempt
-            retries.sleep(delay)
-            attempt += 1
-        except Exception as exc:  # a conversion that trips over the answer (or a bug)
-            # The message could quote the answer, so only the type is kept.
-            return None, f"unexpected {type(exc).__name__}", attempt
+def _with_retries(
+    call: Callable[[], T],
+    policy: RetryPolicy,
+    expected: str,
+    sent: Sequence[Sequence[str]] = (),
+) -> tuple[T | None, str, int]:
+    """(answer, "", requests sent), or (None, why it failed, requests sent), retried by the
+    shared policy. The reason is scrubbed (see _scrub) before it is cut short."""
+    retried: list[Exception] = []
+    try:
+        return retry.call(call, policy, on_retry=retried.append), "", len(retried) + 1
+    except GaveUp as gave_up:
+        return None, _reason(gave_up, expected, sent), gave_up.attempts
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
-        return exc.code in _TRANSIENT_CODES
-    return isinstance(exc, requests.ConnectionError | requests.Timeout)
+def _reason(gave_up: GaveUp, expected: str, sent: Sequence[Sequence[str]]) -> str:
+    """Status and the server's message, scrubbed; never a parser's message (it may quote
+    the answer, findings included), nor an unexpected error's (it could quote it too)."""
+    error = gave_up.error
+    if isinstance(error, json_format.ParseError) and not retry.is_not_json(error):
+        text = f"malformed answer: not {expected}"
+    elif isinstance(error, _CALL_ERRORS):
+        text = describe(error, gave_up.deadline, scrub=lambda t: _scrub(t, sent, cut=False))
+    else:  # a conversion that trips over the answer (or a bug)
+        return f"unexpected {type(error).__name__}"
+    return text + gave_up.note
 
 
-def _reason(exc: BaseException) -> str:
-    """Status and the server's message (to be `_scrub`bed); never a parser's message (it
-    may quote the answer, findings included)."""
-    if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
-        text = f"{status_line(exc)}: {server_message(exc) or 'no message'}"
-    elif isinstance(exc, json_format.ParseError):
-        text = "malformed answer: not an InspectContentResponse"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
-
-
-def _scrub(text: str, sent: Sequence[Sequence[str]] = ()) -> str:
+def _scrub(text: str, sent: Sequence[Sequence[str]] = (), *, cut: bool = True) -> str:
     """`text` (a failure reason) fit for a gap: every secret the catalog finds in it, and
     every run of 8+ characters that occurs in a value `sent`, redacted; then shortened."""
     for match in reversed(scan_value(text)):
@@ -506,4 +467,4 @@ def _scrub(text: str, sent: Sequence[Sequence[str]] = ()) -> str:
         for run in reversed(list(_RUN.finditer(text))):
             if any(run.group() in value for row in sent for value in row):
                 text = text[: run.start()] + redact(run.group()) + text[run.end() :]
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+    return text if not cut or len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."

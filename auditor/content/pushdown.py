@@ -133,8 +133,12 @@ from auditor.content.columns import SAFE_NAME, TextColumn
 from auditor.content.confirm import Cell, confirm_cells
 from auditor.content.local import Fetch
 from auditor.detect.catalog import Detector, catalog
+from auditor.detect.values import redact_secrets
+from auditor.gcp.calls import CallFailed
+from auditor.gcp.clients import NO_RETRY
+from auditor.gcp.retry import QUERY_WAIT_FACTOR
+from auditor.gcp.wording import ServerText, describe
 from auditor.model import ContentScan, CoverageGap, Table
-from auditor.sources.bigquery import NO_RETRY, QUERY_WAIT_FACTOR, _Failed, describe
 from auditor.sources.infoschema import DATASET_RE, PROJECT_RE, Malformed
 
 __all__ = [
@@ -495,7 +499,9 @@ def _not_scanned(target: ScanTarget, reason: str) -> TableOutcome:
 
 
 def _reason(exc: Exception) -> str:
-    return exc.reason if isinstance(exc, _Failed) else describe(exc, server_message=False)
+    if isinstance(exc, CallFailed):
+        return exc.reason
+    return describe(exc, server_text=ServerText.WITHHELD, scrub=redact_secrets)
 
 
 ANSWER_COLUMNS = ("t", "i", "v", "n")

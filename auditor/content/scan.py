@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from google.cloud import bigquery
@@ -28,10 +28,20 @@ from auditor.content import dlp, local, pushdown
 from auditor.content.base import SCANNED_TYPES, ContentMode, ContentOptions, TableOutcome
 from auditor.content.columns import TextColumn, text_columns
 from auditor.content.local import Fetch
+from auditor.detect.values import redact_secrets
+from auditor.gcp import retry
+from auditor.gcp.calls import Caller, CallFailed
+from auditor.gcp.wording import ServerText
 from auditor.model import ContentScan, CoverageGap, Table, ValueHit
-from auditor.sources.bigquery import CollectOptions, _Caller, _Failed, describe
 
-__all__ = ["ContentMode", "ContentOptions", "ContentResult", "TableScanner", "scan_contents"]
+__all__ = [
+    "ContentMode",
+    "ContentOptions",
+    "ContentResult",
+    "TableScanner",
+    "content_caller",
+    "scan_contents",
+]
 
 
 class TableScanner(Protocol):
@@ -73,10 +83,7 @@ def scan_contents(
     scanner = scanner_for(options.mode)
     if options.mode is ContentMode.OFF:
         return ContentResult((), (), ())
-    call = _Caller(
-        CollectOptions(timeout=options.timeout, attempts=options.attempts, backoff=options.backoff),
-        server_messages=False,  # errors of calls that read contents may quote the contents
-    )
+    call = content_caller(options)
     chosen = sorted((t for t in tables if t.type in SCANNED_TYPES), key=lambda t: t.resource)
     if scanner is None:
         outcomes = _scan_pushdown(client, chosen, options, call)
@@ -94,6 +101,15 @@ def scan_contents(
     )
 
 
+def content_caller(options: ContentOptions) -> Caller:
+    """The caller of a content scan: BigQuery's retry limits with the options' attempts,
+    backoff and timeout; its errors' text withheld (it may quote the contents read)."""
+    policy = replace(
+        retry.BIGQUERY, attempts=options.attempts, initial=options.backoff, timeout=options.timeout
+    )
+    return Caller(policy, server_text=ServerText.WITHHELD, scrub=redact_secrets)
+
+
 def _columns(table: Table) -> tuple[tuple[TextColumn, ...], tuple[CoverageGap, ...]]:
     """The text columns of `table` that can be scanned, and a gap naming those that cannot."""
     found = text_columns(table.fields)
@@ -108,7 +124,7 @@ def _scan_one(
     client: bigquery.Client,
     table: Table,
     options: ContentOptions,
-    call: Fetch,
+    call: Caller,
 ) -> TableOutcome:
     columns, gaps = _columns(table)
     if not columns:
@@ -116,10 +132,10 @@ def _scan_one(
         return TableOutcome(scan, (), gaps)
     try:
         outcome = scanner(client, table, columns, options, call)
-    except _Failed as failed:
+    except CallFailed as failed:
         reason = failed.reason
     except Exception as exc:  # every failure becomes a gap naming the table, never an escape
-        reason = describe(exc, server_message=False)
+        reason = call.describe(exc)
     else:
         return TableOutcome(outcome.scan, outcome.hits, gaps + outcome.gaps)
     gap = CoverageGap(table.resource, f"contents not scanned ({options.mode.value}): {reason}")

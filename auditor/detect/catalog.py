@@ -28,8 +28,8 @@ from typing import Any
 from auditor.detect.re2compat import re2_problems
 from auditor.detect.validators import VALIDATORS
 from auditor.errors import InputError
+from auditor.io.yamlpos import Positioned, dotted, load_yaml, read_yaml, schema_problems
 from auditor.model import Severity
-from auditor.policy.yamlpos import Positioned, dotted, load_yaml, read_yaml, schema_problems
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 EXAMPLE_SPLIT = "{{}}"

@@ -52,6 +52,7 @@ from enum import Enum, StrEnum
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from auditor.detect.values import redact_secrets
 from auditor.detect.vocabulary import (
     CIPHER_WORDS,
     COMMON_VETOES,
@@ -381,10 +382,7 @@ def _description_clears(description: str) -> str | None:
 
 def _quote(text: str, limit: int = 60) -> str:
     # Secrets redacted before the cut: a description may hold one, and a cut one would
-    # no longer be recognised. (Imported here: values imports this module, through the
-    # catalog's validators.)
-    from auditor.detect.values import redact_secrets
-
+    # no longer be recognised.
     text = redact_secrets(text)
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 

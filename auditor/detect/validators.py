@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from auditor.detect.names import COMMON_VETOES, HASH_WORDS, TOKEN_VETOES, split_words
+from auditor.detect.vocabulary import COMMON_VETOES, HASH_WORDS, TOKEN_VETOES, split_words
 
 Validator = Callable[[str, re.Match[str]], bool]
 

@@ -11,20 +11,25 @@ dashboard or a scheduled query can read every estate's runs in one place.
 - Rows are streamed with insertAll (`insert_rows_json`) in batches, each row with an insert
   id (run id, fingerprint, status), so a retried request does not duplicate rows.
 - Findings are written before their run: a `runs` row means its findings are all there.
-- Any failure is a SinkError naming the table; nothing is swallowed.
+- Every call is retried by the shared policy (auditor.gcp.retry.HISTORY_SINK: within 120 s);
+  any failure is then a SinkError naming the table and why; nothing is swallowed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
-from google.api_core.exceptions import GoogleAPIError, NotFound
+from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
-from google.cloud.bigquery.retry import DEFAULT_RETRY
 
 from auditor.errors import AuditorError, UsageError
+from auditor.gcp import retry
+from auditor.gcp.clients import NO_RETRY
+from auditor.gcp.retry import GaveUp, RetryPolicy
+from auditor.gcp.wording import describe
 from auditor.history.store import HistoryStore
 
 __all__ = [
@@ -40,8 +45,7 @@ __all__ = [
 RUNS_TABLE = "runs"
 FINDINGS_TABLE = "findings"
 INSERT_BATCH = 500
-CALL_TIMEOUT = 60.0
-RETRY = DEFAULT_RETRY.with_timeout(120.0)
+T = TypeVar("T")
 
 _DATASET = re.compile(
     r"^(?:(?P<project>[a-z][a-z0-9.:-]{4,62}[a-z0-9])\.)?(?P<dataset>[A-Za-z0-9_]{1,1024})\Z"
@@ -120,9 +124,15 @@ def parse_dataset(text: str, default_project: str) -> bigquery.DatasetReference:
 class BigQuerySink:
     """Writes recorded runs to `dataset` through `client`."""
 
-    def __init__(self, client: bigquery.Client, dataset: bigquery.DatasetReference) -> None:
+    def __init__(
+        self,
+        client: bigquery.Client,
+        dataset: bigquery.DatasetReference,
+        policy: RetryPolicy = retry.HISTORY_SINK,
+    ) -> None:
         self.client = client
         self.dataset = dataset
+        self.policy = policy
         self._ready = False
 
     @property
@@ -131,23 +141,44 @@ class BigQuerySink:
 
     def ensure(self) -> None:
         """Create the dataset and the two tables when they do not exist."""
+        what = f"cannot prepare the history sink {self.name}"
+        timeout = self.policy.timeout
         try:
-            try:
-                self.client.get_dataset(self.dataset, retry=RETRY, timeout=CALL_TIMEOUT)
-            except NotFound:
-                self.client.create_dataset(
-                    bigquery.Dataset(self.dataset), exists_ok=True, retry=RETRY,
-                    timeout=CALL_TIMEOUT,
-                )  # fmt: skip
-            for table_id, schema in ((RUNS_TABLE, RUNS_SCHEMA), (FINDINGS_TABLE, FINDINGS_SCHEMA)):
-                table = bigquery.Table(self.dataset.table(table_id), schema=list(schema))
-                table = self.client.create_table(
-                    table, exists_ok=True, retry=RETRY, timeout=CALL_TIMEOUT
-                )
-                self._add_missing_columns(table, schema)
-        except (GoogleAPIError, OSError) as exc:
-            raise SinkError(f"cannot prepare the history sink {self.name}: {exc}") from exc
+            self._call(
+                lambda: self.client.get_dataset(self.dataset, retry=NO_RETRY, timeout=timeout)
+            )
+        except GaveUp as gave_up:
+            if not isinstance(gave_up.error, NotFound):
+                raise self._failed(what, gave_up) from gave_up.error
+            self._checked(
+                what,
+                lambda: self.client.create_dataset(
+                    bigquery.Dataset(self.dataset), exists_ok=True, retry=NO_RETRY,
+                    timeout=timeout,
+                ),
+            )  # fmt: skip
+        for table_id, schema in ((RUNS_TABLE, RUNS_SCHEMA), (FINDINGS_TABLE, FINDINGS_SCHEMA)):
+            table = bigquery.Table(self.dataset.table(table_id), schema=list(schema))
+            create = partial(
+                self.client.create_table, table, exists_ok=True, retry=NO_RETRY, timeout=timeout
+            )
+            made = self._checked(what, create)
+            self._add_missing_columns(made, schema)
         self._ready = True
+
+    def _call(self, fetch: Callable[[], T]) -> T:
+        return retry.call(fetch, self.policy)
+
+    def _checked(self, what: str, fetch: Callable[[], T]) -> T:
+        """fetch(), retried; a SinkError starting with `what` when it fails for good."""
+        try:
+            return self._call(fetch)
+        except GaveUp as gave_up:
+            raise self._failed(what, gave_up) from gave_up.error
+
+    @staticmethod
+    def _failed(what: str, gave_up: GaveUp) -> SinkError:
+        return SinkError(f"{what}: {describe(gave_up.error, gave_up.deadline)}{gave_up.note}")
 
     def _add_missing_columns(
         self, table: bigquery.Table, schema: Sequence[bigquery.SchemaField]
@@ -165,7 +196,12 @@ class BigQuerySink:
                 "it was not made by the auditor's history sink"
             )
         table.schema = [*table.schema, *missing]
-        self.client.update_table(table, ["schema"], retry=RETRY, timeout=CALL_TIMEOUT)
+        self._checked(
+            f"cannot prepare the history sink {self.name}",
+            lambda: self.client.update_table(
+                table, ["schema"], retry=NO_RETRY, timeout=self.policy.timeout
+            ),
+        )
 
     def write(self, run: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]) -> None:
         """Stream one run's rows: its findings first, then the run."""
@@ -191,16 +227,16 @@ class BigQuerySink:
         ref = self.dataset.table(table_id)
         for start in range(0, len(rows), INSERT_BATCH):
             chunk = [dict(r) for r in rows[start : start + INSERT_BATCH]]
-            try:
-                errors = self.client.insert_rows_json(
-                    ref,
-                    chunk,
-                    row_ids=list(row_ids[start : start + INSERT_BATCH]),
-                    retry=RETRY,
-                    timeout=CALL_TIMEOUT,
-                )
-            except (GoogleAPIError, OSError) as exc:
-                raise SinkError(f"cannot write to {self.name}.{table_id}: {exc}") from exc
+            ids = list(row_ids[start : start + INSERT_BATCH])
+            insert = partial(
+                self.client.insert_rows_json,
+                ref,
+                chunk,
+                row_ids=ids,
+                retry=NO_RETRY,
+                timeout=self.policy.timeout,
+            )
+            errors = self._checked(f"cannot write to {self.name}.{table_id}", insert)
             if errors:
                 raise SinkError(
                     f"{self.name}.{table_id} rejected {len(errors)} row(s): {errors[:3]}"

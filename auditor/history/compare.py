@@ -27,22 +27,18 @@ as the history assumed then.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.history.records import FindingRecord, RunRecord
+from auditor.io.resource_names import parse_bigquery_name
 from auditor.model import RunScope
 from auditor.report.summary import iso_utc
 from auditor.report.views import ChangedFinding, ChangeSet, PreviousRun
 
 __all__ = ["Comparison", "Coverage", "Observed", "RecordLoader", "compare"]
-
-# //bigquery.googleapis.com/projects/P[/datasets/D[/...]]
-_BIGQUERY = re.compile(r"^//bigquery\.googleapis\.com/projects/([^/]+)(?:/datasets/([^/]+))?")
-
 
 @dataclass(frozen=True)
 class Coverage:
@@ -65,8 +61,8 @@ class Coverage:
             rules=frozenset(scope.rules) if scope.rule_filter else None,
             project=scope.project,
             dataset_filter=tuple(scope.dataset_filter),
-            bigquery_gaps=tuple(sorted({g for g in gaps if _BIGQUERY.match(g)})),
-            other_gaps=frozenset(g for g in gaps if not _BIGQUERY.match(g)),
+            bigquery_gaps=tuple(sorted({g for g in gaps if parse_bigquery_name(g)})),
+            other_gaps=frozenset(g for g in gaps if not parse_bigquery_name(g)),
         )
 
     @classmethod
@@ -84,10 +80,10 @@ class Coverage:
             return False
         if not self.other_gaps <= frozenset(seen_without):
             return False
-        match = _BIGQUERY.match(resource)
-        if match is None:  # templates, SQL docs, IAM exports: read whatever the filters
+        name = parse_bigquery_name(resource)
+        if name is None:  # templates, SQL docs, IAM exports: read whatever the filters
             return True
-        project, dataset = match.groups()
+        project, dataset = name.project, name.dataset
         if self.project is not None and project != self.project:
             return False
         if (

@@ -18,8 +18,8 @@ from typing import Any
 
 from auditor import limits
 from auditor.errors import InputError
+from auditor.io.jsonpos import load_json_value
 from auditor.model import Finding, Status
-from auditor.sources.jsonpos import load_json_value
 
 BASELINE_STATUSES = frozenset({Status.FAIL, Status.ERROR, Status.WAIVED})
 _STATUS_VALUES = frozenset(s.value for s in Status)

@@ -15,16 +15,16 @@ from typing import Any
 
 from auditor import limits
 from auditor.errors import InputError, PolicyError
-from auditor.model import Location, Severity
-from auditor.policy.checks import CheckKind
-from auditor.policy.rule import DocExample, ExampleInput, Rule, Scope, Target
-from auditor.policy.yamlpos import (
+from auditor.io.yamlpos import (
     Positioned,
     SchemaProblem,
     describe_value,
     read_yaml,
     schema_problems,
 )
+from auditor.model import Location, Severity
+from auditor.policy.checks import CheckKind
+from auditor.policy.rule import DocExample, ExampleInput, Rule, Scope, Target
 from auditor.resources import format_schema
 
 POLICY_SUFFIXES = (".yaml", ".yml")

@@ -8,8 +8,8 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
+from auditor.io.files import glob_match
 from auditor.model import Location, RuleInfo, Severity, TableSchema
-from auditor.sources.files import glob_match
 
 
 class Target(StrEnum):
@@ -25,7 +25,7 @@ class Scope:
     """Which template paths and dataset names count as the rule's target.
 
     Patterns are fnmatch globs (case-sensitive; `*` also matches `/`; `**/` may also match no
-    folder, auditor.sources.files.glob_match). A live dataset is in
+    folder, auditor.io.files.glob_match). A live dataset is in
     scope when its name matches a glob or when it carries every label of `dataset_labels`.
     An empty scope matches everything.
     """

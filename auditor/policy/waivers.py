@@ -18,8 +18,8 @@ from typing import Any
 
 from auditor import limits
 from auditor.errors import InputError
+from auditor.io.yamlpos import read_yaml, schema_problems
 from auditor.model import Finding, Location, Status, WaiverRef
-from auditor.policy.yamlpos import read_yaml, schema_problems
 from auditor.resources import format_schema
 
 _WAIVABLE = (Status.FAIL, Status.ERROR)

@@ -1,15 +1,15 @@
 """The applier's Estate over a google-cloud-bigquery client (see state.Estate).
 
 Raw REST calls through the client's connection, so each request is exactly what the plan
-shows, with If-Match where the action says so. Transient errors (429, 5xx, a lost
-connection) are retried with backoff; every write is conditional (an etag, or a create that
-fails when the object exists), so a retried write cannot apply twice. A read of something
-that does not exist is None.
+shows, with If-Match where the action says so. Calls are retried by the shared policy
+(auditor.gcp.retry, BigQuery's limits: 429, 5xx, a lost connection, an answer cut short or
+not JSON); every write is conditional (an etag, or a create that fails when the object
+exists), so a retried write cannot apply twice. A call that fails for good raises its last
+error. A read of something that does not exist is None.
 """
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -19,10 +19,15 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 
+from auditor.gcp import retry
+from auditor.gcp.clients import NO_RETRY
+from auditor.gcp.retry import GaveUp
 from auditor.remediate.state import ApplyError, DatasetState, TableState
-from auditor.sources.bigquery import dataset_from_api, iam_from_api, table_from_api
+from auditor.sources.bqconvert import dataset_from_api, iam_from_api, table_from_api
 
-TRANSIENT = frozenset({429, 500, 502, 503, 504})
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up when called, so that a test can stop the waiting
 
 
 class BigQueryEstate:
@@ -34,22 +39,15 @@ class BigQueryEstate:
         self.client = client
         self.timeout = timeout
         self.attempts = attempts
-        self._random = random.Random()  # noqa: S311  (jitter)
+        self.policy = replace(retry.BIGQUERY, attempts=attempts, timeout=timeout, sleep=_sleep)
 
     # -- plumbing
 
     def _call(self, fetch: Callable[[], Any]) -> Any:
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return fetch()
-            except api_exceptions.GoogleAPICallError as exc:
-                if exc.code not in TRANSIENT or attempt == self.attempts:
-                    raise
-            except OSError:
-                if attempt == self.attempts:
-                    raise
-            time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0) * self._random.uniform(0.5, 1.0))
-        raise AssertionError("unreachable")
+        try:
+            return retry.call(fetch, self.policy)
+        except GaveUp as gave_up:
+            raise gave_up.error from None
 
     def _request(
         self, method: str, path: str, data: Any = None, headers: Any = None, query: Any = None
@@ -146,7 +144,14 @@ class BigQueryEstate:
         _check_names(project, dataset_id, table_id, column)
         # Identifiers cannot be query parameters; _check_names vetted them.
         sql = f"SELECT COUNT(*) AS n FROM `{project}.{dataset_id}.{table_id}` WHERE `{column}` IS NOT NULL"  # noqa: S608, E501
-        rows = self._call(lambda: list(self.client.query_and_wait(sql, project=project)))
+        rows = self._call(
+            lambda: list(
+                self.client.query_and_wait(
+                    sql, project=project, api_timeout=self.timeout, retry=NO_RETRY,
+                    job_retry=NO_RETRY,
+                )
+            )
+        )  # fmt: skip
         if len(rows) != 1:  # COUNT(*) answers one row; anything else is no proof of "empty"
             raise ApplyError(
                 f"counting the values of {dataset_id}.{table_id}.{column} answered "
@@ -157,7 +162,11 @@ class BigQueryEstate:
     def drop_column(self, project: str, dataset_id: str, table_id: str, column: str) -> None:
         _check_names(project, dataset_id, table_id, column)
         sql = f"ALTER TABLE `{project}.{dataset_id}.{table_id}` DROP COLUMN IF EXISTS `{column}`"
-        self._call(lambda: self.client.query_and_wait(sql, project=project))
+        self._call(
+            lambda: self.client.query_and_wait(
+                sql, project=project, api_timeout=self.timeout, retry=NO_RETRY, job_retry=NO_RETRY
+            )
+        )
 
 
 _PROJECT_RE = re.compile(r"(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")

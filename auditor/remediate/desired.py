@@ -18,6 +18,7 @@ from auditor.model import (
     Inventory,
     TableSchema,
 )
+from auditor.remediate.actions import entry_from_api, entry_to_api
 
 CUSTOMERS_DATASET = "customers"
 ROLE_LABEL = "dataset_role"
@@ -71,8 +72,6 @@ class DesiredState:
         return ()
 
     def to_dict(self) -> dict[str, Any]:
-        from auditor.remediate.actions import entry_to_api
-
         return {
             "location": self.location,
             "kms_keys": dict(sorted(self.kms_keys.items())),
@@ -130,8 +129,6 @@ def desired_state(
     CONFIG_SCHEMA). Defaults: location US, the platform's key per dataset role
     (tenants/customers; none for unclassified datasets), ACL OWNER platform-admins."""
     from jsonschema import Draft202012Validator
-
-    from auditor.remediate.actions import entry_from_api
 
     config = dict(config or {})
     errors = sorted(Draft202012Validator(CONFIG_SCHEMA).iter_errors(config), key=str)

@@ -3,7 +3,6 @@ the context they are decided in (the inventory, the desired state, the endpoint)
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -128,17 +127,6 @@ class Context:
 
     def tables_of(self, dataset_id: str) -> list[Table]:
         return [t for (d, _), t in sorted(self.tables.items()) if d == dataset_id]
-
-
-_RESOURCE_RE = re.compile(
-    r"^//bigquery\.googleapis\.com/projects/(?P<p>[^/]+)/datasets/(?P<d>[^/]+)"
-    r"(?:/tables/(?P<t>[^/]+))?$"
-)
-
-
-def parse_resource(resource: str) -> tuple[str, str, str | None] | None:
-    match = _RESOURCE_RE.match(resource)
-    return (match["p"], match["d"], match["t"]) if match else None
 
 
 def shell_word(text: str) -> str:

@@ -30,6 +30,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.errors import UsageError
+from auditor.io.resource_names import dataset_or_table
 from auditor.model import (
     AccessEntry,
     Dataset,
@@ -79,7 +80,6 @@ from auditor.remediate.intents import (
     RemoveIam,
     SetKey,
     SetLabel,
-    parse_resource,
 )
 from auditor.remediate.remediators import REMEDIATORS, fallback
 
@@ -233,7 +233,7 @@ def plan_remediation(
 def _matches(resource: str, globs: Sequence[str]) -> bool:
     if not globs:
         return True
-    parsed = parse_resource(resource)
+    parsed = dataset_or_table(resource)
     names = [resource]
     if parsed is not None:
         names += [parsed[1]] if parsed[2] is None else [f"{parsed[1]}.{parsed[2]}", parsed[1]]

@@ -23,10 +23,10 @@ from jsonschema import Draft202012Validator
 
 from auditor import limits
 from auditor.errors import InputError
+from auditor.io.jsonpos import Positioned, parse_json
 from auditor.remediate.actions import ACTION_TYPES, Action, ActionKind, ManualStep, Precondition
 from auditor.remediate.plan import PLAN_VERSION, Plan, PlannedFinding, Purpose
 from auditor.resources import format_schema
-from auditor.sources.jsonpos import Positioned, parse_json
 
 MAX_PLAN_BYTES = limits.MAX_PLAN_BYTES
 MAX_DEPTH = limits.MAX_PLAN_DEPTH

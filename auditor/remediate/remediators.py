@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from auditor.access.explain import cut
+from auditor.access.paths import Hop, HopKind
 from auditor.access.principals import acl_member, canonical
 from auditor.detect.names import classify_column
+from auditor.io.resource_names import dataset_or_table
 from auditor.model import (
     BIGQUERY_RESOURCE_PREFIX,
     Condition,
@@ -36,7 +39,6 @@ from auditor.remediate.intents import (
     RemoveEntry,
     RemoveIam,
     SetKey,
-    parse_resource,
     shell_word,
 )
 
@@ -61,7 +63,7 @@ def remediates(*kinds: str) -> Callable[[Remediator], Remediator]:
 
 @remediates("no-public-access")
 def _public(ctx: Context, f: Finding) -> None:
-    parsed = parse_resource(f.resource)
+    parsed = dataset_or_table(f.resource)
     member = f.principal or ""
     if parsed is None or parsed[0] != ctx.desired.project:
         return fallback(ctx, f)
@@ -96,7 +98,7 @@ def _public(ctx: Context, f: Finding) -> None:
 
 @remediates("dataset-default-cmek")
 def _dataset_cmek(ctx: Context, f: Finding) -> None:
-    parsed = parse_resource(f.resource)
+    parsed = dataset_or_table(f.resource)
     if parsed is None or parsed[2] is not None or parsed[1] not in ctx.datasets:
         return fallback(ctx, f)
     dataset_id = parsed[1]
@@ -119,7 +121,7 @@ def _dataset_cmek(ctx: Context, f: Finding) -> None:
 
 @remediates("table-cmek")
 def _table_cmek(ctx: Context, f: Finding) -> None:
-    parsed = parse_resource(f.resource)
+    parsed = dataset_or_table(f.resource)
     name = f"{parsed[1]}.{parsed[2]}" if parsed else f.resource
     ctx.manual(
         f.fingerprint,
@@ -134,7 +136,7 @@ def _table_cmek(ctx: Context, f: Finding) -> None:
 
 @remediates("live-drift")
 def _live_drift(ctx: Context, f: Finding) -> None:
-    parsed = parse_resource(f.resource)
+    parsed = dataset_or_table(f.resource)
     drift = str(f.evidence.get("drift", ""))
     if parsed is None or parsed[2] is None:
         return fallback(ctx, f)
@@ -311,7 +313,7 @@ def _credential_manual(
 
 @remediates("no-credential-columns")
 def _credential_columns(ctx: Context, f: Finding) -> None:
-    parsed = parse_resource(f.resource)
+    parsed = dataset_or_table(f.resource)
     if parsed is not None and parsed[2] is not None and f.column:
         _credential_manual(ctx, f.fingerprint, f.resource, parsed[1], parsed[2], f.column)
         return
@@ -326,7 +328,7 @@ def _credential_columns(ctx: Context, f: Finding) -> None:
 
 @remediates("classified-datasets")
 def _classified(ctx: Context, f: Finding) -> None:
-    parsed = parse_resource(f.resource)
+    parsed = dataset_or_table(f.resource)
     name = parsed[1] if parsed else f.resource
     ctx.manual(
         f.fingerprint,
@@ -378,7 +380,7 @@ def _cut_paths(ctx: Context, f: Finding, *, broad_only: bool) -> None:
 def _cut(ctx: Context, f: Finding, hop: Mapping[str, Any], alternatives: Sequence[str]) -> None:
     """Remove the edge `hop` when it is a BigQuery grant we can edit; else a manual step."""
     kind, member, subject = hop.get("kind"), str(hop.get("member", "")), str(hop.get("subject", ""))
-    parsed = parse_resource(subject)
+    parsed = dataset_or_table(subject)
     if parsed is not None and parsed[0] == ctx.desired.project:
         _, dataset_id, table_id = parsed
         ds = ctx.datasets.get(dataset_id)
@@ -464,9 +466,6 @@ def _cut(ctx: Context, f: Finding, hop: Mapping[str, Any], alternatives: Sequenc
 
 def _cut_text(hop: Mapping[str, Any]) -> str | None:
     """The access explainer's sentence for cutting this edge (the finding's `cuts` use it)."""
-    from auditor.access.explain import cut
-    from auditor.access.paths import Hop, HopKind
-
     try:
         kind = HopKind(str(hop.get("kind")))
     except ValueError:
@@ -497,7 +496,7 @@ def fallback(ctx: Context, f: Finding) -> None:
 
 
 def _short(resource: str) -> str:
-    parsed = parse_resource(resource)
+    parsed = dataset_or_table(resource)
     if parsed is None:
         return resource
     return f"{parsed[1]}.{parsed[2]}" if parsed[2] else parsed[1]

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from auditor.detect.values import redact_secrets
 from auditor.errors import AuditorError
+from auditor.gcp.wording import describe
 from auditor.model import Dataset, Table
 from auditor.remediate.actions import (
     Precondition,
@@ -199,9 +201,9 @@ def str_or_none(value: Any) -> str | None:
 
 
 def describe_error(exc: BaseException) -> str:
-    from auditor.sources.bigquery import describe
-
-    return describe(exc)
+    """A failed call worded as the collector words its gaps (secrets a server quoted
+    redacted)."""
+    return describe(exc, scrub=redact_secrets)
 
 
 __all__ = [

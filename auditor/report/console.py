@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.text import Text
 
+from auditor.io.safe_text import terminal_text
 from auditor.model import Finding, Report, Severity, Status
-from auditor.report.safe_text import terminal_text
 from auditor.report.summary import SEVERITIES_DESC, iso_utc, ordered, summarize
 
 SHOWN = (Status.FAIL, Status.ERROR, Status.WAIVED)

@@ -16,12 +16,12 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from auditor.io.resource_names import dataset_of
+from auditor.io.safe_text import visible
 from auditor.model import Finding, Report
 from auditor.report.controls import FrameworkView, controls
 from auditor.report.json import jsonable
-from auditor.report.safe_text import visible
 from auditor.report.summary import ordered
-from auditor.report.views import dataset_of
 
 FINDING_COLUMNS = (
     "rule_id", "rule_name", "status", "severity", "resource", "dataset", "column",

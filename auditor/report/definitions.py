@@ -14,9 +14,9 @@ the column's line when the template has that column. Which definition is the tab
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from auditor.io.resource_names import dataset_or_table
 from auditor.model import Finding, Inventory, Location, Status, TableSchema
 from auditor.policy.rule import Rule
 
@@ -26,7 +26,6 @@ Definitions = Mapping[tuple[str, str | None], Location]
 
 # Findings someone must look at: what SARIF reports.
 _REPORTED = frozenset({Status.FAIL, Status.ERROR, Status.WAIVED})
-_TABLE = re.compile(r"^//bigquery\.googleapis\.com/projects/[^/]+/datasets/([^/]+)/tables/([^/]+)$")
 
 
 def find_definitions(
@@ -40,10 +39,12 @@ def find_definitions(
         key = (f.resource, f.column)
         if f.status not in _REPORTED or f.location is not None or key in found:
             continue
-        match = _TABLE.match(f.resource)
-        if match is None:
+        name = dataset_or_table(f.resource)
+        if name is None:
             continue
-        dataset, table = match.groups()
+        _, dataset, table = name
+        if table is None:  # live tables only
+            continue
         definition = _definition(inventory, by_rule.get(f.rule_id), dataset, table)
         if definition is not None:
             found[key] = _at_column(definition, f.column)

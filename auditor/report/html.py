@@ -35,12 +35,13 @@ import jinja2
 from markupsafe import Markup
 
 from auditor.errors import UsageError
+from auditor.io.resource_names import dataset_of
+from auditor.io.safe_text import visible
 from auditor.model import Report, Status
 from auditor.report import html_data
 from auditor.report import json as json_report
 from auditor.report.controls import controls, natural_key, rule_views
 from auditor.report.html_data import COLUMNS, STRING_COLUMNS, script_json
-from auditor.report.safe_text import visible
 from auditor.report.signing import HTML_SLOT, SignerInfo
 from auditor.report.summary import SEVERITIES_DESC, iso_utc, summarize
 from auditor.report.views import (
@@ -50,7 +51,6 @@ from auditor.report.views import (
     ChangeSet,
     TrendPoint,
     changes_view,
-    dataset_of,
     scope,
     severity_bars,
     trend,

@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from auditor.io.resource_names import dataset_of
 from auditor.model import Finding, Report, WaiverRef
 from auditor.report.controls import FrameworkView, RuleView
 from auditor.report.csv import CONTROL_COLUMNS, FINDING_COLUMNS, control_rows
@@ -27,7 +28,6 @@ from auditor.report.summary import ordered
 from auditor.report.views import (
     EXPIRY_WARNING_DAYS,
     ChangeSet,
-    dataset_of,
     utc,
     waiver_status,
 )

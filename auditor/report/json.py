@@ -22,6 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from auditor import limits
 from auditor.errors import InputError
+from auditor.io.jsonpos import load_json_value
 from auditor.model import (
     CollectionStats,
     Discovery,
@@ -35,7 +36,6 @@ from auditor.model import (
 from auditor.report.schemacheck import Check, compile_schema
 from auditor.report.summary import iso_utc, ordered, ordered_rules, summarize
 from auditor.resources import format_schema
-from auditor.sources.jsonpos import load_json_value
 
 FORMAT_VERSION = "1"
 TOOL_NAME = "auditor"

@@ -14,9 +14,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from auditor.io.safe_text import terminal_lines
 from auditor.model import Finding, Report, RuleInfo, Severity, Status
 from auditor.report.json import jsonable
-from auditor.report.safe_text import terminal_lines
 from auditor.report.summary import iso_utc, ordered, ordered_rules
 
 COVERAGE_SUITE = "coverage"

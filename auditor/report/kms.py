@@ -8,33 +8,33 @@ report.signing), never the report. The key version is named as
 Both calls are checked end to end as Google recommends: CRC32C of what was sent and of what
 came back, the key version named in the answer, the algorithm of the public key. Reports
 signed here verify with that key version's public key (`gcloud kms keys versions
-get-public-key`, or `auditor verify --public-key gcpkms://...`).
+get-public-key`, or `auditor verify --public-key gcpkms://...`). Calls go through the shared
+transport (auditor.gcp): its client, and its retry policy with KMS's limits.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-import google.auth
 import google_crc32c
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from google.api_core import exceptions as api_exceptions
-from google.auth.credentials import AnonymousCredentials, Credentials
-from google.auth.exceptions import GoogleAuthError
 from google.cloud import kms_v1
 
 from auditor.errors import AuditorError, UsageError
+from auditor.gcp import retry
+from auditor.gcp.clients import NO_RETRY, kms_client
+from auditor.gcp.retry import GaveUp, RetryPolicy
+from auditor.gcp.wording import describe
 from auditor.report.signing import SignerInfo, public_key_from_pem
-from auditor.sources.apierrors import server_message, status_line
 
 SCHEME = "gcpkms://"
-SCOPES = ("https://www.googleapis.com/auth/cloudkms",)
 _VERSION = re.compile(
     r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+/cryptoKeyVersions/[^/]+$"
 )
 _ED25519 = kms_v1.CryptoKeyVersion.CryptoKeyVersionAlgorithm.EC_SIGN_ED25519
-TIMEOUT_SECONDS = 30.0
 
 
 class KmsError(AuditorError):
@@ -56,36 +56,26 @@ def key_version(spec: str) -> str:
 
 
 def make_kms_client(endpoint: str | None = None) -> kms_v1.KeyManagementServiceClient:
-    """A KMS client over REST: Google's endpoint with Application Default Credentials, or
-    `endpoint` (e.g. http://127.0.0.1:8080, recorded answers in tests) anonymously."""
-    if endpoint is None:
-        try:
-            found, _ = google.auth.default(scopes=SCOPES)
-        except GoogleAuthError as exc:
-            raise KmsError(f"no Google credentials for Cloud KMS: {exc}") from None
-        credentials: Credentials = found
-        return kms_v1.KeyManagementServiceClient(transport="rest", credentials=credentials)
-    return kms_v1.KeyManagementServiceClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options={"api_endpoint": endpoint},
-    )
+    """A KMS client over REST: Google's endpoint with Application Default Credentials
+    (MissingCredentials without them), or `endpoint` (e.g. http://127.0.0.1:8080, recorded
+    answers in tests) anonymously."""
+    return kms_client(endpoint)
 
 
 def _crc(data: bytes) -> int:
     return int(google_crc32c.value(data))
 
 
-def _call(what: str, function: Any, **request: Any) -> Any:
+def _call(
+    what: str, function: Callable[..., Any], policy: RetryPolicy = retry.KMS, **request: Any
+) -> Any:
     name = request["name"]
+    fetch = partial(function, request=request, retry=NO_RETRY, timeout=policy.timeout)
     try:
-        return function(request=request, timeout=TIMEOUT_SECONDS)
-    except api_exceptions.GoogleAPICallError as exc:
-        raise KmsError(
-            f"Cloud KMS {what} on {name}: {status_line(exc)}: {server_message(exc)}"
-        ) from None
-    except (api_exceptions.RetryError, OSError) as exc:
-        raise KmsError(f"Cloud KMS {what} on {name}: {exc}") from None
+        return retry.call(fetch, policy)
+    except GaveUp as gave_up:
+        reason = describe(gave_up.error, policy.timeout) + gave_up.note
+        raise KmsError(f"Cloud KMS {what} on {name}: {reason}") from None
 
 
 def public_key(client: kms_v1.KeyManagementServiceClient, name: str) -> Ed25519PublicKey:

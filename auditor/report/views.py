@@ -4,7 +4,6 @@ run, the run's scope. Pure functions of a report (and of history passed in)."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,13 +17,6 @@ TREND_RUNS = 30
 SAMPLE = 20  # new / resolved findings listed by name in the summary
 DATASETS_SHOWN = 200  # datasets named in the scope section (all are counted)
 
-_BQ_DATASET = re.compile(r"^//bigquery\.googleapis\.com/projects/([^/]+)/datasets/([^/]+)")
-
-
-def dataset_of(resource: str) -> str:
-    """`project.dataset` of a BigQuery resource name; "" for anything else (files)."""
-    m = _BQ_DATASET.match(resource)
-    return f"{m.group(1)}.{m.group(2)}" if m else ""
 
 
 def utc(moment: datetime) -> datetime:
@@ -351,7 +343,6 @@ __all__ = [
     "ScopeView",
     "TrendPoint",
     "changes_view",
-    "dataset_of",
     "scope",
     "severity_bars",
     "trend",

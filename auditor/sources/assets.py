@@ -30,12 +30,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.credentials import Credentials
 from google.cloud import asset_v1
 
 # No type stubs for protobuf among the allowed packages; only MessageToDict is used.
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
+from auditor.gcp.clients import NO_RETRY, asset_client
 from auditor.model import BIGQUERY_RESOURCE_PREFIX, IamBinding
 from auditor.sources.bqconvert import iam_from_api
 from auditor.sources.infoschema import Malformed
@@ -45,7 +46,7 @@ METHOD = "cloudasset.searchAllIamPolicies"
 PAGE_SIZE = 500  # the API's cap
 MAX_PAGES = 10_000  # 5 million tables: anything longer is an answer that never ends
 
-Call = Callable[[Callable[[], Any], str], Any]
+Call = Callable[[Callable[[], Any], str], Any]  # (fetch, method): the collector's, retried
 
 
 class AssetInventory:
@@ -70,14 +71,7 @@ class AssetInventory:
 
     def client(self) -> asset_v1.AssetServiceClient:
         if self._client is None:  # built on first use: finding credentials can fail
-            credentials = self._credentials
-            options: dict[str, str] = {}
-            if self._endpoint is not None:
-                options["api_endpoint"] = self._endpoint
-                credentials = credentials or AnonymousCredentials()  # type: ignore[no-untyped-call]
-            self._client = asset_v1.AssetServiceClient(
-                transport="rest", credentials=credentials, client_options=options
-            )
+            self._client = asset_client(self._endpoint, self._credentials)
         return self._client
 
     def __call__(self, project: str, call: Call) -> dict[str, tuple[IamBinding, ...]]:
@@ -96,7 +90,7 @@ class AssetInventory:
 
             def fetch(request: dict[str, Any] = request) -> Any:
                 pager = client.search_all_iam_policies(
-                    request=request, retry=None, timeout=self._timeout
+                    request=request, retry=NO_RETRY, timeout=self._timeout
                 )
                 return next(iter(pager.pages))  # this page only: the next is its own call
 

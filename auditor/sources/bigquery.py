@@ -17,9 +17,10 @@ reader (Cloud Asset Inventory, auditor.sources.assets), the tables that have an 
 come in bulk instead of one getIamPolicy per table; when it cannot be read, each table's
 policy is read as before and a note says why.
 
-Every call goes through auditor.sources.pacing: retried on 429, 5xx, a lost connection or a
-transport timeout (`attempts` in all, exponential backoff with jitter), spaced at the
-documented per-method rate, and at most `workers` in flight, halved on 429 and grown back.
+Every call goes through the shared transport (auditor.gcp): retried by its policy (429, 5xx,
+a lost connection, a transport timeout, an answer cut short or not JSON; `attempts` in all,
+exponential backoff with jitter), spaced at the documented per-method rate, and at most
+`workers` in flight, halved on 429 and grown back.
 Datasets are read as they come and each one's tables as soon as it is read, so the phases
 overlap. `CollectStats` counts the HTTP requests per method sent through the client's
 session while collect() runs (retries, pagination and query polling included).
@@ -29,201 +30,78 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Any, Protocol, TypeVar, cast
-from urllib.parse import urlsplit
+from typing import Any
 
-from google.api_core.client_options import ClientOptions
-from google.api_core.retry import Retry
-from google.auth import exceptions as auth_exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
-from requests.adapters import HTTPAdapter
 
-from auditor.errors import MissingCredentials, UsageError
+from auditor.detect.values import redact_secrets
+from auditor.gcp import pacing, wording
+from auditor.gcp.calls import Caller, CallFailed
+from auditor.gcp.clients import NO_RETRY, widen_pool
+from auditor.gcp.clients import bigquery_client as make_client
+from auditor.gcp.counting import counting
+from auditor.gcp.retry import QUERY_WAIT_FACTOR
 from auditor.model import (
     BIGQUERY_RESOURCE_PREFIX,
-    CollectionStats,
     CoverageGap,
     Dataset,
-    IamBinding,
     Table,
     dataset_resource,
     table_resource_name,
 )
-from auditor.sources import infoschema, pacing
-from auditor.sources.bqcalls import Caller, CallFailed, describe, transient
-from auditor.sources.bqconvert import (
-    LEGACY_ROLES,
-    MODES,
-    access_entry_from_api,
-    dataset_from_api,
-    fields_from_api,
-    iam_from_api,
-    listed_tables,
-    table_from_api,
-)
-from auditor.sources.calltap import counting
+from auditor.sources import infoschema
+from auditor.sources.bqconvert import dataset_from_api, iam_from_api, listed_tables, table_from_api
 from auditor.sources.fastplan import Fallback, Plan, Reason, reconcile_dataset
 from auditor.sources.infoschema import Malformed, QueryAnswer, QueryFailed, TableKey
+from auditor.sources.livecollection import (
+    CollectOptions,
+    CollectStats,
+    LiveCollection,
+    TablePolicies,
+    TablePolicyReader,
+)
 
-# Names other modules import from here (the split into bqcalls/bqconvert kept them).
-_Caller = Caller
-_Failed = CallFailed
 __all__ = [
-    "LEGACY_ROLES",
-    "MODES",
-    "NO_RETRY",
-    "QUERY_WAIT_FACTOR",
     "CollectOptions",
     "CollectStats",
     "LiveCollection",
-    "_Caller",
-    "_Failed",
-    "access_entry_from_api",
+    "TablePolicyReader",
     "collect",
-    "dataset_from_api",
     "describe",
-    "fields_from_api",
-    "iam_from_api",
     "make_client",
-    "table_from_api",
-    "transient",
 ]
 
-T = TypeVar("T")
-
-# ----------------------------------------------------------------------------- public API
-
-
-def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
-    """A BigQuery client for `project`.
-
-    endpoint None: the real API with application default credentials. Otherwise anonymous
-    credentials against `endpoint` (a local engine or a test proxy), the same code path.
-    Builds no connection; the first request does.
-    """
-    if endpoint is None:
-        try:
-            return bigquery.Client(project=project)
-        except auth_exceptions.DefaultCredentialsError as exc:
-            raise MissingCredentials("the BigQuery API", project, str(exc)) from None
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"invalid BigQuery endpoint {endpoint!r} (expected http(s)://host:port)")
-    return bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
-
-
-@dataclass(frozen=True)
-class CollectOptions:
-    # Calls in flight at most (threads). BigQuery allows 300 concurrent requests per user
-    # and 100 per second per method; pacing keeps to both and halves this on a 429.
-    workers: int = 32
-    fast_path: bool = True  # INFORMATION_SCHEMA schemas, one query per view and location
-    # Locations whose INFORMATION_SCHEMA is read (e.g. ("us", "europe-west4")); empty: every
-    # location the datasets live in. Datasets elsewhere have their tables read one by one.
-    regions: tuple[str, ...] = ()
-    table_iam: bool = True  # read table IAM policies
-    # Datasets (fnmatch globs) whose tables must carry column policy tags. Where
-    # INFORMATION_SCHEMA has no policy_tags column, their tables are read one by one; other
-    # tables then come without policy tags (no rule reads them today).
-    policy_tags: tuple[str, ...] = ()
-    datasets: tuple[str, ...] = ()  # fnmatch globs (case-sensitive) to limit the scan
-    # Requests per second per API method: BigQuery's documented default quota (100; jobs.get
-    # 1,000). A project whose quota was raised may say so here.
-    method_rate: float = pacing.BIGQUERY_METHOD_RATE
-    timeout: float = 30.0  # per HTTP call; a query may run QUERY_WAIT_FACTOR times longer
-    attempts: int = 4  # tries per call, the first included
-    backoff: float = 0.5  # seconds before the first retry; doubles, with jitter, up to 8 s
-
-
-@dataclass(frozen=True)
-class CollectStats:
-    api_calls: int  # HTTP requests sent through the client's session (and to the asset API)
-    queries: int  # INFORMATION_SCHEMA queries issued
-    fast_path_used: bool  # at least one table was taken from INFORMATION_SCHEMA
-    fallbacks: int  # tables read one by one although the fast path was on
-    seconds: float
-    # Why the fast path did not serve some tables: "N tables read one by one: <reason>".
-    notes: tuple[str, ...] = ()
-    calls: Mapping[str, int] = field(default_factory=dict)  # HTTP requests per API method
-    fast_path_tables: int = 0
-    fallback_kinds: Mapping[str, int] = field(default_factory=dict)  # Fallback -> tables
-    locations: tuple[str, ...] = ()  # locations whose INFORMATION_SCHEMA was read
-    table_iam: str = ""  # where table IAM came from
-    throttled: int = 0
-    concurrency: int = 0
-    lowest_concurrency: int = 0
-    rate_wait: float = 0.0  # seconds calls waited for their method's turn, summed
-
-    def run_section(self) -> CollectionStats:
-        """These figures as the report's run.collection."""
-        return CollectionStats(
-            seconds=self.seconds,
-            calls=dict(self.calls),
-            fast_path_tables=self.fast_path_tables,
-            fallbacks=dict(self.fallback_kinds),
-            locations=self.locations,
-            table_iam=self.table_iam,
-            throttled=self.throttled,
-            concurrency=self.concurrency,
-            lowest_concurrency=self.lowest_concurrency,
-            notes=self.notes,
-        )
-
-
-@dataclass(frozen=True)
-class LiveCollection:
-    datasets: tuple[Dataset, ...]
-    tables: tuple[Table, ...]
-    gaps: tuple[CoverageGap, ...]
-    stats: CollectStats
-
-
-TablePolicies = Mapping[str, tuple[IamBinding, ...]]  # table resource name -> bindings
-Call = Callable[[Callable[[], Any], str], Any]  # (fetch, method) -> answer, paced and retried
-
-
-class TablePolicyReader(Protocol):
-    """Reads, in bulk, the IAM policies of a project's tables that have one (by resource
-    name); a table it does not name has none. Raises CallFailed or Malformed."""
-
-    source: str  # named in the run section, e.g. "cloud-asset-inventory"
-    methods: tuple[str, ...]  # the API methods it calls (counted in the run section)
-
-    def __call__(self, project: str, call: Call) -> TablePolicies: ...
-
-
-QUERY_WAIT_FACTOR = 4
 # Items per list page asked for: few calls for a large project (the server may cap a page
 # and go on with a page token).
 LIST_PAGE_SIZE = 10_000
-# The client documents retry=None as "do not retry" (we retry ourselves); its hints say Retry.
-NO_RETRY = cast(Retry, None)
 MAX_NOTES = 20  # distinct fallback reasons listed; the rest are summed up in one note
 PER_TABLE_IAM = "getIamPolicy"
+DEFAULT_OPTIONS = CollectOptions()
+
+
+def describe(exc: BaseException, timeout: float | None = None) -> str:
+    """A failure worded for the collector's gaps (auditor.gcp.wording), with any secret the
+    server quoted redacted."""
+    return wording.describe(exc, timeout, scrub=redact_secrets)
 
 
 def collect(
     client: bigquery.Client,
     project: str,
-    options: CollectOptions = CollectOptions(),
+    options: CollectOptions = DEFAULT_OPTIONS,
     table_policies: TablePolicyReader | None = None,
 ) -> LiveCollection:
     """Read `project` through `client`. Never raises for what it reads (see module doc)."""
-    _check_arguments(project, options)
+    options.check(project)
     started = time.monotonic()
     pacer = pacing.Pacer(options.workers, default_rate=options.method_rate)
-    _widen_pool(client, options.workers)
+    widen_pool(client._http, options.workers)
     with (
-        counting(client) as counted,
+        counting(client._http) as counted,
         ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="bq-collect") as pool,
     ):
         crawl = _Crawl(client, project, options, pool, pacer, table_policies)
@@ -254,29 +132,6 @@ def collect(
             rate_wait=round(paced.rate_wait, 3),
         ),
     )
-
-
-def _check_arguments(project: str, options: CollectOptions) -> None:
-    if not isinstance(project, str) or infoschema.PROJECT_RE.fullmatch(project) is None:
-        raise UsageError(f"invalid project id {project!r}")
-    for region in options.regions:
-        if infoschema.REGION_RE.fullmatch(region) is None:
-            raise UsageError(f"invalid region {region!r} (e.g. us, eu, us-central1)")
-    if options.workers < 1 or options.attempts < 1:
-        raise UsageError("workers and attempts must be at least 1")
-    if not options.method_rate > 0:
-        raise UsageError("method_rate must be positive")
-    if not options.timeout > 0 or options.backoff < 0:
-        raise UsageError("timeout must be positive and backoff not negative")
-
-
-def _widen_pool(client: bigquery.Client, workers: int) -> None:
-    """Keep a connection per worker (requests keeps 10 per host by default; the others
-    would be opened and closed on every call)."""
-    if workers > 10:
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=workers)
-        for prefix in ("http://", "https://"):
-            client._http.mount(prefix, adapter)
 
 
 # ----------------------------------------------------------------------------- crawl
@@ -312,7 +167,7 @@ class _Crawl:
         self.project = project
         self.options = options
         self.pool = pool
-        self.call = Caller(options, pacer=pacer)
+        self.call = Caller(options.retry_policy, scrub=redact_secrets, pacer=pacer)
         self.table_policies = table_policies
         self.datasets: list[Dataset] = []
         self.tables: list[Table] = []

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor import limits
+from auditor.io.jsonpos import Pointer, Positioned
 from auditor.model import Problem, canonical_type
-from auditor.sources.jsonpos import Pointer, Positioned
 
 MAX_NAME_LENGTH = limits.MAX_COLUMN_NAME_LENGTH
 MAX_DESCRIPTION_LENGTH = limits.MAX_DESCRIPTION_LENGTH

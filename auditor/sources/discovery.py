@@ -9,7 +9,7 @@ is then asked whether it is one (auditor.sources.sniff, auditor.sources.sqlkind)
 with the reason when not. Configured `templates`/`sql_docs` globs name files outright: those
 are templates or SQL docs whatever they hold.
 
-Globs are matched against root-relative posix paths (auditor.sources.files.glob_match).
+Globs are matched against root-relative posix paths (auditor.io.files.glob_match).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from auditor.errors import InputError
+from auditor.io.files import glob_match, walk_files
 from auditor.model import TemplateScope
-from auditor.sources.files import glob_match, walk_files
 from auditor.sources.sniff import Claim
 
 DEFAULT_DIALECT = "bigquery"

@@ -27,6 +27,9 @@ from typing import Any, TypeVar
 
 from auditor import limits
 from auditor.errors import InputError
+from auditor.io.files import UnreadableFile, read_text_bounded, relative, walk_files
+from auditor.io.jsonpos import Pointer, Positioned, parse_json
+from auditor.io.jsonwords import did_you_mean
 from auditor.model import (
     CoverageGap,
     CustomRole,
@@ -44,11 +47,8 @@ from auditor.model import (
     table_resource_name,
 )
 from auditor.sources import iamjson
-from auditor.sources.bigquery import dataset_from_api, iam_from_api, table_from_api
-from auditor.sources.files import UnreadableFile, read_text_bounded, relative, walk_files
+from auditor.sources.bqconvert import dataset_from_api, iam_from_api, table_from_api
 from auditor.sources.iamjson import CRM, Malformed
-from auditor.sources.jsonpos import Pointer, Positioned, parse_json
-from auditor.sources.jsonwords import did_you_mean
 
 T = TypeVar("T")
 

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.gcp.retry import MalformedAnswer
 from auditor.model import canonical_type
 
 
-class Malformed(ValueError):
+class Malformed(MalformedAnswer):
     """An answer that does not have the shape it must have."""
 
 

@@ -19,33 +19,35 @@ REST transport, and Cloud Identity has no maintained client here, so those two A
 called as plain REST with a google-auth AuthorizedSession. Every API's base URL is in
 IamEndpoints, so the same code talks to Google or to a local recorded server.
 
-A read that fails (403, 404, an answer of the wrong shape, retries used up) is a
-CoverageGap naming the resource, never an empty result. Nothing here runs at import time.
+Clients, credentials and retries are the shared transport's (auditor.gcp): reads go one
+after another, each retried by its policy with the IAM APIs' limits (`Retries`). A read that
+fails (403, 404, an answer of the wrong shape, retries used up) is a CoverageGap naming the
+resource, never an empty result. Nothing here runs at import time.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import google.auth
-import requests
 from google.api_core import exceptions as api_exceptions
-from google.auth.credentials import AnonymousCredentials, Credentials
-from google.auth.exceptions import GoogleAuthError
+from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import iam_v2, resourcemanager_v3
 
 # No type stubs for protobuf among the allowed packages; only MessageToDict is used.
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
-from auditor.errors import AuditorError, MissingCredentials
+from auditor.errors import AuditorError
+from auditor.gcp import retry
+from auditor.gcp.clients import NO_RETRY, authorized_session, credentials_for, rest_client
+from auditor.gcp.retry import GarbledAnswer, GaveUp, RetryPolicy
+from auditor.gcp.wording import describe, shorten
 from auditor.model import (
     CoverageGap,
     CustomRole,
@@ -56,27 +58,15 @@ from auditor.model import (
     RoleStatus,
 )
 from auditor.sources import iamjson
-from auditor.sources.apierrors import server_message, status_line
 from auditor.sources.iamjson import Malformed
 
 T = TypeVar("T")
 
-SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+API = "the IAM APIs"
 POLICY_VERSION = 3  # the version that carries conditions
 MAX_ANCESTRY = 32  # folders nest at most 10 deep; anything longer is a loop
 MAX_PAGES = 1000
-_TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 _PROJECT_NUMBER_RE = re.compile(r"projects/\d+")
-MAX_REASON = 300
-# Everything a read can fail with that is the estate's answer, not a bug here.
-_READ_ERRORS = (
-    api_exceptions.GoogleAPICallError,
-    api_exceptions.RetryError,
-    requests.RequestException,
-    GoogleAuthError,
-    json_format.ParseError,
-    Malformed,
-)
 
 
 @dataclass(frozen=True)
@@ -99,21 +89,14 @@ class IamEndpoints:
 
 
 @dataclass(frozen=True)
-class Retries:
-    """Retry policy for 429, 5xx and connection errors: exponential backoff, then a gap."""
+class Retries(RetryPolicy):
+    """The shared retry policy with the IAM APIs' limits (auditor.gcp.retry.IAM)."""
 
-    attempts: int = 5
-    initial: float = 1.0
-    multiplier: float = 2.0
-    maximum: float = 30.0
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
-    timeout: float = 60.0  # seconds, per request
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial
-        for _ in range(self.attempts - 1):
-            yield delay
-            delay = min(delay * self.multiplier, self.maximum)
+    attempts: int = retry.IAM.attempts
+    initial: float = retry.IAM.initial
+    maximum: float = retry.IAM.maximum
+    timeout: float = retry.IAM.timeout
+    jitter: bool = retry.IAM.jitter
 
 
 @dataclass(frozen=True)
@@ -150,7 +133,7 @@ def collect_iam(
     groups: Iterable[str] = (),
     roles: Iterable[str] = (),
     known_roles: Container[str] | None = None,
-    retries: Retries | None = None,
+    retries: RetryPolicy | None = None,
 ) -> IamCollection:
     """Read the IAM around project (a project id). `groups` adds groups to expand beyond
     those the policies name (e.g. the groupByEmail entries of dataset ACLs); `roles` adds
@@ -164,7 +147,7 @@ def collect_iam(
     """
     endpoints = endpoints or IamEndpoints()
     if credentials is None:
-        credentials = _default_credentials() if endpoints.is_google else _anonymous()
+        credentials = _credentials(endpoints)
     collector = _Collector(project, endpoints, credentials, retries or Retries())
     try:
         return collector.collect(groups, roles, known_roles)
@@ -176,23 +159,27 @@ def list_predefined_roles(
     *,
     endpoints: IamEndpoints | None = None,
     credentials: Credentials | None = None,
-    retries: Retries | None = None,
+    retries: RetryPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Every predefined role, as IAM `roles.list` (view FULL) answers it: Role objects with
     their includedPermissions. A catalog is all or nothing, so any failure (after retries)
     raises AuditorError naming the page and the reason."""
     endpoints = endpoints or IamEndpoints()
     if credentials is None:
-        credentials = _default_credentials() if endpoints.is_google else _anonymous()
+        credentials = _credentials(endpoints)
     retries = retries or Retries()
-    session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    session = authorized_session(credentials)
     rest = _Rest(session, endpoints.iam, retries.timeout)
     found: list[dict[str, Any]] = []
     token = ""
     try:
         for page in range(MAX_PAGES):
             params = {"view": "FULL", "pageSize": "1000", **({"pageToken": token} if token else {})}
-            answer = _with_retries(partial(rest.call, "GET", "/v1/roles", params), retries)
+            try:
+                answer = retry.call(partial(rest.call, "GET", "/v1/roles", params), retries)
+            except GaveUp as gave_up:
+                reason = _reason(gave_up.error) + gave_up.note
+                raise AuditorError(f"IAM roles.list: {reason}") from None
             for at, item in iamjson.list_items(answer, "roles", (f"page {page + 1}",)):
                 found.append(iamjson.object_at(item, at, "a role"))
             next_token = answer.get("nextPageToken", "") if isinstance(answer, dict) else ""
@@ -202,36 +189,15 @@ def list_predefined_roles(
                 return found
             token = next_token
         raise Malformed(f"more than {MAX_PAGES} pages")
-    except _READ_ERRORS as exc:
+    except Malformed as exc:
         raise AuditorError(f"IAM roles.list: {_reason(exc)}") from None
     finally:
         session.close()  # type: ignore[no-untyped-call]
 
 
-def _with_retries(call: Callable[[], T], retries: Retries) -> T:
-    """call(), retried with backoff while it fails transiently."""
-    delays = retries.delays()
-    while True:
-        try:
-            return call()
-        except _READ_ERRORS as exc:
-            delay = next(delays, None) if _transient(exc) else None
-            if delay is None:
-                raise
-            retries.sleep(delay)
-
-
-def _anonymous() -> Credentials:
-    return AnonymousCredentials()  # type: ignore[no-untyped-call]
-
-
-def _default_credentials() -> Credentials:
-    try:
-        found, _ = google.auth.default(scopes=SCOPES)
-    except GoogleAuthError as exc:
-        raise MissingCredentials("the IAM APIs", detail=str(exc)) from None
-    credentials: Credentials = found
-    return credentials
+def _credentials(endpoints: IamEndpoints) -> Credentials:
+    """Application default credentials for Google's endpoints, anonymous ones otherwise."""
+    return credentials_for(API, None if endpoints.is_google else endpoints.iam)
 
 
 # ---------------------------------------------------------------------------- collecting
@@ -239,27 +205,22 @@ def _default_credentials() -> Credentials:
 
 class _Collector:
     def __init__(
-        self, project: str, endpoints: IamEndpoints, credentials: Credentials, retries: Retries
+        self,
+        project: str,
+        endpoints: IamEndpoints,
+        credentials: Credentials,
+        retries: RetryPolicy,
     ) -> None:
         self.project = project
         self.retries = retries
         self.gaps: list[CoverageGap] = []
-        options = {"api_endpoint": endpoints.resource_manager}
-        self.projects = resourcemanager_v3.ProjectsClient(
-            transport="rest", credentials=credentials, client_options=options
-        )
-        self.folders = resourcemanager_v3.FoldersClient(
-            transport="rest", credentials=credentials, client_options=options
-        )
-        self.organizations = resourcemanager_v3.OrganizationsClient(
-            transport="rest", credentials=credentials, client_options=options
-        )
-        self.deny = iam_v2.PoliciesClient(
-            transport="rest",
-            credentials=credentials,
-            client_options={"api_endpoint": endpoints.iam},
-        )
-        self.session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        manager = partial(rest_client, api=API, credentials=credentials)
+        crm = endpoints.resource_manager
+        self.projects = manager(resourcemanager_v3.ProjectsClient, endpoint=crm)
+        self.folders = manager(resourcemanager_v3.FoldersClient, endpoint=crm)
+        self.organizations = manager(resourcemanager_v3.OrganizationsClient, endpoint=crm)
+        self.deny = manager(iam_v2.PoliciesClient, endpoint=endpoints.iam)
+        self.session = authorized_session(credentials)
         self.iam = _Rest(self.session, endpoints.iam, retries.timeout)
         self.identity = _Rest(self.session, endpoints.cloud_identity, retries.timeout)
 
@@ -298,32 +259,11 @@ class _Collector:
 
     def read(self, scope: str, what: str, call: Callable[[], T]) -> T | None:
         """call(), retried while it fails transiently; None and a gap when it fails."""
-        value, error, attempts = self.attempt(call)
-        if error is None:
-            return value
-        tries = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
-        if isinstance(error, _READ_ERRORS):
-            self.gap(scope, f"{what}: {_reason(error)}{tries}")
-        else:  # a conversion that trips over the answer (or a bug)
-            self.gap(scope, f"{what}: unexpected {type(error).__name__}: {error}")
-        return None
-
-    def attempt(self, call: Callable[[], T]) -> tuple[T | None, Exception | None, int]:
-        """(call(), None, attempts), retried while it fails transiently; (None, the error,
-        attempts) when it fails for good."""
-        delays = self.retries.delays()
-        attempt = 1
-        while True:
-            try:
-                return call(), None, attempt
-            except _READ_ERRORS as exc:
-                delay = next(delays, None) if _transient(exc) else None
-                if delay is None:
-                    return None, exc, attempt
-                self.retries.sleep(delay)
-                attempt += 1
-            except Exception as exc:
-                return None, exc, attempt
+        try:
+            return retry.call(call, self.retries)
+        except GaveUp as gave_up:
+            self.gap(scope, f"{what}: {_reason(gave_up.error)}{gave_up.note}")
+            return None
 
     def gap(self, scope: str, reason: str) -> None:
         self.gaps.append(CoverageGap(scope, reason))
@@ -336,7 +276,9 @@ class _Collector:
         ancestry = [first]
 
         def get_project() -> resourcemanager_v3.Project:
-            return self.projects.get_project(name=first, retry=None, timeout=self.retries.timeout)
+            return self.projects.get_project(
+                name=first, retry=NO_RETRY, timeout=self.retries.timeout
+            )
 
         found = self.read(first, "project", get_project)
         if found is None:
@@ -361,7 +303,7 @@ class _Collector:
         return ancestry, project_ids
 
     def get_folder(self, name: str) -> resourcemanager_v3.Folder:
-        return self.folders.get_folder(name=name, retry=None, timeout=self.retries.timeout)
+        return self.folders.get_folder(name=name, retry=NO_RETRY, timeout=self.retries.timeout)
 
     # -- allow policies
 
@@ -375,7 +317,9 @@ class _Collector:
             client = self.folders
         elif resource.startswith("organizations/"):
             client = self.organizations
-        policy = client.get_iam_policy(request=request, retry=None, timeout=self.retries.timeout)
+        policy = client.get_iam_policy(
+            request=request, retry=NO_RETRY, timeout=self.retries.timeout
+        )
         return iamjson.allow_policy(resource, json_format.MessageToDict(policy))
 
     def service_account_policies(self) -> list[ResourcePolicy]:
@@ -413,11 +357,11 @@ class _Collector:
 
     def list_deny_names(self, resource: str) -> list[str]:
         parent = iamjson.deny_list_parent(resource)
-        found = self.deny.list_policies(parent=parent, retry=None, timeout=self.retries.timeout)
+        found = self.deny.list_policies(parent=parent, retry=NO_RETRY, timeout=self.retries.timeout)
         return [policy.name for policy in found]
 
     def get_deny_policy(self, name: str, project_ids: Mapping[str, str]) -> DenyPolicy:
-        got = self.deny.get_policy(name=name, retry=None, timeout=self.retries.timeout)
+        got = self.deny.get_policy(name=name, retry=NO_RETRY, timeout=self.retries.timeout)
         doc = json_format.MessageToDict(iam_v2.Policy.pb(got))
         return iamjson.deny_policy(doc, project_ids=project_ids, rules_required=False)
 
@@ -445,13 +389,13 @@ class _Collector:
         def get() -> Any:
             return self.iam.call("GET", f"/v1/{_role_path(name)}", {})
 
-        answer, error, attempts = self.attempt(get)
-        if isinstance(error, api_exceptions.NotFound):
-            return CustomRole(name, (), RoleStatus.DELETED, f"IAM roles.get: {_reason(error)}")
-        if error is not None:
-            tries = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
-            detail = f"IAM roles.get: {_reason(error)}{tries}"
-            return CustomRole(name, (), RoleStatus.UNRESOLVED, detail)
+        try:
+            answer = retry.call(get, self.retries)
+        except GaveUp as gave_up:
+            detail = f"IAM roles.get: {_reason(gave_up.error)}"
+            if isinstance(gave_up.error, api_exceptions.NotFound):
+                return CustomRole(name, (), RoleStatus.DELETED, detail)
+            return CustomRole(name, (), RoleStatus.UNRESOLVED, detail + gave_up.note)
         try:
             role = iamjson.looked_up_role(answer, name)
         except Malformed as exc:
@@ -508,8 +452,10 @@ class _Rest:
             raise api_exceptions.from_http_response(response)  # type: ignore[no-untyped-call]
         try:
             return response.json()
-        except ValueError:
-            raise Malformed(f"{method} {path} answered with something that is not JSON") from None
+        except ValueError:  # garbled or cut short in transit: worth another try
+            raise GarbledAnswer(
+                f"{method} {path} answered with something that is not JSON"
+            ) from None
 
     def pages(
         self, method: str, path: str, params: Mapping[str, str], key: str
@@ -559,28 +505,13 @@ def _segment(value: str) -> str:
     return quote(value, safe="@.")
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
-        return exc.code in _TRANSIENT_CODES
-    # A body cut short (ChunkedEncodingError) is a lost connection too.
-    return isinstance(
-        exc, requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError
-    )
-
-
 def _reason(exc: BaseException) -> str:
-    """Status and a short message, fit for a CoverageGap (as the BigQuery source words it)."""
-    if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
-        text = f"{status_line(exc)}: {server_message(exc) or 'no message'}"
-    elif isinstance(exc, Malformed):
+    """Status and a short message, fit for a CoverageGap (auditor.gcp.wording; a lost
+    connection or transport timeout named by its exception, as these gaps always were)."""
+    if isinstance(exc, Malformed):
         where = "/".join(str(part) for part in exc.pointer)
-        text = f"malformed answer: {exc.message}" + (f" (at {where})" if where else "")
-    elif isinstance(exc, json_format.ParseError):
-        text = f"malformed answer: {exc}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    line = " ".join(text.split())
-    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
+        return shorten(f"malformed answer: {exc.message}" + (f" (at {where})" if where else ""))
+    return describe(exc, transport_kind=False)
 
 
 def _membership_key(m: GroupMembership) -> tuple[str, str]:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from auditor.io.jsonpos import Pointer
+from auditor.io.jsonwords import json_type, with_article
 from auditor.model import (
     Condition,
     CustomRole,
@@ -25,8 +27,6 @@ from auditor.model import (
     ResourcePolicy,
     RoleStatus,
 )
-from auditor.sources.jsonpos import Pointer
-from auditor.sources.jsonwords import json_type, with_article
 
 CRM = "cloudresourcemanager.googleapis.com/"
 # A deny policy's name: policies/{URL-encoded attachment point}/denypolicies/{id}.

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
+from auditor.io.jsonwords import json_type, with_article
 from auditor.model import canonical_type
 from auditor.sources import bqschema
-from auditor.sources.jsonwords import json_type, with_article
 
 # Field types of other schema languages (Firestore, Avro, JSON Schema, Spark), written as those
 # systems write them. BigQuery users write types in capitals, and a capitalised near miss

@@ -21,14 +21,14 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from auditor import limits
-from auditor.model import Field, Location, Origin, Problem, TableSchema
-from auditor.sources import sqlkind
-from auditor.sources.files import (
+from auditor.io.files import (
     Unreadable,
     UnreadableFile,
     read_text_bounded,
     relative,
 )
+from auditor.model import Field, Location, Origin, Problem, TableSchema
+from auditor.sources import sqlkind
 
 MAX_DOC_BYTES = limits.MAX_SQL_DOC_BYTES
 # BigQuery's own limit on STRUCT/ARRAY nesting; also keeps recursion bounded on hostile input.

@@ -23,18 +23,18 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from auditor.errors import InputError
-from auditor.model import Field, Location, Origin, Problem, TableSchema
-from auditor.resources import format_schema
-from auditor.sources import bqschema, sniff
-from auditor.sources.bqschema import FieldNode
-from auditor.sources.files import (
+from auditor.io.files import (
     Unreadable,
     UnreadableFile,
     read_text_bounded,
     relative,
 )
-from auditor.sources.jsonpos import DEFAULT_MAX_BYTES, Pointer, Positioned, parse_json
-from auditor.sources.jsonwords import did_you_mean, json_type, with_article
+from auditor.io.jsonpos import DEFAULT_MAX_BYTES, Pointer, Positioned, parse_json
+from auditor.io.jsonwords import did_you_mean, json_type, with_article
+from auditor.model import Field, Location, Origin, Problem, TableSchema
+from auditor.resources import format_schema
+from auditor.sources import bqschema, sniff
+from auditor.sources.bqschema import FieldNode
 from auditor.sources.sniff import Claim
 
 FIELD_SCHEMA = "bigquery-table-schema"

@@ -21,7 +21,7 @@ import atheris
 with atheris.instrument_imports():
     from auditor.config import parse_config
     from auditor.errors import InputError
-    from auditor.policy.yamlpos import load_yaml
+    from auditor.io.yamlpos import load_yaml
     from auditor.remediate.planfile import load_plan
     from auditor.report.reader import report_from_json
     from auditor.sources.snapshot.read import load_snapshot

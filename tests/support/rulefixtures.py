@@ -32,16 +32,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from auditor.audit import audit
-from auditor.content.base import TENANT_LABELS, ContentOptions, content_options
+from auditor.collect import collect_from_exports
+from auditor.content.base import TENANT_LABELS, ContentOptions
 from auditor.content.columns import text_columns
 from auditor.content.scan import scan_contents
 from auditor.model import Field, Inventory, Table
 from auditor.policy.checks import CheckKind, load_all
+from auditor.policy.checks.content import content_options
 from auditor.policy.loader import load_policies
 from auditor.policy.rule import Rule
 from auditor.resources import POLICIES_DIR
 from auditor.sources.bigquery import make_client
-from auditor.sources.estate import collect_from_exports
 from auditor.sources.repo import collect_repo
 
 from .recorded import RecordedServer

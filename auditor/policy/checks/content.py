@@ -3,20 +3,26 @@
 The check reads what the content scan put into the inventory (`content_scans`,
 `value_hits`, coverage gaps); it never reads a value and never shows one. Its params are
 read by the scan, not by the check: `mode`, `sample_rows` and `max_bytes` configure how the
-live scan samples tables (see auditor.content.base.content_options), so the rule that
-judges the contents also says how much of them is read.
+live scan samples tables (`content_options` below turns them into the scan's plain
+options), so the rule that judges the contents also says how much of them is read.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
-from auditor.content.base import CHECK_KIND, MAX_SAMPLE_ROWS, SCANNED_TYPES, ContentMode
+from auditor.content.base import MAX_SAMPLE_ROWS, SCANNED_TYPES, ContentMode, ContentOptions
+from auditor.errors import UsageError
 from auditor.model import CheckContext, CheckResult, Inventory, Status, ValueHit
 from auditor.policy.checks import register
 from auditor.policy.checks.live_scope import datasets_in_scope
 from auditor.policy.rule import Rule
+
+CHECK_KIND = "no-credential-values"
+_DEFAULTS = ContentOptions()  # frozen: safe as a default argument
 
 
 @register(
@@ -98,3 +104,40 @@ def no_credential_values(
                 ),
                 evidence={"mode": scan.mode, "rows": scan.rows_scanned},
             )
+
+
+def content_options(
+    rules: Sequence[Rule] | None = None,
+    *,
+    mode: str | None = None,
+    sample_rows: int | None = None,
+    max_bytes: int | None = None,
+    base: ContentOptions = _DEFAULTS,
+) -> ContentOptions:
+    """`base` with the params of the first `no-credential-values` rule, then the explicit
+    command-line values (None: not given) on top.
+
+    `rules` None: the rules are not known (a snapshot is taken for any later audit). A rule
+    set without a `no-credential-values` rule turns the scan off unless `mode` is given:
+    no table contents are read when nothing judges them.
+    """
+    rule = next((r for r in rules or () if r.check == CHECK_KIND), None)
+    params: Mapping[str, Any] = rule.params if rule is not None else {}
+    chosen_mode = mode if mode is not None else params.get("mode")
+    if chosen_mode is None and rules is not None and rule is None:
+        chosen_mode = ContentMode.OFF.value
+    rows = sample_rows if sample_rows is not None else params.get("sample_rows")
+    budget = max_bytes if max_bytes is not None else params.get("max_bytes")
+    options = base
+    if chosen_mode is not None:
+        try:
+            options = replace(options, mode=ContentMode(chosen_mode))
+        except ValueError:
+            known = ", ".join(m.value for m in ContentMode)
+            raise UsageError(f"unknown content scan mode {chosen_mode!r} ({known})") from None
+    if rows is not None:
+        options = replace(options, sample_rows=int(rows))
+    if budget is not None:
+        options = replace(options, max_bytes_billed=int(budget))
+    options.check()
+    return options

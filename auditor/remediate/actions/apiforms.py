@@ -65,7 +65,7 @@ def field_from_api(raw: Mapping[str, Any]) -> Field:
 
 def entry_from_api(raw: Mapping[str, Any]) -> AccessEntry:
     # The source's parser: the same normalisation the inventory went through.
-    from auditor.sources.bigquery import access_entry_from_api
+    from auditor.sources.bqconvert import access_entry_from_api
 
     return access_entry_from_api(raw)
 

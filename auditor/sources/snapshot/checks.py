@@ -29,9 +29,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from auditor.errors import InputError
+from auditor.io.jsonpos import Pointer, Positioned
+from auditor.io.jsonwords import did_you_mean, json_type, with_article
 from auditor.resources import format_schema
-from auditor.sources.jsonpos import Pointer, Positioned
-from auditor.sources.jsonwords import did_you_mean, json_type, with_article
 from auditor.sources.snapshot.format import SCHEMA_NAME, SNAPSHOT_VERSION
 
 _TABLE_LISTS = ("templates", "sql_tables", "live_tables")

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import InputError
+from auditor.io.files import UnreadableFile, read_text_bounded
+from auditor.io.jsonpos import parse_json
 from auditor.model import (
     AccessEntry,
     Condition,
@@ -39,8 +41,6 @@ from auditor.model import (
     TableSchema,
     ValueHit,
 )
-from auditor.sources.files import UnreadableFile, read_text_bounded
-from auditor.sources.jsonpos import parse_json
 from auditor.sources.snapshot.checks import check_created_at, check_version, schema_problems
 from auditor.sources.snapshot.format import MAX_JSON_DEPTH, MAX_SNAPSHOT_BYTES
 

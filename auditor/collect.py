@@ -2,6 +2,9 @@
 
 Where IAM cannot be read (a local BigQuery has no IAM API), that is a coverage gap naming
 what is missing; the access rules then cannot vouch for anything, and the run says so.
+
+It orchestrates the collection, the content scan included, so it sits above sources/ and
+content/ (beside audit.py), not inside sources/: a source only reads one kind of input.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from google.cloud import bigquery
 
 from auditor.content.base import TENANT_LABELS, ContentMode, ContentOptions
 from auditor.content.scan import scan_contents, scanner_for
+from auditor.gcp.clients import bigquery_client
 from auditor.local.endpoints import engine_datasets
 from auditor.model import CoverageGap, Dataset, GranteeKind, Inventory, Table
 from auditor.sources.assets import AssetInventory
-from auditor.sources.bigquery import CollectOptions, collect, make_client
+from auditor.sources.bigquery import CollectOptions, collect
 from auditor.sources.exports import ExportLoad, load_exports
 from auditor.sources.repo import collect_repo
 from auditor.sources.scrub import scrub_inventory
@@ -57,7 +61,7 @@ def collect_estate(source: EstateSource, progress: Progress) -> Inventory:
     inventory = collect_repo(source.templates, source.template_globs)
     where = f" at {source.endpoint}" if source.endpoint else ""
     progress(f"reading BigQuery project {source.project}{where}")
-    client = make_client(source.project, source.endpoint)
+    client = bigquery_client(source.project, source.endpoint)
     live = collect(client, source.project, source.bigquery, _table_policies(source))
     progress(
         f"collected {len(live.datasets)} datasets, {len(live.tables)} tables from BigQuery, "
@@ -144,6 +148,8 @@ def _with_iam(inventory: Inventory, source: EstateSource, progress: Progress) ->
         )
         progress(f"coverage gap: {gap.reason}")
         return dataclasses.replace(inventory, gaps=(*inventory.gaps, gap))
+    # Imported here: the IAM and Resource Manager clients are slow to import, and a run
+    # that reads no IAM (or reads it from exports) never needs them.
     from auditor.sources.iam import IamEndpoints, collect_iam
 
     endpoints = IamEndpoints.local(source.iam_endpoint) if source.iam_endpoint else None

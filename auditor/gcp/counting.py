@@ -1,10 +1,10 @@
-"""Counting the HTTP requests a BigQuery client sends, per API method.
+"""Counting the HTTP requests a client sends, per API method.
 
-`counting(client)` wraps the client's requests session once (shared by every collection
-using that client) and counts, while the block runs, each request under the REST method it
-calls (datasets.get, tables.list, jobs.query ...), from its HTTP verb and path. Retries,
-pagination and query polling are counted; credential refreshes use their own transport and
-are not.
+`counting(session)` wraps a requests session once (shared by every block counting on it)
+and counts, while the block runs, each request under the method it calls, named from its
+HTTP verb and path by `namer` (default `method_name`: BigQuery's REST methods, e.g.
+datasets.get, tables.list, jobs.query). Retries, pagination and query polling are counted;
+credential refreshes use their own transport and are not.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
-
-from google.cloud import bigquery
 
 _PROJECT = r"/bigquery/v2/projects/[^/]+"
 # (verb, path pattern, method name): the first match names the request.
@@ -36,6 +34,9 @@ _METHODS = tuple(
         ("GET", r"/jobs/[^/]+", "jobs.get"),
     )
 )
+
+
+Namer = Callable[[str, str], str]  # (HTTP verb, URL) -> method name
 
 
 def method_name(verb: str, url: str) -> str:
@@ -63,7 +64,7 @@ class _RequestTap:
 
     ATTRIBUTE = "_auditor_request_tap"
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, namer: Namer) -> None:
         self._lock = threading.Lock()
         self._counts: list[CallCount] = []
         original = session.request
@@ -72,7 +73,7 @@ class _RequestTap:
             # requests' (method, url, ...), positional or by keyword (google-cloud-core).
             verb = kwargs.get("method", args[0] if args else "")
             url = kwargs.get("url", args[1] if len(args) > 1 else "")
-            name = method_name(str(verb), str(url))
+            name = namer(str(verb), str(url))
             with self._lock:
                 for count in self._counts:
                     count.methods[name] += 1
@@ -93,13 +94,13 @@ _TAP_LOCK = threading.Lock()
 
 
 @contextmanager
-def counting(client: bigquery.Client) -> Iterator[CallCount]:
-    """Count the HTTP requests the client sends while the block runs (all threads)."""
-    session = client._http
+def counting(session: Any, namer: Namer = method_name) -> Iterator[CallCount]:
+    """Count the HTTP requests sent through `session` while the block runs (all threads).
+    A session is tapped once, with the namer of its first count."""
     with _TAP_LOCK:
         tap = getattr(session, _RequestTap.ATTRIBUTE, None)
         if not isinstance(tap, _RequestTap):
-            tap = _RequestTap(session)
+            tap = _RequestTap(session, namer)
             setattr(session, _RequestTap.ATTRIBUTE, tap)
     count = CallCount()
     tap.add(count)

@@ -1,9 +1,7 @@
-"""Calls to Google APIs within their quotas: bounded retries, a rate per API method, and a
-concurrency limit that halves on 429 and grows back.
+"""Calls to Google APIs within their quotas: a rate per API method, and a concurrency limit
+that halves on 429 and grows back (the retries themselves are auditor.gcp.retry's).
 
-One place for the collectors' retry and backoff (so that it can move into a shared transport
-later): `call` retries a call with google.api_core.retry's truncated exponential backoff
-(full jitter), `attempts` tries in all. `Pacer` is shared by every thread of one collection:
+`Pacer` is shared by every thread of one collection:
 
 - a rate per API method: requests are spaced at most `rate` per second (the documented
   per-user, per-method quotas below); a call waits for its turn before it is sent;
@@ -30,13 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from google.api_core import exceptions as api_exceptions
-from google.api_core.retry import exponential_sleep_generator
-from google.api_core.retry.retry_unary import retry_target
-
-T = TypeVar("T")
 
 # Documented quotas (see the module doc): requests per second per user, per method.
 BIGQUERY_METHOD_RATE = 100.0
@@ -45,56 +38,9 @@ METHOD_RATES: Mapping[str, float] = {
     "jobs.get": 1000.0,
     "cloudasset.searchAllIamPolicies": 400.0 / 60.0,
 }
-MAX_BACKOFF = 8.0  # seconds; longer waits gain nothing within one collection
-BACKOFF_MULTIPLIER = 2.0
 # Error reasons by which Google APIs say "too many requests" (BigQuery may answer them with
 # a 403 rather than a 429).
 THROTTLE_REASONS = frozenset({"rateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
-
-
-class GaveUp(Exception):
-    """A call that failed for good: its last error and how many attempts were made."""
-
-    def __init__(self, error: Exception, attempts: int) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.attempts = attempts
-
-
-def call(
-    fetch: Callable[[], T],
-    *,
-    attempts: int,
-    backoff: float,
-    transient: Callable[[Exception], bool],
-    on_retry: Callable[[Exception], None] | None = None,
-) -> T:
-    """fetch(), retried while `transient(error)` and attempts remain (`attempts` in all).
-
-    Waits between tries come from google.api_core.retry (uniform in [0, d], d starting at
-    `backoff` and doubling up to MAX_BACKOFF). Raises GaveUp with the last error.
-    """
-    tries = 0
-
-    def target() -> T:
-        nonlocal tries
-        tries += 1
-        return fetch()
-
-    def retryable(error: Exception) -> bool:
-        return tries < attempts and transient(error)
-
-    try:
-        answer: T = retry_target(
-            target,
-            retryable,
-            exponential_sleep_generator(backoff, MAX_BACKOFF, BACKOFF_MULTIPLIER),
-            timeout=None,
-            on_error=on_retry,
-        )
-        return answer
-    except Exception as error:  # every failure is the caller's to word, never an escape
-        raise GaveUp(error, tries) from error
 
 
 def is_throttle(error: BaseException) -> bool:
@@ -168,6 +114,7 @@ class PacerStats:
     concurrency: int  # the configured maximum in flight
     lowest_concurrency: int  # the lowest limit the throttles brought it to
     rate_wait: float  # seconds calls waited for their method's turn, summed over calls
+    limit: int = 0  # the limit now (back at `concurrency` once the throttles are past)
 
 
 class Pacer:
@@ -231,4 +178,5 @@ class Pacer:
                 concurrency=self._limit.maximum,
                 lowest_concurrency=self._limit.lowest,
                 rate_wait=self._rate_wait,
+                limit=self._limit.limit,
             )
