@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Test processes (pytest-xdist). A test file stays in one process: its engines are its own.
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean roles
@@ -16,7 +18,7 @@ demo: $(STAMP)
 	@echo "demo: the planted violations were found (exit 1 expected); reports in reports/"
 
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check auditor tests benchmarks
