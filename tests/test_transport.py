@@ -17,7 +17,10 @@ caller gets back (the answer, or GaveUp / CallFailed with its wording):
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -440,3 +443,85 @@ def test_dlp_retries_an_answer_cut_short(recorded: RecordedServer) -> None:
         result = inspect_sample(client, P, rows, retries=replace(retry.DLP, initial=0.0))
     assert (result.gaps, result.requests, result.hits) == ((), 2, ())
     assert proxy.count("POST", r"/content:inspect$") == 2
+
+
+# ------------------------------------------------------------------ proxy environment
+
+
+class _ForwardProxy:
+    """An HTTP forward proxy that answers every request itself with DATASET, recording the
+    request line and headers it was sent."""
+
+    def __init__(self) -> None:
+        seen = self.seen = []  # type: list[tuple[str, dict[str, str]]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append((self.requestline, dict(self.headers.items())))
+                body = json.dumps(DATASET).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def forward_proxy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_ForwardProxy]:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    proxy = _ForwardProxy()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    yield proxy
+    proxy.close()
+
+
+def test_the_proxy_environment_is_read_once_when_the_client_is_built(
+    forward_proxy: _ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"  # nothing listens: only the proxy answers
+    client = bigquery_client(P, endpoint)
+    monkeypatch.delenv("HTTP_PROXY")  # later changes do not reach a built client
+    ref = bigquery.DatasetReference(P, "tenant_a")
+    assert client.get_dataset(ref, retry=NO_RETRY, timeout=5)._properties == DATASET
+    [(line, headers)] = forward_proxy.seen
+    path = f"/bigquery/v2/projects/{P}/datasets/tenant_a?prettyPrint=false"
+    assert line == f"GET {endpoint}{path} HTTP/1.1"
+    # ~/.netrc (here $NETRC) is not read: its basic auth would replace a token.
+    assert "Authorization" not in headers
+
+
+def test_no_proxy_for_the_endpoint_is_honoured(
+    forward_proxy: _ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = bigquery_client(P, f"http://127.0.0.1:{_closed_port()}")
+    with pytest.raises(requests.ConnectionError):
+        client.get_dataset(bigquery.DatasetReference(P, "tenant_a"), retry=NO_RETRY, timeout=5)
+    assert forward_proxy.seen == []
+
+
+def test_a_ca_bundle_from_the_environment_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/our-ca.pem")
+    client = bigquery_client(P, "https://bigquery.example.test")
+    assert (client._http.verify, client._http.trust_env) == ("/etc/ssl/certs/our-ca.pem", False)
