@@ -162,7 +162,7 @@ def no_broad_project_data_roles(
         broad: dict[str, dict[tuple[str, str], list[AccessPath]]] = {}
         for path in answer.paths:
             for hop in _broad_hops(path):
-                if not any(fnmatchcase(hop.member, p) for p in allowed):
+                if not _listed(hop.member, allowed):
                     where = hop.policy or hop.subject
                     broad.setdefault(hop.member, {}).setdefault((where, hop.detail), []).append(
                         path
