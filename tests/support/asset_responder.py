@@ -17,9 +17,10 @@ import json
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.background import BackgroundServer
 
 from .faultproxy import google_error
 
@@ -27,13 +28,12 @@ TABLE_ASSET_TYPE = "bigquery.googleapis.com/Table"
 PAGE_CAP = 500
 
 
-class AssetResponder:
+class AssetResponder(BackgroundServer):
     def __init__(self, policies: Mapping[str, Mapping[str, Any]], project_number: int = 1) -> None:
         self.policies = sorted(policies.items())
         self.project_number = project_number
         self.requests = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     def page(self, path: str, query: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -61,34 +61,8 @@ class AssetResponder:
             body["nextPageToken"] = str(start + size)
         return 200, body
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def start(self) -> AssetResponder:
-        handler = type("Handler", (_Handler,), {"app": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> AssetResponder:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _make_server(self) -> ThreadingHTTPServer:
+        return ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"app": self}))
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -46,9 +46,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 from urllib.parse import urlsplit
+
+from tests.support.background import BackgroundServer, QuietServer
 
 RESET = "reset"
 TIMEOUT = "timeout"
@@ -135,7 +136,7 @@ class ChaosRule:
         return self.rng.choice(self.kinds)
 
 
-class FaultProxy:
+class FaultProxy(BackgroundServer):
     """Forwards to `upstream` (http://host:port) except where a rule says otherwise."""
 
     def __init__(self, upstream: str, timeout: float = 120.0) -> None:
@@ -152,8 +153,6 @@ class FaultProxy:
         self.stall_seconds = 30.0  # how long a "timeout" fault holds its request
         self._stopping = threading.Event()  # releases stalled requests on stop()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- rules
 
@@ -271,50 +270,21 @@ class FaultProxy:
 
     # -- lifecycle
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the proxy is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FaultProxy:
+    def _make_server(self) -> ThreadingHTTPServer:
         proxy = self
 
         class Handler(_ProxyHandler):
             owner = proxy
 
+        return QuietServer(("127.0.0.1", 0), Handler)
+
+    def start(self) -> Self:
         self._stopping.clear()
-        server = _QuietServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        # A short poll interval: stop() waits for it, and tests start many proxies.
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="faultproxy", daemon=True
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
 
 def _check_kinds(kinds: Sequence[str]) -> None:
@@ -326,11 +296,6 @@ def _check_kinds(kinds: Sequence[str]) -> None:
 def _kind_error(kind: str) -> dict[str, Any]:
     status, reason = _STATUS_KINDS[kind]
     return google_error(status, f"injected {status}", reason)
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A connection we reset on purpose (or a client gone) is not worth a traceback."""
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):

@@ -22,9 +22,10 @@ import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.background import BackgroundServer, QuietServer
 
 DEFAULT_LATENCY = 0.080  # seconds: a typical Google API round trip
 _HOP_BY_HOP = frozenset(
@@ -35,7 +36,7 @@ _HOP_BY_HOP = frozenset(
 )  # fmt: skip
 
 
-class LatencyProxy:
+class LatencyProxy(BackgroundServer):
     """Forwards to `upstream` (http://host:port), each request held `latency` ± `jitter`."""
 
     def __init__(
@@ -60,8 +61,6 @@ class LatencyProxy:
         self._lock = threading.Lock()
         self.requests = 0
         self.delayed_seconds = 0.0  # the sum of every hold
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def delay(self) -> float:
         """The hold for one request (counted)."""
@@ -72,53 +71,15 @@ class LatencyProxy:
             self.delayed_seconds += hold
             return hold
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the proxy is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> LatencyProxy:
+    def _make_server(self) -> ThreadingHTTPServer:
         proxy = self
 
         class Handler(_Handler):
             owner = proxy
 
-        server = _QuietServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
+        server = QuietServer(("127.0.0.1", 0), Handler)
         server.request_queue_size = 512  # hundreds of clients may connect at once
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="latencyproxy", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> LatencyProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up is not worth a traceback."""
+        return server
 
 
 class _Handler(BaseHTTPRequestHandler):
