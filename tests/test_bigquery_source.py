@@ -19,6 +19,7 @@ from google.cloud.bigquery import SchemaField
 from google.cloud.bigquery.schema import PolicyTagList
 
 from auditor.errors import UsageError
+from auditor.gcp.counting import method_name
 from auditor.model import (
     AccessEntry,
     Condition,
@@ -555,9 +556,7 @@ def test_reconcile_other_regions_and_blockers() -> None:
     }
     plan = reconcile(_snapshot(blockers=("VIEWS could not be read",)), [DS], LISTED)
     assert plan.use == {}
-    assert set(_reasons(plan).values()) == {
-        (Fallback.REGION_UNREADABLE, "VIEWS could not be read")
-    }
+    assert set(_reasons(plan).values()) == {(Fallback.REGION_UNREADABLE, "VIEWS could not be read")}
 
 
 def test_reconcile_reads_policy_tags_only_where_needed() -> None:
@@ -1172,6 +1171,25 @@ def test_throttling_lowers_concurrency_and_the_collection_resumes(fast: Estate) 
     assert (stats.throttled, stats.concurrency, stats.lowest_concurrency) == (3, 8, 1)
     assert stats.calls["tables.get"] == 4 + 3
     assert stats.api_calls == proxy.requests
+
+
+@pytest.mark.emulator
+def test_table_reads_start_before_the_last_dataset_is_read(fast: Estate) -> None:
+    """Dataset reads wait in the pool a few at a time, so each dataset's tables.get calls
+    run among the later datasets.get instead of after all of them: tables.get, the most
+    frequent call and paced on its own, is busy from the first seconds."""
+    datasets = [fast.dataset(f"d{i}") for i in range(8)]
+    for ds in datasets:
+        fast.table(ds, "t", schema=[SchemaField("a", "STRING")])
+    with FaultProxy(fast.endpoint) as proxy:
+        result = fast.collect(proxy.url, table_iam=False, fast_path=False, workers=2)
+    assert result.gaps == ()
+    assert [t.dataset_id for t in result.tables] == sorted(datasets)
+    names = [method_name(verb, path) for verb, path in proxy.log]
+    dataset_gets = [at for at, name in enumerate(names) if name == "datasets.get"]
+    table_gets = [at for at, name in enumerate(names) if name == "tables.get"]
+    assert len(dataset_gets) == len(table_gets) == 8
+    assert table_gets[0] < dataset_gets[-1]
 
 
 @pytest.mark.emulator

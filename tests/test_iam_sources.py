@@ -27,7 +27,7 @@ from auditor.model import (
     ResourcePolicy,
     RoleStatus,
 )
-from auditor.sources import iamjson
+from auditor.sources import iam, iamjson
 from auditor.sources.exports import ExportLoad, load_exports
 from auditor.sources.iam import IamCollection, IamEndpoints, Retries, collect_iam
 from auditor.sources.iamjson import Malformed
@@ -274,13 +274,37 @@ def test_cloud_identity_denied_is_a_gap_per_group(server: RecordedServer) -> Non
     assert all(g.reason.startswith("group members: 403 Forbidden") for g in parts.gaps)
 
 
+def test_independent_reads_overlap_and_the_result_keeps_its_order(
+    server: RecordedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Allow, deny, service-account and group reads run several at a time; the policies,
+    memberships and gaps come out exactly as one read at a time gives them."""
+    server.hold = 0.02  # each answer takes a while, as a remote API's does
+    server.fail("GET", rf"^/v1/{ORG}/roles$", 403)  # a gap among the concurrent reads
+    server.fail("GET", r"^/v1/groups:lookup$", 404)  # and one per group
+    concurrent = collect(server, groups=["extra@example.com"])
+    assert server.most_in_flight > 1
+    monkeypatch.setattr(iam, "WORKERS", 1)
+    server.most_in_flight = 0
+    one_at_a_time = collect(server, groups=["extra@example.com"])
+    assert server.most_in_flight == 1
+    assert concurrent == one_at_a_time
+    assert gap_scopes(concurrent.gaps) == [
+        ORG,
+        *(f"group:{g}@example.com" for g in SEED_GROUPS),
+        "group:extra@example.com",
+    ]
+
+
 def test_transient_errors_are_retried(server: RecordedServer) -> None:
     sleeps = Sleeps()
-    server.fail("GET", r"^/v1/groups:lookup$", 429, times=2)
+    server.fail("GET", rf"^/v1/{PROJECT}/serviceAccounts$", 429, times=2)
     server.fail("GET", rf"^/v3/{F1}$", 503, times=1)
     parts = collect(server, sleeps)
     assert parts.gaps == ()
-    assert sleeps.delays == [1.0, 1.0, 2.0]
+    # Reads run concurrently: the two retries' sleeps may come in either order.
+    assert sorted(sleeps.delays) == [1.0, 1.0, 2.0]
+    assert server.count("GET", rf"^/v1/{PROJECT}/serviceAccounts$") == 3
     assert server.count("GET", rf"^/v3/{F1}$") == 2
 
 

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
+from itertools import islice
 from typing import Any
 
 from google.cloud import bigquery
@@ -199,10 +200,8 @@ class _Crawl:
             self._policies = self.pool.submit(self._read_table_policies)
         for location in sorted({loc for loc in listing.values() if loc}):
             self._region(location)  # started early: the snapshots overlap the dataset reads
-        reads = [self.pool.submit(self._safe_dataset, d) for d in sorted(listing)]
         tasks: list[Future[_TableRead]] = []
-        for future in as_completed(reads):
-            read = future.result()
+        for read in self._dataset_reads(sorted(listing)):
             self.gaps.extend(read.gaps)
             if read.dataset is None:
                 continue
@@ -218,6 +217,26 @@ class _Crawl:
         for location, region in sorted(self.regions.items()):
             self._snapshot(location, region)  # also those no dataset needed in the end
         self.queries = sum(s.queries for s in self.snapshots.values())
+
+    def _dataset_reads(self, dataset_ids: list[str]) -> Iterator[_DatasetRead]:
+        """Each dataset read, as it completes. At most `workers` of them wait in the pool at a
+        time, so that the table reads each one starts queue behind a few dataset reads, not
+        behind all of them: tables.get (five or more per dataset, each method paced on its
+        own) then runs from the first seconds instead of after the last datasets.get."""
+        pending = iter(dataset_ids)
+        reads: dict[Future[_DatasetRead], str] = {}
+
+        def start(count: int) -> None:
+            for dataset_id in islice(pending, count):
+                reads[self.pool.submit(self._safe_dataset, dataset_id)] = dataset_id
+
+        start(self.options.workers)
+        while reads:
+            done, _ = wait(reads, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=reads.__getitem__):
+                del reads[future]
+                start(1)
+                yield future.result()
 
     def _collect_tables(self, dataset: Dataset, listed: dict[str, str]) -> list[Future[_TableRead]]:
         """The dataset's tables read one by one are started now; those the fast path would
@@ -365,7 +384,8 @@ class _Crawl:
             options = snapshot.dataset_options.get(dataset.dataset_id)
             shown = options.default_kms_key if options is not None else None
             if dataset.default_kms_key and not shown and not snapshot.blockers:
-                self.kms_omitted.setdefault(location, dataset.dataset_id)
+                first = self.kms_omitted.get(location, dataset.dataset_id)
+                self.kms_omitted[location] = min(first, dataset.dataset_id)  # whatever the order
         return plan
 
     def _snapshot(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,6 +95,9 @@ class RecordedServer(BackgroundServer):
         self.recordings = load_recordings(folder)
         self.overrides: list[Override] = []
         self.requests: list[Seen] = []
+        self.hold = 0.0  # seconds each answer waits before it is sent, as a remote API's would
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests being answered at once
         self._lock = threading.Lock()
 
     def _make_server(self) -> ThreadingHTTPServer:
@@ -146,6 +150,17 @@ class RecordedServer(BackgroundServer):
     # -- serving
 
     def respond(self, request: Seen) -> tuple[int, bytes]:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.hold)
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, request: Seen) -> tuple[int, bytes]:
         with self._lock:
             self.requests.append(request)
             for override in self.overrides:
