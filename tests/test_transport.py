@@ -32,6 +32,8 @@ import pytest
 import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
+from google.auth.credentials import AnonymousCredentials
+from google.auth.transport.requests import AuthorizedSession
 from google.cloud import bigquery, resourcemanager_v3
 
 # No type stubs for protobuf among the allowed packages; only ParseError is used.
@@ -46,7 +48,9 @@ from auditor.gcp.clients import NO_RETRY, bigquery_client, rest_client
 from auditor.gcp.counting import counting
 from auditor.gcp.pacing import Pacer
 from auditor.gcp.retry import GarbledAnswer, GaveUp, MalformedAnswer, RetryPolicy, is_transient
+from auditor.gcp.session import LeanSession
 from auditor.gcp.wording import ServerText, describe
+from tests.support.background import BackgroundServer, QuietServer
 from tests.support.faultproxy import FaultProxy, google_error
 from tests.support.latencyproxy import LatencyProxy
 from tests.support.recorded import RecordedServer
@@ -525,3 +529,107 @@ def test_a_ca_bundle_from_the_environment_is_kept(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/our-ca.pem")
     client = bigquery_client(P, "https://bigquery.example.test")
     assert (client._http.verify, client._http.trust_env) == ("/etc/ssl/certs/our-ca.pem", False)
+    assert isinstance(client._http, LeanSession)
+
+
+# ------------------------------------------------------------------ the lean session
+
+
+class _Echo(BackgroundServer):
+    """Answers 200 {"ok": true} (302 to /elsewhere for /moved), recording each request as
+    (method, raw path, headers, body)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
+
+    def _make_server(self) -> http.server.ThreadingHTTPServer:
+        seen = self.seen
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = sorted((k.lower(), v) for k, v in self.headers.items())
+                seen.append((self.command, self.path, headers, body))
+                moved = self.path.startswith("/moved")
+                answer = b"" if moved else b'{"ok": true}'
+                self.send_response(302 if moved else 200)
+                if moved:
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return QuietServer(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def echo() -> Iterator[_Echo]:
+    with _Echo() as server:
+        yield server
+
+
+# (method, path and query as a Google client builds them, body, extra headers)
+CALLS = [
+    ("GET", f"/bigquery/v2/projects/{P}/datasets/d/tables/t?prettyPrint=false", None, {}),
+    ("GET", f"/bigquery/v2/projects/{P}/datasets/d/tables/a b\"'<x>`|{{}}^", None, {}),
+    ("GET", "/v1/groups:lookup?groupKey.id=a%40example.com&view=FULL", None, {}),
+    ("POST", f"/bigquery/v2/projects/{P}/queries", b'{"query": "SELECT 1"}',
+     {"Content-Type": "application/json"}),
+    ("POST", "/v1/x:getIamPolicy", "", {}),
+    ("GET", f"/bigquery/v2/projects/{P}/datasets/d/tables/caf\u00e9", None, {}),  # not ASCII
+]  # fmt: skip
+
+
+def test_the_lean_session_sends_what_requests_sends(
+    echo: _Echo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every call reaches the server byte for byte as requests' own path sends it; only the
+    call whose URL is not ASCII goes through requests.Session.request."""
+    through_requests: list[str] = []
+    original = requests.Session.request
+
+    def spy(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        through_requests.append(f"{type(self).__name__} {url.removeprefix(echo.url)}")
+        return original(self, method, url, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", spy)
+    for kind in (AuthorizedSession, LeanSession):
+        session = kind(AnonymousCredentials())
+        session.trust_env = False
+        for method, path, body, headers in CALLS:
+            answer = session.request(
+                method, echo.url + path, data=body, headers={"X-Goog-Api-Client": "t", **headers}
+            )
+            assert (answer.status_code, answer.json()) == (200, {"ok": True})
+    assert echo.seen[: len(CALLS)] == echo.seen[len(CALLS) :]
+    assert [path for _, path, _, _ in echo.seen[:2]] == [
+        f"/bigquery/v2/projects/{P}/datasets/d/tables/t?prettyPrint=false",
+        f"/bigquery/v2/projects/{P}/datasets/d/tables/a%20b%22'%3Cx%3E%60%7C%7B%7D%5E",
+    ]
+    assert through_requests == [f"AuthorizedSession {path}" for _, path, _, _ in CALLS] + [
+        f"LeanSession {CALLS[-1][1]}"
+    ]
+
+
+def test_the_lean_session_takes_requests_path_for_what_it_leaves_out(echo: _Echo) -> None:
+    """Query params, a session that reads the environment, a redirect: requests' path, which
+    follows the redirect; the plain path returns it as it is."""
+    session = LeanSession(AnonymousCredentials())
+    session.trust_env = False
+    moved = session.request("GET", f"{echo.url}/moved")
+    assert (moved.status_code, moved.headers["Location"]) == (302, "/elsewhere")
+    assert [path for _, path, _, _ in echo.seen] == ["/moved"]
+    assert session.request("GET", f"{echo.url}/q", params={"a": "b c"}).json() == {"ok": True}
+    session.trust_env = True
+    followed = session.request("GET", f"{echo.url}/moved")
+    assert followed.status_code == 200
+    assert [path for _, path, _, _ in echo.seen] == ["/moved", "/q?a=b+c", "/moved", "/elsewhere"]

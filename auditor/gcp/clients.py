@@ -27,6 +27,7 @@ from requests import Session
 from requests.adapters import HTTPAdapter
 
 from auditor.errors import MissingCredentials, UsageError
+from auditor.gcp.session import LeanSession
 
 __all__ = [
     "BIGQUERY_SCOPES",
@@ -88,9 +89,14 @@ def bigquery_client(project: str, endpoint: str | None = None) -> bigquery.Clien
         "the BigQuery API", endpoint, project=project, scopes=BIGQUERY_SCOPES
     )
     options = {"api_endpoint": endpoint} if endpoint is not None else None
-    client = bigquery.Client(project=project, credentials=credentials, client_options=options)
-    read_environment_once(client._http, endpoint or BIGQUERY_API)
-    return client
+    # The session google-cloud-core would build (a token refresh waits at most 300 s; mutual
+    # TLS when the environment asks for it), as a LeanSession.
+    session = LeanSession(credentials, refresh_timeout=300)  # type: ignore[no-untyped-call]
+    session.configure_mtls_channel()  # type: ignore[no-untyped-call]
+    read_environment_once(session, endpoint or BIGQUERY_API)
+    return bigquery.Client(
+        project=project, credentials=credentials, client_options=options, _http=session
+    )
 
 
 def read_environment_once(session: Session, base_url: str) -> None:
@@ -154,8 +160,9 @@ def asset_client(
 
 
 def authorized_session(credentials: Credentials) -> AuthorizedSession:
-    """A requests session that adds the credentials' token (APIs called as plain REST)."""
-    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    """A requests session that adds the credentials' token (the BigQuery client's, and the
+    APIs called as plain REST): auditor.gcp.session.LeanSession."""
+    return LeanSession(credentials)  # type: ignore[no-untyped-call]
 
 
 def widen_pool(session: Any, workers: int) -> None:
