@@ -5,6 +5,7 @@ against the real local engines with the real client (faults injected by a real H
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -658,6 +659,34 @@ def test_table_from_api_fails_closed_on_a_view_without_query() -> None:
             "d",
             "t",
         )
+
+
+def test_tables_with_one_schema_share_their_fields() -> None:
+    """Tenant tables repeat a schema: its Fields are built once and shared. A schema that
+    differs in anything (here a description) gets its own, and a malformed one fails each
+    time it is read."""
+    fields = [
+        {"name": "a", "type": "STRING", "description": "x"},
+        {"name": "r", "type": "RECORD", "fields": [{"name": "b", "type": "INTEGER"}]},
+    ]
+    one = table_from_api({"type": "TABLE", "schema": {"fields": fields}}, PROJECT, "d1", "t")
+    two = table_from_api(
+        {"type": "TABLE", "schema": {"fields": copy.deepcopy(fields)}}, PROJECT, "d2", "t"
+    )
+    assert one.fields is two.fields
+    assert one.fields == (
+        Field("a", "STRING", description="x"),
+        Field("r", "STRUCT", fields=(Field("b", "INT64"),)),
+    )
+    other = copy.deepcopy(fields)
+    other[0]["description"] = "y"
+    three = table_from_api({"type": "TABLE", "schema": {"fields": other}}, PROJECT, "d3", "t")
+    assert three.fields[0].description == "y"
+    assert one.fields[0].description == "x"
+    bad = {"type": "TABLE", "schema": {"fields": [{"name": "a", "type": "STRING", "mode": "X"}]}}
+    for _ in range(2):
+        with pytest.raises(Malformed, match="field a has mode 'X'"):
+            table_from_api(bad, PROJECT, "d", "t")
 
 
 def test_describe_gives_code_and_short_message() -> None:

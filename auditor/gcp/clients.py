@@ -160,8 +160,8 @@ def asset_client(
 
 
 def authorized_session(credentials: Credentials) -> AuthorizedSession:
-    """A requests session that adds the credentials' token (the BigQuery client's, and the
-    APIs called as plain REST): auditor.gcp.session.LeanSession."""
+    """A requests session that adds the credentials' token, for the APIs called as plain REST
+    (a LeanSession, as the BigQuery client's is)."""
     return LeanSession(credentials)  # type: ignore[no-untyped-call]
 
 

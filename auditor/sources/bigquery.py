@@ -22,7 +22,8 @@ a lost connection, a transport timeout, an answer cut short or not JSON; `attemp
 exponential backoff with jitter), spaced at the documented per-method rate, and at most
 `workers` in flight, halved on 429 and grown back.
 Datasets are read as they come and each one's tables as soon as it is read, so the phases
-overlap. `CollectStats` counts the HTTP requests per method sent through the client's
+overlap; at most `workers` dataset reads wait in the pool at a time, so table reads never
+queue behind the whole estate's dataset reads. `CollectStats` counts the HTTP requests per method sent through the client's
 session while collect() runs (retries, pagination and query polling included).
 """
 
@@ -385,7 +386,7 @@ class _Crawl:
             shown = options.default_kms_key if options is not None else None
             if dataset.default_kms_key and not shown and not snapshot.blockers:
                 first = self.kms_omitted.get(location, dataset.dataset_id)
-                self.kms_omitted[location] = min(first, dataset.dataset_id)  # whatever the order
+                self.kms_omitted[location] = min(first, dataset.dataset_id)  # in any read order
         return plan
 
     def _snapshot(

@@ -5,9 +5,11 @@ Malformed naming what is wrong, and nothing here does I/O.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from auditor.model import (
@@ -34,6 +36,10 @@ _ENTRY_KEYS = frozenset({*_GRANTEES, "role", "condition"})
 _TABLE_ID_RE = re.compile(r"[^\x00-\x1f\x7f/`\\]{1,1024}")
 MODES = frozenset({"NULLABLE", "REQUIRED", "REPEATED"})
 MAX_FIELD_DEPTH = 16
+# Distinct schemas whose Fields are shared across tables (schema_fields), and the longest
+# schema text shared: bigger schemas are rare, and their text would fill the cache.
+SHARED_SCHEMAS = 1024
+SHARED_SCHEMA_TEXT = 64 * 1024
 
 
 def dataset_from_api(
@@ -163,12 +169,29 @@ def table_from_api(raw: Mapping[str, Any], project: str, dataset_id: str, table_
         dataset_id=dataset_id,
         table_id=table_id,
         type=table_type,
-        fields=fields_from_api(schema.get("fields"), 1),
+        fields=schema_fields(schema.get("fields")),
         view_query=view_query,
         kms_key=_optional_str(_optional_mapping(raw, "encryptionConfiguration"), "kmsKeyName"),
         labels=_labels(raw),
         description=_optional_str(raw, "description"),
     )
+
+
+def schema_fields(raw: Any) -> tuple[Field, ...]:
+    """fields_from_api(raw, 1), built once per distinct schema of up to SHARED_SCHEMA_TEXT
+    characters: a multi-tenant estate repeats the same few schemas in every tenant, so the
+    frozen Fields are shared instead of rebuilt (and kept) per table."""
+    if raw is None:
+        return ()
+    text = json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > SHARED_SCHEMA_TEXT:
+        return fields_from_api(raw, 1)
+    return _shared_fields(text)
+
+
+@lru_cache(maxsize=SHARED_SCHEMAS)
+def _shared_fields(text: str) -> tuple[Field, ...]:
+    return fields_from_api(json.loads(text), 1)
 
 
 def fields_from_api(raw: Any, depth: int) -> tuple[Field, ...]:
