@@ -23,8 +23,9 @@ exponential backoff with jitter), spaced at the documented per-method rate, and 
 `workers` in flight, halved on 429 and grown back.
 Datasets are read as they come and each one's tables as soon as it is read, so the phases
 overlap; at most `workers` dataset reads wait in the pool at a time, so table reads never
-queue behind the whole estate's dataset reads. `CollectStats` counts the HTTP requests per method sent through the client's
-session while collect() runs (retries, pagination and query polling included).
+queue behind the whole estate's dataset reads. `CollectStats` counts the HTTP requests per
+method sent through the client's session while collect() runs (retries, pagination and query
+polling included).
 """
 
 from __future__ import annotations
