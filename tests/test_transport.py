@@ -620,9 +620,13 @@ def test_the_lean_session_sends_what_requests_sends(
     ]
 
 
-def test_the_lean_session_takes_requests_path_for_what_it_leaves_out(echo: _Echo) -> None:
+def test_the_lean_session_takes_requests_path_for_what_it_leaves_out(
+    echo: _Echo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Query params, a session that reads the environment, a redirect: requests' path, which
     follows the redirect; the plain path returns it as it is."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)  # the environment is read below: no proxy
     session = LeanSession(AnonymousCredentials())
     session.trust_env = False
     moved = session.request("GET", f"{echo.url}/moved")

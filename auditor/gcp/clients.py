@@ -160,9 +160,9 @@ def asset_client(
 
 
 def authorized_session(credentials: Credentials) -> AuthorizedSession:
-    """A requests session that adds the credentials' token, for the APIs called as plain REST
-    (a LeanSession, as the BigQuery client's is)."""
-    return LeanSession(credentials)  # type: ignore[no-untyped-call]
+    """A requests session that adds the credentials' token (APIs called as plain REST). It
+    reads the environment on every request, as it talks to more than one host."""
+    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
 
 
 def widen_pool(session: Any, workers: int) -> None:

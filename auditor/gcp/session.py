@@ -1,6 +1,5 @@
-"""The HTTP session of the BigQuery client and of the plain-REST IAM calls: google-auth's
-AuthorizedSession (token, refresh on 401) over requests, minus the per-request work these calls
-never need.
+"""The HTTP session of the BigQuery client: google-auth's AuthorizedSession (token, refresh on
+401) over requests, minus the per-request work its calls never need.
 
 requests.Session.request merges the session's cookies, auth, hooks and settings into every
 request, looks up the environment (off here: auditor.gcp.clients.read_environment_once),
