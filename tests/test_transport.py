@@ -452,33 +452,54 @@ def test_dlp_retries_an_answer_cut_short(recorded: RecordedServer) -> None:
 # ------------------------------------------------------------------ proxy environment
 
 
-class _ForwardProxy:
-    """An HTTP forward proxy that answers every request itself with DATASET, recording the
-    request line and headers it was sent."""
+@dataclass(frozen=True)
+class _Request:
+    """A request as a _Recorder saw it: its request line, method, raw target (the absolute
+    URL, when sent to a forward proxy), headers (names in lower case) and body."""
 
-    def __init__(self) -> None:
-        seen = self.seen = []  # type: list[tuple[str, dict[str, str]]]
+    line: str
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class _Recorder(BackgroundServer):
+    """Answers every request itself, as an API or as an HTTP forward proxy: `answer` as JSON,
+    or a 302 to /elsewhere for /moved. Records each request."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = json.dumps(answer).encode()
+        self.seen: list[_Request] = []
+
+    def _make_server(self) -> http.server.ThreadingHTTPServer:
+        recorder = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen.append((self.requestline, dict(self.headers.items())))
-                body = json.dumps(DATASET).encode()
-                self.send_response(200)
+            protocol_version = "HTTP/1.1"
+
+            def respond(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = tuple(sorted((k.lower(), v) for k, v in self.headers.items()))
+                seen = _Request(self.requestline, self.command, self.path, headers, body)
+                recorder.seen.append(seen)
+                moved = self.path.startswith("/moved")
+                answer = b"" if moved else recorder.answer
+                self.send_response(302 if moved else 200)
+                if moved:
+                    self.send_header("Location", "/elsewhere")
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(answer)
+
+            do_GET = do_POST = respond
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return QuietServer(("127.0.0.1", 0), Handler)
 
 
 def _closed_port() -> int:
@@ -488,35 +509,35 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def forward_proxy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_ForwardProxy]:
+def forward_proxy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_Recorder]:
+    """A forward proxy that answers DATASET itself, named by HTTP_PROXY."""
     for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
     monkeypatch.setenv("NETRC", str(netrc))
-    proxy = _ForwardProxy()
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
-    yield proxy
-    proxy.close()
+    with _Recorder(DATASET) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        yield proxy
 
 
 def test_the_proxy_environment_is_read_once_when_the_client_is_built(
-    forward_proxy: _ForwardProxy, monkeypatch: pytest.MonkeyPatch
+    forward_proxy: _Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}"  # nothing listens: only the proxy answers
     client = bigquery_client(P, endpoint)
     monkeypatch.delenv("HTTP_PROXY")  # later changes do not reach a built client
     ref = bigquery.DatasetReference(P, "tenant_a")
     assert client.get_dataset(ref, retry=NO_RETRY, timeout=5)._properties == DATASET
-    [(line, headers)] = forward_proxy.seen
+    [seen] = forward_proxy.seen
     path = f"/bigquery/v2/projects/{P}/datasets/tenant_a?prettyPrint=false"
-    assert line == f"GET {endpoint}{path} HTTP/1.1"
+    assert seen.line == f"GET {endpoint}{path} HTTP/1.1"
     # ~/.netrc (here $NETRC) is not read: its basic auth would replace a token.
-    assert "Authorization" not in headers
+    assert "authorization" not in dict(seen.headers)
 
 
 def test_no_proxy_for_the_endpoint_is_honoured(
-    forward_proxy: _ForwardProxy, monkeypatch: pytest.MonkeyPatch
+    forward_proxy: _Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     client = bigquery_client(P, f"http://127.0.0.1:{_closed_port()}")
@@ -535,45 +556,9 @@ def test_a_ca_bundle_from_the_environment_is_kept(monkeypatch: pytest.MonkeyPatc
 # ------------------------------------------------------------------ the lean session
 
 
-class _Echo(BackgroundServer):
-    """Answers 200 {"ok": true} (302 to /elsewhere for /moved), recording each request as
-    (method, raw path, headers, body)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
-
-    def _make_server(self) -> http.server.ThreadingHTTPServer:
-        seen = self.seen
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = sorted((k.lower(), v) for k, v in self.headers.items())
-                seen.append((self.command, self.path, headers, body))
-                moved = self.path.startswith("/moved")
-                answer = b"" if moved else b'{"ok": true}'
-                self.send_response(302 if moved else 200)
-                if moved:
-                    self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            do_GET = do_POST = answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return QuietServer(("127.0.0.1", 0), Handler)
-
-
 @pytest.fixture
-def echo() -> Iterator[_Echo]:
-    with _Echo() as server:
+def echo() -> Iterator[_Recorder]:
+    with _Recorder({"ok": True}) as server:
         yield server
 
 
@@ -590,7 +575,7 @@ CALLS = [
 
 
 def test_the_lean_session_sends_what_requests_sends(
-    echo: _Echo, monkeypatch: pytest.MonkeyPatch
+    echo: _Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every call reaches the server byte for byte as requests' own path sends it; only the
     call whose URL is not ASCII goes through requests.Session.request."""
@@ -611,7 +596,7 @@ def test_the_lean_session_sends_what_requests_sends(
             )
             assert (answer.status_code, answer.json()) == (200, {"ok": True})
     assert echo.seen[: len(CALLS)] == echo.seen[len(CALLS) :]
-    assert [path for _, path, _, _ in echo.seen[:2]] == [
+    assert [seen.path for seen in echo.seen[:2]] == [
         f"/bigquery/v2/projects/{P}/datasets/d/tables/t?prettyPrint=false",
         f"/bigquery/v2/projects/{P}/datasets/d/tables/a%20b%22'%3Cx%3E%60%7C%7B%7D%5E",
     ]
@@ -621,7 +606,7 @@ def test_the_lean_session_sends_what_requests_sends(
 
 
 def test_the_lean_session_takes_requests_path_for_what_it_leaves_out(
-    echo: _Echo, monkeypatch: pytest.MonkeyPatch
+    echo: _Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Query params, a session that reads the environment, a redirect: requests' path, which
     follows the redirect; the plain path returns it as it is."""
@@ -631,9 +616,9 @@ def test_the_lean_session_takes_requests_path_for_what_it_leaves_out(
     session.trust_env = False
     moved = session.request("GET", f"{echo.url}/moved")
     assert (moved.status_code, moved.headers["Location"]) == (302, "/elsewhere")
-    assert [path for _, path, _, _ in echo.seen] == ["/moved"]
+    assert [seen.path for seen in echo.seen] == ["/moved"]
     assert session.request("GET", f"{echo.url}/q", params={"a": "b c"}).json() == {"ok": True}
     session.trust_env = True
     followed = session.request("GET", f"{echo.url}/moved")
     assert followed.status_code == 200
-    assert [path for _, path, _, _ in echo.seen] == ["/moved", "/q?a=b+c", "/moved", "/elsewhere"]
+    assert [seen.path for seen in echo.seen] == ["/moved", "/q?a=b+c", "/moved", "/elsewhere"]

@@ -1,7 +1,7 @@
 """The lifecycle the tests' local HTTP servers share (recorded APIs, the Cloud Asset
-stand-in, the fault and latency proxies): serve on a free loopback port in a daemon thread,
-stop by shutting down and joining, use as a with-block. A subclass says how its server is
-built (`_make_server`)."""
+stand-in, the fault and latency proxies, the transport tests' recorder): serve on a free
+loopback port in a daemon thread, stop by shutting down and joining, use as a with-block. A
+subclass says how its server is built (`_make_server`)."""
 
 from __future__ import annotations
 
