@@ -122,6 +122,9 @@ def test_the_split_is_by_repository_and_unchanged() -> None:
         "formbricks/formbricks", "mozilla-services/mozilla-pipeline-schemas",
         "mozilla/bigquery-etl", "sircelsius/braze-currents-bigquery-schemas",
         "triggerdotdev/trigger.dev", "umami-software/umami",
+        # round 2
+        "Openpanel-dev/openpanel", "baptisteArno/typebot.io", "lukevella/rallly",
+        "mfts/papermark", "teableio/teable",
     }  # fmt: skip
     assert repositories["test"] == {
         "GoogleCloudPlatform/DataflowTemplates", "GoogleCloudPlatform/professional-services",
@@ -129,4 +132,20 @@ def test_the_split_is_by_repository_and_unchanged() -> None:
         "documenso/documenso", "googleapis/python-bigquery", "hoppscotch/hoppscotch",
         "innocraft/bigquery-schema", "langfuse/langfuse",
         "terraform-google-modules/terraform-google-bigquery",
+        # round 2
+        "elie222/inbox-zero", "gitroomhq/postiz-app", "sourcebot-dev/sourcebot",
+        "unsend-dev/unsend",
     }  # fmt: skip
+
+
+def test_a_later_round_never_moves_an_earlier_repository() -> None:
+    from benchmarks.corpora.label_schemas import LATER_ROUNDS, split
+
+    first = {"a/one": False, "b/two": False, "c/three": True, "d/four": True, "e/five": False}
+    later = dict.fromkeys(LATER_ROUNDS, True)
+    alone, together = split(first), split(first | later)
+    for half in ("dev", "test"):
+        assert [r for r in together[half] if r in first] == alone[half]
+    dealt = {half: [r for r in together[half] if r in later] for half in ("dev", "test")}
+    assert sorted(dealt["dev"] + dealt["test"]) == sorted(later)
+    assert abs(len(dealt["dev"]) - len(dealt["test"])) <= 1  # a round is dealt on its own

@@ -10,7 +10,9 @@ schema corpus too, are such copies). Each Prisma `model` becomes one schema entr
 Int/BigInt -> INT64, Float -> FLOAT64, Decimal -> NUMERIC, Boolean -> BOOL,
 DateTime -> TIMESTAMP, Json -> JSON, Bytes -> BYTES; scalar lists are REPEATED; relation
 fields (another model's type) hold no column and are left out. The column name is the
-field's @map name if it has one; `///` doc comments become descriptions.
+field's @map name if it has one; `///` doc comments become descriptions. A model that
+is the same in several schema files of a repository (one per database: `mysql/`,
+`postgresql/`) is kept once, from the first file in path order.
 """
 
 from __future__ import annotations
@@ -78,10 +80,15 @@ def collect(repo: Path) -> list[dict[str, Any]]:
     name = repo.parent.name.replace("+", "/", 1)
     commit = _git(repo, "rev-parse", "HEAD").strip()
     out = []
+    seen: set[str] = set()
     for path in sorted(_git(repo, "ls-tree", "-r", "--name-only", commit).splitlines()):
         if not path.endswith(".prisma") or "test" in path.lower() or "fixture" in path.lower():
             continue
         for model, fields in parse(_git(repo, "show", f"{commit}:{path}")):
+            same = json.dumps([model, fields], sort_keys=True)
+            if same in seen:  # one model written for several databases counts once
+                continue
+            seen.add(same)
             out.append(
                 {"repository": name, "path": f"{path}#{model}", "commit": commit, "fields": fields}
             )

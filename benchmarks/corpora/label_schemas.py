@@ -7,7 +7,9 @@ How every column got its label (written down before any detector was run on the 
 1. CANDIDATE_PARTS and CANDIDATE_WORDS below, a list wider than the detector's catalog,
    select the columns whose name (any segment of the dotted path, lower-cased, with `_`,
    `-` and camelCase boundaries removed for the parts) or description mentions anything
-   near a secret.
+   near a secret, and (since round 2) the top-level text, bytes and JSON columns of a
+   table whose name does (`Credentials.data`), unless named as an id, time, name, type or
+   status.
 2. Each candidate column was reviewed by hand and has a row in REVIEW.csv (repository,
    file path, `#Model` for every file path ending so, or `*` for every file of the
    repository, column path, label, reason): `credential` when the column holds a secret
@@ -18,7 +20,9 @@ How every column got its label (written down before any detector was run on the 
 The split is made once, by source repository, stratified by how the schemas were collected
 (schema files, or application tables as a loader lands them: paths with `#Model`): within
 each group the repositories are shuffled with SEED and dealt alternately to the halves, so
-both halves get application tables as well as warehouse and telemetry schemas. Neither
+both halves get application tables as well as warehouse and telemetry schemas. Repositories
+added later (LATER_ROUNDS) are dealt the same way, a round at a time with a seed of its own,
+so an earlier repository never changes half. Neither
 labels nor detector output play any part in it. The halves are written as
 schemas.dev.jsonl and schemas.test.jsonl, one schema file per line: repository, path,
 commit and, per column, its facts and our label (schema_corpus.annotate: path, type, mode,
@@ -34,7 +38,7 @@ import random
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +47,21 @@ sys.path.insert(0, str(ROOT))  # run as a plain script from a checkout
 from benchmarks.corpora.schema_corpus import annotate  # noqa: E402
 
 SEED = 1313
+# Repositories added after the first split, and their round. A round is dealt on its own
+# (seed SEED:round), so the halves of earlier rounds never move. Round 2 (2026-12-08): open
+# SaaS applications with Prisma schemas, chosen before labelling for holding accounts,
+# integrations, webhooks and API keys.
+LATER_ROUNDS: dict[str, int] = {
+    "Openpanel-dev/openpanel": 2,
+    "baptisteArno/typebot.io": 2,
+    "elie222/inbox-zero": 2,
+    "gitroomhq/postiz-app": 2,
+    "lukevella/rallly": 2,
+    "mfts/papermark": 2,
+    "sourcebot-dev/sourcebot": 2,
+    "teableio/teable": 2,
+    "unsend-dev/unsend": 2,
+}
 CANDIDATE_PARTS = (
     "pass", "pwd", "secret", "token", "key", "cred", "auth", "cookie", "session", "otp",
     "salt", "hash", "cipher", "crypt", "private", "signature", "signing", "dsn", "jwt",
@@ -60,6 +79,7 @@ DESCRIPTION_PARTS = (
     "hash", "cookie", "authoriz", "bearer", "session", "signature", "key",
 )  # fmt: skip
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_NOT_PAYLOAD = re.compile(r"(?:[iI]d|[iI]ds|At|_at|[nN]ame|[tT]ype|[sS]tatus)$")
 
 
 def columns(fields: list[dict[str, Any]], above: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -69,7 +89,7 @@ def columns(fields: list[dict[str, Any]], above: str = "") -> Iterator[tuple[str
         yield from columns(f.get("fields", []), path)
 
 
-def is_candidate(path: str, field: dict[str, Any]) -> bool:
+def is_candidate(path: str, field: dict[str, Any], table: str = "") -> bool:
     glued = re.sub(r"[^a-z0-9]", "", path.lower())
     words = {w.lower() for w in _WORD.findall(path)}
     description = field.get("description", "").lower()
@@ -77,7 +97,60 @@ def is_candidate(path: str, field: dict[str, Any]) -> bool:
         any(p in glued for p in CANDIDATE_PARTS)
         or bool(words & CANDIDATE_WORDS)
         or any(p in description for p in DESCRIPTION_PARTS)
+        or _payload_of_a_secret_table(path, field, table)
     )
+
+
+def _payload_of_a_secret_table(path: str, field: dict[str, Any], table: str) -> bool:
+    """A top-level text, bytes or JSON column, not named as an id, time, name, type or
+    status, of a table whose name has a candidate part: `Credentials.data`,
+    `SecretStore.value` (added in round 2: such columns had escaped the name-only list)."""
+    glued_table = re.sub(r"[^a-z0-9]", "", table.lower())
+    return (
+        "." not in path
+        and field["type"] in ("STRING", "BYTES", "JSON")
+        and not _NOT_PAYLOAD.search(path)
+        and any(p in glued_table for p in CANDIDATE_PARTS)
+    )
+
+
+def table_name(path: str) -> str:
+    """The table a schema file defines (benchmarks/classifier.py names it the same way)."""
+    if "#" in path:
+        return path.rpartition("#")[2]
+    file = PurePosixPath(path)
+    return file.parent.name if file.stem == "schema" else file.stem
+
+
+def split(repositories: dict[str, bool]) -> dict[str, list[str]]:
+    """Deal repositories (name -> collected as application tables) to the halves: the first
+    round's as they always were, then each later round's on its own (see the module doc)."""
+    halves: dict[str, list[str]] = {"dev": [], "test": []}
+    first = {r: loader for r, loader in repositories.items() if r not in LATER_ROUNDS}
+    _deal(first, random.Random(SEED), halves, halves)
+    for number in sorted(set(LATER_ROUNDS.values())):
+        members = {r: loader for r, loader in repositories.items() if LATER_ROUNDS.get(r) == number}
+        dealt: dict[str, list[str]] = {"dev": [], "test": []}
+        _deal(members, random.Random(f"{SEED}:{number}"), dealt, halves)
+    return halves
+
+
+def _deal(
+    repositories: dict[str, bool],
+    shuffler: random.Random,
+    dealt: dict[str, list[str]],
+    halves: dict[str, list[str]],
+) -> None:
+    """Within each group (schema files, application tables), shuffle and give each
+    repository to the half that has had fewer of this round so far (`dealt`)."""
+    for loader in (False, True):
+        group = sorted(r for r, is_loader in repositories.items() if is_loader is loader)
+        shuffler.shuffle(group)
+        for repo in group:
+            half = min(("dev", "test"), key=lambda h: (len(dealt[h]), h))
+            dealt[half].append(repo)
+            if dealt is not halves:
+                halves[half].append(repo)
 
 
 def main(collected: Path, review: Path, out: Path) -> None:
@@ -87,8 +160,9 @@ def main(collected: Path, review: Path, out: Path) -> None:
     missing: list[str] = []
     for item in files:
         labels: dict[str, list[str]] = {}
+        table = table_name(item["path"])
         for path, field in columns(item["fields"]):
-            if not is_candidate(path, field):
+            if not is_candidate(path, field, table):
                 labels[path] = ["clean", "no candidate word"]
                 continue
             model = "#" + item["path"].rpartition("#")[2] if "#" in item["path"] else None
@@ -108,14 +182,7 @@ def main(collected: Path, review: Path, out: Path) -> None:
     if missing:
         print("\n".join(sorted(set(missing))))
         sys.exit(f"{len(set(missing))} candidate columns have no review row")
-    halves: dict[str, list[str]] = {"dev": [], "test": []}
-    shuffler = random.Random(SEED)
-    for loader in (False, True):
-        group = sorted({i["repository"] for i in files if ("#" in i["path"]) is loader})
-        shuffler.shuffle(group)
-        for repo in group:
-            half = min(("dev", "test"), key=lambda h: (len(halves[h]), h))
-            halves[half].append(repo)
+    halves = split({i["repository"]: "#" in i["path"] for i in files})
     for half, members in halves.items():
         with (out / f"schemas.{half}.jsonl").open("w", encoding="utf-8") as handle:
             for item in sorted(files, key=lambda i: (i["repository"], i["path"])):
