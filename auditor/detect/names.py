@@ -65,11 +65,14 @@ from auditor.detect.vocabulary import (
     DESC_NEGATIONS,
     DESC_OF,
     DESC_REMOVED,
+    HASH_PURPOSES,
     HASH_WORDS,
     HEAD_RULES,
     MODIFIERS,
     NON_SECRET_TYPES,
+    PAYLOAD_WORDS,
     SYNONYMS,
+    TABLE_CONTAINERS,
     TOKEN_VETOES,
     HeadRule,
     canonical_words,
@@ -135,6 +138,7 @@ class _Judgement:
     keyword: str | None = None  # the secret keyword (CREDENTIAL, HASHED, VETOED)
     head: str | None = None  # the deciding head word
     other: str | None = None  # veto, qualifier or hash word involved, for messages
+    from_table: bool = False  # a generic name whose table says what it holds
 
 
 def _judge(
@@ -167,11 +171,43 @@ def _judge(
             inner = _judge(words[:i], segments[:i], table)
             if inner.kind in (_Kind.CREDENTIAL, _Kind.HASHED):
                 return _Judgement(_Kind.HASHED, inner.keyword, inner.head, word)
+        if word in HASH_WORDS and _generic(  # `hash`, `lookup_hash` in `api_keys`
+            tuple(w for w in words[:i] if w not in HASH_PURPOSES), segments
+        ):
+            held = _table_secret(table)
+            if held is not None:
+                return _Judgement(_Kind.HASHED, held.keyword, held.head, word, from_table=True)
         return _Judgement(_Kind.OTHER_HEAD, None, word)
     cipher = next((w for w in words if w in CIPHER_WORDS), None)
     if cipher is not None:
         return _Judgement(_Kind.CREDENTIAL, cipher, cipher)
+    held = _table_secret(table) if words and _generic(words, segments) else None
+    if held is not None:  # `data` in `credentials`, `value` in `secret_store`
+        return _Judgement(held.kind, held.keyword, held.head, held.other, from_table=True)
     return _Judgement(_Kind.NOTHING)
+
+
+def _generic(words: tuple[str, ...], segments: tuple[int, ...]) -> bool:
+    """A top-level name made only of payload words (`value`, `data`, `encrypted_blob`, or
+    nothing before a hash word): it says how a value is stored, not what it is."""
+    return not any(segments) and all(w in PAYLOAD_WORDS or w.isdigit() for w in words)
+
+
+@lru_cache(maxsize=4096)
+def _table_secret(table: tuple[str, ...]) -> _Judgement | None:
+    """The secret a table's rows are, when its name says so: `credentials`, `api_keys`,
+    `secret_store` (a store, vault or list of secrets). Its generic columns hold it."""
+    words = table
+    while words and words[-1] in TABLE_CONTAINERS:
+        words = words[:-1]
+    if not words:
+        return None
+    found = _judge(words, (0,) * len(words))
+    if found.kind not in (_Kind.CREDENTIAL, _Kind.HASHED) or found.head in ("token", "tokens"):
+        # A token table keeps its token in a `token` column (next-auth's
+        # VerificationToken, OAuth token tables); its other columns describe it.
+        return None
+    return found
 
 
 def _veto(rule: HeadRule, words: tuple[str, ...], segments: tuple[int, ...], i: int) -> str | None:
@@ -482,16 +518,25 @@ def classify_column(
                 f" {_quote(description or '')} says it is the {cleared} of one, not the secret"
             )
             return Verdict(False, reason, None, Signal.DESCRIPTION)
-        written = raws[len(words) - 1 - words[::-1].index(judgement.head or "")]
-        aside = f" (written {written!r})" if judgement.head != written else ""
-        qualifier = (judgement.keyword or "").partition("_")[0]
-        if table and qualifier and qualifier not in words:
-            aside += f" (qualified by table name {table!r})"
-        found_by = f"name {path!r}{aside} has" if judgement.kind is _Kind.HASHED else ""
-        if judgement.kind is _Kind.CREDENTIAL:
-            keyword = judgement.keyword
-            reason = f"name {path!r} matches credential keyword {keyword!r}{aside}"
-            return Verdict(True, reason, keyword, Signal.NAME)
+        keyword = judgement.keyword
+        if judgement.from_table:  # the generic name stands for what the table's rows are
+            found_by = f"generic name {path!r} in table {table!r} (rows named for it) has"
+            if judgement.kind is _Kind.CREDENTIAL:
+                reason = (
+                    f"generic name {path!r} holds what table {table!r} is named for:"
+                    f" credential keyword {keyword!r}"
+                )
+                return Verdict(True, reason, keyword, Signal.NAME)
+        else:
+            written = raws[len(words) - 1 - words[::-1].index(judgement.head or "")]
+            aside = f" (written {written!r})" if judgement.head != written else ""
+            qualifier = (keyword or "").partition("_")[0]
+            if table and qualifier and qualifier not in words:
+                aside += f" (qualified by table name {table!r})"
+            found_by = f"name {path!r}{aside} has"
+            if judgement.kind is _Kind.CREDENTIAL:
+                reason = f"name {path!r} matches credential keyword {keyword!r}{aside}"
+                return Verdict(True, reason, keyword, Signal.NAME)
         return _credential_verdict(
             path,
             judgement,

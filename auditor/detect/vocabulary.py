@@ -136,7 +136,7 @@ TOKEN_QUALIFIERS: frozenset[str] = _words(
 PASS_QUALIFIERS: frozenset[str] = _words(
     "db database user username admin root smtp ftp sftp ssh ldap proxy key mysql postgres"
     " postgresql pg redis mongo mongodb basic http wifi vpn bind login account master app"
-    " imap pop mail email keystore truststore"
+    " imap pop mail email keystore truststore schema"
 )
 
 # A `code` is a secret only when it authenticates (`otp_code`, `recovery_codes`), unlike
@@ -154,6 +154,23 @@ SEED_QUALIFIERS: frozenset[str] = _words("otp totp hotp mfa authenticator wallet
 URL_QUALIFIERS: frozenset[str] = _words(
     "connection conn database db jdbc odbc sqlalchemy mongo mongodb postgres postgresql pg"
     " mysql redis amqp broker signed presigned sas webhook"
+)
+
+# The MODIFIERS that name a stored value itself, with no other meaning (`value`, `data`,
+# `encrypted_blob`): a top-level column named only so holds what its table is named for.
+PAYLOAD_WORDS: frozenset[str] = CIPHER_WORDS | _words(
+    "value val values data blob bytes byte bin binary content contents json"
+    " text txt str string raw b64 base64 hex pem der"
+)
+
+# What a hash is for, before a hash word (`lookup_hash` in `api_keys`): still a generic name.
+HASH_PURPOSES: frozenset[str] = _words("lookup index search fast")
+
+# Words after a secret in a table's name that make the table a collection of that secret
+# (`secret_store`, `credential_vault`): its generic columns (`value`, `data`) hold one.
+TABLE_CONTAINERS: frozenset[str] = _words(
+    "store stores vault vaults storage entry entries item items record records row rows"
+    " table tbl list set"
 )
 
 # Bare token kinds (`oauth.refresh`, `tokens.access`) are tokens when their parent says so.
