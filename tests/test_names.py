@@ -352,3 +352,49 @@ def test_never_raises_and_words_are_lower_alnum(
     verdict = classify_column(path, type_name, desc)
     assert verdict.credential is (verdict.keyword is not None)
     assert all(w.isascii() and w.isalnum() and w == w.lower() for w in split_words(path))
+
+
+@pytest.mark.parametrize(
+    ("path", "type_name", "table", "keyword", "hashed"),
+    [
+        ("data", "STRING", "Credentials", "credential", False),
+        ("data_b64", "BYTES", "user_credentials", "credential", False),
+        ("value", "JSON", "SecretStore", "secret", False),
+        ("value", "STRING", "secret_entries_v2", "secret", False),
+        ("blob", None, "passwords", "password", False),
+        ("hash", "STRING", "api_keys", "api_key", True),
+        ("lookup_hash", "STRING", "ApiKey", "api_key", True),
+    ],
+)
+def test_a_generic_column_holds_what_its_table_is_named_for(
+    path: str, type_name: str | None, table: str, keyword: str, hashed: bool
+) -> None:
+    verdict = classify_column(path, type_name, table=table)
+    assert (verdict.credential, verdict.keyword, verdict.hashed) == (True, keyword, hashed)
+    assert f"table {table!r}" in verdict.reason and verdict.signal is Signal.NAME
+
+
+@pytest.mark.parametrize(
+    ("path", "type_name", "table"),
+    [
+        ("value", "STRING", "VerificationToken"),  # the token has its own `token` column
+        ("hash", "STRING", "oauth_tokens"),
+        ("value", "STRING", "token_transfers"),  # the table's head is `transfers`
+        ("data", "STRING", "events"),
+        ("value", "STRING", "SecretReference"),  # a reference is not a store of secrets
+        ("payload", "JSON", "Credentials"),  # not a word for the stored value itself
+        ("config.value", "STRING", "Credentials"),  # nested: its parent names it
+        ("value", "INT64", "Credentials"),  # a number cannot hold a secret
+        ("value", "STRING", None),
+    ],
+)
+def test_a_generic_column_of_another_table_is_not_a_credential(
+    path: str, type_name: str, table: str | None
+) -> None:
+    assert not classify_column(path, type_name, table=table).credential
+
+
+def test_a_lookup_hash_held_by_its_table_can_be_allowed() -> None:
+    verdict = classify_column("lookup_hash", "STRING", table="api_keys", allow_hashes=["*_hash"])
+    assert (verdict.credential, verdict.hashed) == (False, True)
+    assert not classify_column("hash", "STRING", table="api_keys", count_hashes=False).credential

@@ -198,8 +198,8 @@ def _table_secret(table: tuple[str, ...]) -> _Judgement | None:
     """The secret a table's rows are, when its name says so: `credentials`, `api_keys`,
     `secret_store` (a store, vault or list of secrets). Its generic columns hold it."""
     words = table
-    while words and words[-1] in TABLE_CONTAINERS:
-        words = words[:-1]
+    while words and (words[-1] in TABLE_CONTAINERS or words[-1].isdigit() or words[-1] == "v"):
+        words = words[:-1]  # `secret_store`, `credentials_v2`
     if not words:
         return None
     found = _judge(words, (0,) * len(words))

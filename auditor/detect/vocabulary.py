@@ -160,7 +160,7 @@ URL_QUALIFIERS: frozenset[str] = _words(
 # `encrypted_blob`): a top-level column named only so holds what its table is named for.
 PAYLOAD_WORDS: frozenset[str] = CIPHER_WORDS | _words(
     "value val values data blob bytes byte bin binary content contents json"
-    " text txt str string raw b64 base64 hex pem der"
+    " text txt str string raw b base b64 base64 hex pem der"
 )
 
 # What a hash is for, before a hash word (`lookup_hash` in `api_keys`): still a generic name.
