@@ -33,6 +33,11 @@ Decisions worth knowing:
   (`oauth_tokens`).
 - opaque ciphertext with no other name (`ciphertext`, `encrypted_value`) is a credential:
   this platform encrypts columns only to hold credentials.
+- a top-level column named only for how a value is stored (`value`, `data`, `blob`, or a
+  bare `hash`/`lookup_hash`) holds what its table is named for: `data` in `credentials`,
+  `value` in `secret_store`, `hash` in `api_keys` (a hash, see above). Not in a token
+  table: next-auth style token tables keep the token in a `token` column and describe it
+  in the others (`VerificationToken.value`).
 - a description decides when the name does not: it flags a neutral name (`blob` "Base64
   of the service account key JSON", `headers.value` "Raw header value, including
   Authorization") and clears a credential-like one when it says the column is the id,
