@@ -30,6 +30,9 @@ TYPES = {
     "Bytes": "BYTES",
 }  # fmt: skip
 MAX_DESCRIPTION = 300
+# Not an application's schema: tests, fixtures, and migration snapshots (earlier versions
+# of the current schema, kept beside each migration).
+SKIPPED_PATHS = ("test", "fixture", "/migrations/")
 _BLOCK = re.compile(r"^(model|enum|type|view)\s+(\w+)\s*\{(.*?)^\}", re.M | re.S)
 _FIELD = re.compile(r"^\s*(\w+)\s+(\w+)(\[\])?(\?)?(.*)$")
 _MAP = re.compile(r'@map\(\s*(?:name:\s*)?"([^"]+)"')
@@ -82,7 +85,8 @@ def collect(repo: Path) -> list[dict[str, Any]]:
     out = []
     seen: set[str] = set()
     for path in sorted(_git(repo, "ls-tree", "-r", "--name-only", commit).splitlines()):
-        if not path.endswith(".prisma") or "test" in path.lower() or "fixture" in path.lower():
+        lower = path.lower()
+        if not lower.endswith(".prisma") or any(p in lower for p in SKIPPED_PATHS):
             continue
         for model, fields in parse(_git(repo, "show", f"{commit}:{path}")):
             same = json.dumps([model, fields], sort_keys=True)

@@ -22,7 +22,8 @@ The split is made once, by source repository, stratified by how the schemas were
 each group the repositories are shuffled with SEED and dealt alternately to the halves, so
 both halves get application tables as well as warehouse and telemetry schemas. Repositories
 added later (LATER_ROUNDS) are dealt the same way, a round at a time with a seed of its own,
-so an earlier repository never changes half. Neither
+so an earlier repository never changes half; a round collected after the test half had been
+looked at goes to the test half whole (TEST_ONLY_ROUNDS). Neither
 labels nor detector output play any part in it. The halves are written as
 schemas.dev.jsonl and schemas.test.jsonl, one schema file per line: repository, path,
 commit and, per column, its facts and our label (schema_corpus.annotate: path, type, mode,
@@ -61,7 +62,16 @@ LATER_ROUNDS: dict[str, int] = {
     "sourcebot-dev/sourcebot": 2,
     "teableio/teable": 2,
     "unsend-dev/unsend": 2,
+    # Round 3 (2026-12-08, after round 2's test half had been scored and its misses read):
+    # held out whole (TEST_ONLY_ROUNDS), to measure what changed after that reading.
+    "ghostfolio/ghostfolio": 3,
+    "linkwarden/linkwarden": 3,
+    "refly-ai/refly": 3,
+    "toeverything/AFFiNE": 3,
+    "webstudio-is/webstudio": 3,
 }
+# Rounds that go to the test half whole: collected after the test half had been looked at.
+TEST_ONLY_ROUNDS = frozenset({3})
 CANDIDATE_PARTS = (
     "pass", "pwd", "secret", "token", "key", "cred", "auth", "cookie", "session", "otp",
     "salt", "hash", "cipher", "crypt", "private", "signature", "signing", "dsn", "jwt",
@@ -130,6 +140,9 @@ def split(repositories: dict[str, bool]) -> dict[str, list[str]]:
     _deal(first, random.Random(SEED), halves, halves)
     for number in sorted(set(LATER_ROUNDS.values())):
         members = {r: loader for r, loader in repositories.items() if LATER_ROUNDS.get(r) == number}
+        if number in TEST_ONLY_ROUNDS:
+            halves["test"].extend(sorted(members))
+            continue
         dealt: dict[str, list[str]] = {"dev": [], "test": []}
         _deal(members, random.Random(f"{SEED}:{number}"), dealt, halves)
     return halves
