@@ -364,6 +364,8 @@ def test_never_raises_and_words_are_lower_alnum(
         ("blob", None, "passwords", "password", False),
         ("hash", "STRING", "api_keys", "api_key", True),
         ("lookup_hash", "STRING", "ApiKey", "api_key", True),
+        ("hash", "STRING", "OAuthRefreshToken", "token", True),  # the token, stored hashed
+        ("value", "STRING", "Verification", "verification_code", False),  # better-auth
     ],
 )
 def test_a_generic_column_holds_what_its_table_is_named_for(
@@ -378,7 +380,7 @@ def test_a_generic_column_holds_what_its_table_is_named_for(
     ("path", "type_name", "table"),
     [
         ("value", "STRING", "VerificationToken"),  # the token has its own `token` column
-        ("hash", "STRING", "oauth_tokens"),
+        ("value", "STRING", "EmailVerificationToken"),
         ("value", "STRING", "token_transfers"),  # the table's head is `transfers`
         ("data", "STRING", "events"),
         ("value", "STRING", "SecretReference"),  # a reference is not a store of secrets

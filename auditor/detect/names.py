@@ -35,9 +35,10 @@ Decisions worth knowing:
   this platform encrypts columns only to hold credentials.
 - a top-level column named only for how a value is stored (`value`, `data`, `blob`, or a
   bare `hash`/`lookup_hash`) holds what its table is named for: `data` in `credentials`,
-  `value` in `secret_store`, `hash` in `api_keys` (a hash, see above). Not in a token
-  table: next-auth style token tables keep the token in a `token` column and describe it
-  in the others (`VerificationToken.value`).
+  `value` in `secret_store`, `hash` in `api_keys` (a hash, see above), `value` in
+  `verification` (better-auth's one-time codes). A token table keeps its token in a `token`
+  column and describes it in the others (next-auth's `VerificationToken.value`), so only a
+  bare hash there (`OAuthToken.hash`) holds the token.
 - a description decides when the name does not: it flags a neutral name (`blob` "Base64
   of the service account key JSON", `headers.value` "Raw header value, including
   Authorization") and clears a credential-like one when it says the column is the id,
@@ -78,6 +79,7 @@ from auditor.detect.vocabulary import (
     PAYLOAD_WORDS,
     SYNONYMS,
     TABLE_CONTAINERS,
+    TABLE_SECRETS,
     TOKEN_VETOES,
     HeadRule,
     canonical_words,
@@ -179,7 +181,7 @@ def _judge(
         if word in HASH_WORDS and _generic(  # `hash`, `lookup_hash` in `api_keys`
             tuple(w for w in words[:i] if w not in HASH_PURPOSES), segments
         ):
-            held = _table_secret(table)
+            held = _table_secret(table, hashed=True)
             if held is not None:
                 return _Judgement(_Kind.HASHED, held.keyword, held.head, word, from_table=True)
         return _Judgement(_Kind.OTHER_HEAD, None, word)
@@ -199,18 +201,24 @@ def _generic(words: tuple[str, ...], segments: tuple[int, ...]) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _table_secret(table: tuple[str, ...]) -> _Judgement | None:
+def _table_secret(table: tuple[str, ...], *, hashed: bool = False) -> _Judgement | None:
     """The secret a table's rows are, when its name says so: `credentials`, `api_keys`,
-    `secret_store` (a store, vault or list of secrets). Its generic columns hold it."""
+    `secret_store` (a store, vault or list of secrets), `verification` (one-time codes).
+    Its generic columns hold it; `hashed`: for a hash column."""
     words = table
     while words and (words[-1] in TABLE_CONTAINERS or words[-1].isdigit() or words[-1] == "v"):
         words = words[:-1]  # `secret_store`, `credentials_v2`
+    if words in TABLE_SECRETS:
+        return _Judgement(_Kind.CREDENTIAL, TABLE_SECRETS[words], words[-1])
     if not words:
         return None
     found = _judge(words, (0,) * len(words))
-    if found.kind not in (_Kind.CREDENTIAL, _Kind.HASHED) or found.head in ("token", "tokens"):
+    if found.kind not in (_Kind.CREDENTIAL, _Kind.HASHED):
+        return None
+    if found.head in ("token", "tokens") and not hashed:
         # A token table keeps its token in a `token` column (next-auth's
-        # VerificationToken, OAuth token tables); its other columns describe it.
+        # VerificationToken, OAuth token tables); its other generic columns describe it.
+        # A bare `hash` there is the token, stored hashed.
         return None
     return found
 
@@ -525,7 +533,7 @@ def classify_column(
             return Verdict(False, reason, None, Signal.DESCRIPTION)
         keyword = judgement.keyword
         if judgement.from_table:  # the generic name stands for what the table's rows are
-            found_by = f"generic name {path!r} in table {table!r} (rows named for it) has"
+            found_by = f"generic name {path!r} in table {table!r} is"
             if judgement.kind is _Kind.CREDENTIAL:
                 reason = (
                     f"generic name {path!r} holds what table {table!r} is named for:"

@@ -163,6 +163,13 @@ PAYLOAD_WORDS: frozenset[str] = CIPHER_WORDS | _words(
     " text txt str string raw b base b64 base64 hex pem der"
 )
 
+# Tables named for a secret without a secret word: better-auth's and Lucia's `verification`
+# table holds one-time codes and tokens in `value`.
+TABLE_SECRETS: dict[tuple[str, ...], str] = {
+    ("verification",): "verification_code",
+    ("verifications",): "verification_code",
+}
+
 # What a hash is for, before a hash word (`lookup_hash` in `api_keys`): still a generic name.
 HASH_PURPOSES: frozenset[str] = _words("lookup index search fast")
 
