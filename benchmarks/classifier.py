@@ -1,6 +1,6 @@
 """Score the credential-column classifier (AUD-001) and time it.
 
-    python benchmarks/classifier.py [--half dev|test|both]
+    python benchmarks/classifier.py [--half dev|test|both] [--round N]
         [--descriptions auto|with|without|both] [--csv PATH] [--passes N]
 
 Two corpora:
@@ -16,7 +16,8 @@ Two corpora:
   schema would be reported invalid) and every column is classified as the AUD-001 check
   does. The dev half is for looking at; the test half is only scored (never change a
   detector for a single test-half case). Per half: precision, recall, the misses and the
-  false alarms, with the classifier's reason.
+  false alarms, with the classifier's reason. --round N scores the repositories of one
+  collection round only (benchmarks/corpora/label_schemas.py, LATER_ROUNDS; 1 is the first).
 - The unit table tests/data/credential_columns.csv: the cases the classifier was written
   against, kept as a regression table (100% expected).
 
@@ -42,6 +43,7 @@ from auditor.detect import names, vocabulary  # noqa: E402
 from auditor.detect.names import classify_column  # noqa: E402
 from auditor.sources.templates import parse_template  # noqa: E402
 from benchmarks.corpora import schema_corpus  # noqa: E402
+from benchmarks.corpora.label_schemas import LATER_ROUNDS  # noqa: E402
 from benchmarks.scoring import Score, print_score  # noqa: E402
 
 DEFAULT_CSV = ROOT / "tests" / "data" / "credential_columns.csv"
@@ -74,9 +76,12 @@ def load_csv(path: Path) -> list[Row]:
         ]
 
 
-def load_half(half: str, *, descriptions: bool) -> tuple[list[Row], list[str], int]:
+def load_half(
+    half: str, *, descriptions: bool, round_: int | None = None
+) -> tuple[list[Row], list[str], int]:
     """The labelled columns of one half, the parse problems of its files, its file count.
-    With descriptions, the half is read through the rebuilt cache (SystemExit if absent)."""
+    With descriptions, the half is read through the rebuilt cache (SystemExit if absent);
+    with `round_`, only the repositories of that collection round (1: the first)."""
     corpus = schema_corpus.load_half(half, cache=schema_corpus.CACHE if descriptions else None)
     if descriptions and not corpus.descriptions:
         raise SystemExit(f"no rebuilt corpus in {schema_corpus.CACHE}: {REBUILD}")
@@ -84,6 +89,8 @@ def load_half(half: str, *, descriptions: bool) -> tuple[list[Row], list[str], i
     problems: list[str] = []
     files = 0
     for item in corpus.files:
+        if round_ is not None and LATER_ROUNDS.get(item["repository"], 1) != round_:
+            continue
         files += 1
         where = f"{item['repository']}:{item['path']}"
         load = parse_template(json.dumps(item["fields"], indent=1), item["path"])
@@ -185,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--descriptions", choices=("auto", "with", "without", "both"), default="auto"
     )
+    parser.add_argument(
+        "--round", type=int, dest="round_", help="score one collection round only (1: first)"
+    )
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="unit table")
     parser.add_argument("--passes", type=int, default=20, help="timing passes")
     args = parser.parse_args(argv)
@@ -194,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus_rows: list[Row] = []
     for half in halves:
         for n, descriptions in enumerate(description_modes(args.descriptions)):
-            rows, problems, files = load_half(half, descriptions=descriptions)
+            rows, problems, files = load_half(half, descriptions=descriptions, round_=args.round_)
             corpus_rows += rows if n == 0 else []  # each column timed once
             result, wrong = score(rows)
             source = (
@@ -202,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                 if descriptions
                 else "WITHOUT descriptions (committed names, types, structure only)"
             )
-            title = f"real-world schemas, {half} half ({files} files), {source}"
+            scope = f"round {args.round_} of the " if args.round_ else ""
+            title = f"real-world schemas, {scope}{half} half ({files} files), {source}"
             report(title, rows, wrong, result)
             print(f"schemas reported invalid: {len(problems)}")
             for problem in problems[:20]:
