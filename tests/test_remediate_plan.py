@@ -532,6 +532,8 @@ def test_provision_never_creates_a_credential_table_or_column(demo: Inventory) -
         tenant_template("x_meta_api_keys", (f_("id"),)),
         tenant_template("x_runs", (f_("run_id"), f_("auth_token"))),
         tenant_template("x_ok", (f_("run_id"), f_("token_count", "INTEGER"))),
+        # AUD-001's judgement, table name included: `value` of a secret store is a secret
+        tenant_template("XSecretStore", (f_("name"), f_("value"))),
     )
     inventory = dataclasses.replace(demo, templates=bad)
     plan = plan_provision_tenant(
@@ -539,6 +541,7 @@ def test_provision_never_creates_a_credential_table_or_column(demo: Inventory) -
     )
     assert [a.table_id for a in plan.actions if isinstance(a, CreateTable)] == ["x_ok"]
     assert sorted(m.title for m in plan.manual_steps) == [
+        "fix template tenant/XSecretStore.json before creating XSecretStore",
         "fix template tenant/x_meta_api_keys.json before creating x_meta_api_keys",
         "fix template tenant/x_runs.json before creating x_runs",
     ]

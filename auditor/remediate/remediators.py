@@ -212,7 +212,7 @@ def _credential_reason(template: TableSchema) -> str | None:
     if CREDENTIAL_TABLE_RE.search(template.name):
         return f"template {template.location.path} defines a credential table"
     for path, f in walk_fields(template.fields):
-        if classify_column(path, f.type, f.description).credential:
+        if classify_column(path, f.type, f.description, table=template.name).credential:
             return f"template {template.location.path} has the credential-like column {path}"
     return None
 
@@ -238,7 +238,7 @@ def add_column(
         return
     if (
         ctx.role(dataset_id) is DatasetRole.TENANT
-        and classify_column(column, found.type, found.description).credential
+        and classify_column(column, found.type, found.description, table=table_id).credential
     ):
         ctx.manual(
             fingerprint,
@@ -272,7 +272,10 @@ def extra_column(
     resource = table_resource_name(ctx.desired.project, dataset_id, table_id)
     table = ctx.tables.get((dataset_id, table_id))
     live = {p.lower(): f for p, f in walk_fields(table.fields if table else ())}.get(column.lower())
-    if live is not None and classify_column(column, live.type, live.description).credential:
+    if (
+        live is not None
+        and classify_column(column, live.type, live.description, table=table_id).credential
+    ):
         _credential_manual(ctx, fingerprint, resource, dataset_id, table_id, column)
         return
     ctx.manual(
