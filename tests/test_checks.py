@@ -219,10 +219,14 @@ def test_secrets_encrypted_bytes() -> None:
         ),
     )
     tenant = template("tenant/x.json", Field("password", "STRING"))
-    inventory = Inventory(root=".", templates=(keys, tenant), sql_tables=(creds,))
+    store = template(
+        "customers/SecretStore.json", Field("name", "STRING"), Field("value", "STRING")
+    )
+    inventory = Inventory(root=".", templates=(keys, tenant, store), sql_tables=(creds,))
     assert run("secrets-encrypted-bytes", inventory, CUSTOMERS) == {
         ("PASS", "customers/customer_api_keys.json", None),
         ("FAIL", "docs/t.sql#customer_cloud_credentials", "service_account_json"),
+        ("FAIL", "customers/SecretStore.json", "value"),
     }
 
 

@@ -33,8 +33,11 @@ def secrets_encrypted_bytes(
             # A RECORD only groups values; its leaves are judged one by one.
             if field.is_record:
                 continue
-            # Hashes are one-way already; this rule is about plaintext secrets.
-            verdict = classify_column(path, field.type, field.description, count_hashes=False)
+            # Hashes are one-way already; this rule is about plaintext secrets. The table's
+            # name counts as for AUD-001 (`value` of a secret store is a secret).
+            verdict = classify_column(
+                path, field.type, field.description, count_hashes=False, table=table.name
+            )
             if not verdict.credential:
                 continue
             secret_columns += 1
