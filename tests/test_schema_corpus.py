@@ -135,6 +135,9 @@ def test_the_split_is_by_repository_and_unchanged() -> None:
         # round 2
         "elie222/inbox-zero", "gitroomhq/postiz-app", "sourcebot-dev/sourcebot",
         "unsend-dev/unsend",
+        # round 3, held out whole
+        "ghostfolio/ghostfolio", "linkwarden/linkwarden", "refly-ai/refly",
+        "toeverything/AFFiNE", "webstudio-is/webstudio",
     }  # fmt: skip
 
 
