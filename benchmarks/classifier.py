@@ -33,7 +33,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a plain script from a checkout: make the repo's package importable.
@@ -43,7 +43,7 @@ from auditor.detect import names, vocabulary  # noqa: E402
 from auditor.detect.names import classify_column  # noqa: E402
 from auditor.sources.templates import parse_template  # noqa: E402
 from benchmarks.corpora import schema_corpus  # noqa: E402
-from benchmarks.corpora.label_schemas import LATER_ROUNDS  # noqa: E402
+from benchmarks.corpora.label_schemas import LATER_ROUNDS, table_name  # noqa: E402
 from benchmarks.scoring import Score, print_score  # noqa: E402
 
 DEFAULT_CSV = ROOT / "tests" / "data" / "credential_columns.csv"
@@ -98,7 +98,7 @@ def load_half(
         if load.table is None:
             continue
         labels = item["labels"]
-        table = _table_name(item["path"])
+        table = table_name(item["path"])
         for path, field in load.table.columns():
             label, reason = labels[path]
             credential = label == "credential"
@@ -106,15 +106,6 @@ def load_half(
                 Row(path, field.type, field.description, credential, reason, where, table)
             )
     return rows, problems, files
-
-
-def _table_name(path: str) -> str:
-    """The table a schema file defines, as a loader or the onboarding engine names it: the
-    model of an application table, the directory of a `schema.yaml`, else the file stem."""
-    if "#" in path:
-        return path.rpartition("#")[2]
-    file = PurePosixPath(path)
-    return file.parent.name if file.stem == "schema" else file.stem
 
 
 def score(rows: list[Row]) -> tuple[Score, list[tuple[Row, str]]]:

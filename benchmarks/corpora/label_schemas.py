@@ -125,7 +125,8 @@ def _payload_of_a_secret_table(path: str, field: dict[str, Any], table: str) -> 
 
 
 def table_name(path: str) -> str:
-    """The table a schema file defines (benchmarks/classifier.py names it the same way)."""
+    """The table a schema file defines, as a loader or the onboarding engine names it: the
+    model of an application table, the directory of a `schema.yaml`, else the file stem."""
     if "#" in path:
         return path.rpartition("#")[2]
     file = PurePosixPath(path)
@@ -137,33 +138,30 @@ def split(repositories: dict[str, bool]) -> dict[str, list[str]]:
     round's as they always were, then each later round's on its own (see the module doc)."""
     halves: dict[str, list[str]] = {"dev": [], "test": []}
     first = {r: loader for r, loader in repositories.items() if r not in LATER_ROUNDS}
-    _deal(first, random.Random(SEED), halves, halves)
+    _deal(first, random.Random(SEED), halves)
     for number in sorted(set(LATER_ROUNDS.values())):
         members = {r: loader for r, loader in repositories.items() if LATER_ROUNDS.get(r) == number}
         if number in TEST_ONLY_ROUNDS:
             halves["test"].extend(sorted(members))
             continue
         dealt: dict[str, list[str]] = {"dev": [], "test": []}
-        _deal(members, random.Random(f"{SEED}:{number}"), dealt, halves)
+        _deal(members, random.Random(f"{SEED}:{number}"), dealt)
+        for half, dealt_here in dealt.items():
+            halves[half].extend(dealt_here)
     return halves
 
 
 def _deal(
-    repositories: dict[str, bool],
-    shuffler: random.Random,
-    dealt: dict[str, list[str]],
-    halves: dict[str, list[str]],
+    repositories: dict[str, bool], shuffler: random.Random, dealt: dict[str, list[str]]
 ) -> None:
     """Within each group (schema files, application tables), shuffle and give each
-    repository to the half that has had fewer of this round so far (`dealt`)."""
+    repository to the half that has fewer in `dealt` so far."""
     for loader in (False, True):
         group = sorted(r for r, is_loader in repositories.items() if is_loader is loader)
         shuffler.shuffle(group)
         for repo in group:
             half = min(("dev", "test"), key=lambda h: (len(dealt[h]), h))
             dealt[half].append(repo)
-            if dealt is not halves:
-                halves[half].append(repo)
 
 
 def main(collected: Path, review: Path, out: Path) -> None:
