@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from benchmarks.corpora import schema_corpus
+from benchmarks.corpora.label_schemas import LATER_ROUNDS, TEST_ONLY_ROUNDS, split
 from benchmarks.corpora.schema_corpus import StaleCache, annotate, fields_from, load_half
 
 UPSTREAM: list[dict[str, Any]] = [
@@ -142,8 +143,6 @@ def test_the_split_is_by_repository_and_unchanged() -> None:
 
 
 def test_a_later_round_never_moves_an_earlier_repository() -> None:
-    from benchmarks.corpora.label_schemas import LATER_ROUNDS, TEST_ONLY_ROUNDS, split
-
     first = {"a/one": False, "b/two": False, "c/three": True, "d/four": True, "e/five": False}
     later = dict.fromkeys(LATER_ROUNDS, True)
     alone, together = split(first), split(first | later)
