@@ -1,6 +1,6 @@
 """Score the credential-column classifier (AUD-001) and time it.
 
-    python benchmarks/classifier.py [--half dev|test|both] [--round N]
+    python benchmarks/classifier.py [--half dev|test|both] [--round N]...
         [--descriptions auto|with|without|both] [--csv PATH] [--passes N]
 
 Two corpora:
@@ -16,8 +16,9 @@ Two corpora:
   schema would be reported invalid) and every column is classified as the AUD-001 check
   does. The dev half is for looking at; the test half is only scored (never change a
   detector for a single test-half case). Per half: precision, recall, the misses and the
-  false alarms, with the classifier's reason. --round N scores the repositories of one
-  collection round only (benchmarks/corpora/label_schemas.py, LATER_ROUNDS; 1 is the first).
+  false alarms, with the classifier's reason. --round N (repeatable) scores the repositories
+  of those collection rounds only (benchmarks/corpora/label_schemas.py, LATER_ROUNDS; 1 is
+  the first).
 - The unit table tests/data/credential_columns.csv: the cases the classifier was written
   against, kept as a regression table (100% expected).
 
@@ -77,11 +78,11 @@ def load_csv(path: Path) -> list[Row]:
 
 
 def load_half(
-    half: str, *, descriptions: bool, round_: int | None = None
+    half: str, *, descriptions: bool, rounds: list[int] | None = None
 ) -> tuple[list[Row], list[str], int]:
     """The labelled columns of one half, the parse problems of its files, its file count.
     With descriptions, the half is read through the rebuilt cache (SystemExit if absent);
-    with `round_`, only the repositories of that collection round (1: the first)."""
+    with `rounds`, only the repositories of those collection rounds (1: the first)."""
     corpus = schema_corpus.load_half(half, cache=schema_corpus.CACHE if descriptions else None)
     if descriptions and not corpus.descriptions:
         raise SystemExit(f"no rebuilt corpus in {schema_corpus.CACHE}: {REBUILD}")
@@ -89,7 +90,7 @@ def load_half(
     problems: list[str] = []
     files = 0
     for item in corpus.files:
-        if round_ is not None and LATER_ROUNDS.get(item["repository"], 1) != round_:
+        if rounds and LATER_ROUNDS.get(item["repository"], 1) not in rounds:
             continue
         files += 1
         where = f"{item['repository']}:{item['path']}"
@@ -184,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         "--descriptions", choices=("auto", "with", "without", "both"), default="auto"
     )
     parser.add_argument(
-        "--round", type=int, dest="round_", help="score one collection round only (1: first)"
+        "--round",
+        type=int,
+        action="append",
+        dest="rounds",
+        help="score these collection rounds only (1: the first; repeat for several)",
     )
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="unit table")
     parser.add_argument("--passes", type=int, default=20, help="timing passes")
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus_rows: list[Row] = []
     for half in halves:
         for n, descriptions in enumerate(description_modes(args.descriptions)):
-            rows, problems, files = load_half(half, descriptions=descriptions, round_=args.round_)
+            rows, problems, files = load_half(half, descriptions=descriptions, rounds=args.rounds)
             corpus_rows += rows if n == 0 else []  # each column timed once
             result, wrong = score(rows)
             source = (
@@ -203,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 if descriptions
                 else "WITHOUT descriptions (committed names, types, structure only)"
             )
-            scope = f"round {args.round_} of the " if args.round_ else ""
+            numbers = ", ".join(map(str, args.rounds or ()))
+            scope = f"round {numbers} of the " if args.rounds else ""
             title = f"real-world schemas, {scope}{half} half ({files} files), {source}"
             report(title, rows, wrong, result)
             print(f"schemas reported invalid: {len(problems)}")

@@ -69,9 +69,16 @@ LATER_ROUNDS: dict[str, int] = {
     "refly-ai/refly": 3,
     "toeverything/AFFiNE": 3,
     "webstudio-is/webstudio": 3,
+    # Round 4 (the same day, no detector change since round 3 was scored): more of the same
+    # held-out sample, so that the clean measure rests on more credentials.
+    "Mintplex-Labs/anything-llm": 4,
+    "boxyhq/saas-starter-kit": 4,
+    "panoratech/Panora": 4,
+    "saasfly/saasfly": 4,
+    "useplunk/plunk": 4,
 }
 # Rounds that go to the test half whole: collected after the test half had been looked at.
-TEST_ONLY_ROUNDS = frozenset({3})
+TEST_ONLY_ROUNDS = frozenset({3, 4})
 CANDIDATE_PARTS = (
     "pass", "pwd", "secret", "token", "key", "cred", "auth", "cookie", "session", "otp",
     "salt", "hash", "cipher", "crypt", "private", "signature", "signing", "dsn", "jwt",
