@@ -139,6 +139,9 @@ def test_the_split_is_by_repository_and_unchanged() -> None:
         # round 3, held out whole
         "ghostfolio/ghostfolio", "linkwarden/linkwarden", "refly-ai/refly",
         "toeverything/AFFiNE", "webstudio-is/webstudio",
+        # round 4, held out whole
+        "Mintplex-Labs/anything-llm", "boxyhq/saas-starter-kit", "panoratech/Panora",
+        "saasfly/saasfly", "useplunk/plunk",
     }  # fmt: skip
 
 

@@ -15,7 +15,9 @@ How every column got its label (written down before any detector was run on the 
    repository, column path, label, reason): `credential` when the column holds a secret
    value, plain, encrypted or hashed (a password hash is credential material: AUD-001's
    rule text says why), otherwise `clean`; the reason is written for every borderline one.
-3. Every other column is `clean` by that rule, with the reason "no candidate word".
+3. Every other column is `clean` by that rule, with the reason "no candidate word", unless
+   a reviewer who read the application's code noted it with a row for its exact file path
+   (round 4: Panora's `cs_values.value`, encrypted client secrets under a neutral name).
 
 The split is made once, by source repository, stratified by how the schemas were collected
 (schema files, or application tables as a loader lands them: paths with `#Model`): within
@@ -95,6 +97,7 @@ DESCRIPTION_PARTS = (
     "password", "secret", "token", "credential", "api key", "private key", "encrypt",
     "hash", "cookie", "authoriz", "bearer", "session", "signature", "key",
 )  # fmt: skip
+NOT_A_CANDIDATE = ["clean", "no candidate word"]
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _NOT_PAYLOAD = re.compile(r"(?:[iI]d|[iI]ds|At|_at|[nN]ame|[tT]ype|[sS]tatus)$")
 
@@ -181,7 +184,8 @@ def main(collected: Path, review: Path, out: Path) -> None:
         table = table_name(item["path"])
         for path, field in columns(item["fields"]):
             if not is_candidate(path, field, table):
-                labels[path] = ["clean", "no candidate word"]
+                noted = reviewed.get((item["repository"], item["path"], path))
+                labels[path] = [noted["label"], noted["reason"]] if noted else NOT_A_CANDIDATE
                 continue
             model = "#" + item["path"].rpartition("#")[2] if "#" in item["path"] else None
             row = (
