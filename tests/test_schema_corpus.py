@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.corpora import schema_corpus
+from benchmarks.corpora import label_schemas, schema_corpus
 from benchmarks.corpora.label_schemas import LATER_ROUNDS, TEST_ONLY_ROUNDS, split
 from benchmarks.corpora.schema_corpus import StaleCache, annotate, fields_from, load_half
 
@@ -159,3 +159,36 @@ def test_a_later_round_never_moves_an_earlier_repository() -> None:
             assert dealt["dev"] == []
         else:  # a round is dealt on its own
             assert abs(len(dealt["dev"]) - len(dealt["test"])) <= 1
+
+
+def test_labelling_reviews_candidates_and_keeps_notes_on_other_columns(tmp_path: Path) -> None:
+    def model(name: str, *columns: str) -> str:
+        fields = [{"name": n, "type": "STRING"} for n in columns]
+        item = {"repository": "o/app", "path": f"db/schema.prisma#{name}", "commit": "c" * 40}
+        return json.dumps(item | {"fields": fields})
+
+    collected = tmp_path / "collected.jsonl"
+    collected.write_text(
+        model("Credentials", "id", "data", "iv") + "\n" + model("Settings", "theme", "config"),
+        encoding="utf-8",
+    )
+    review = tmp_path / "review.csv"
+    rows = [
+        "repository,path,column,label,reason",
+        "o/app,#Credentials,data,credential,encrypted credentials",  # payload of the table
+        "o/app,*,iv,clean,initialisation vector",
+        "o/app,db/schema.prisma#Settings,config,credential,noted: holds the SMTP password",
+    ]
+    review.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    label_schemas.main(collected, review, tmp_path)
+    written = [json.loads(line) for line in (tmp_path / "schemas.dev.jsonl").open()]
+    assert [(c["path"], c["label"], c["reason"]) for i in written for c in i["columns"]] == [
+        ("id", "clean", "no candidate word"),  # named as an id
+        ("data", "credential", "encrypted credentials"),
+        ("iv", "clean", "initialisation vector"),
+        ("theme", "clean", "no candidate word"),
+        ("config", "credential", "noted: holds the SMTP password"),  # not a candidate
+    ]
+    review.write_text("\n".join(rows[:2]) + "\n", encoding="utf-8")  # `iv` unreviewed
+    with pytest.raises(SystemExit, match="1 candidate columns have no review row"):
+        label_schemas.main(collected, review, tmp_path)
