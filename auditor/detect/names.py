@@ -201,13 +201,20 @@ def _generic(words: tuple[str, ...], segments: tuple[int, ...]) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def _table_words(table: str) -> tuple[str, ...]:
+    """A table's name as catalog words, without version marks (`oauth_codes_v1`,
+    `credentials_v2`): what the table-name rules read."""
+    return tuple(w for w in phrase(table)[0] if not w.isdigit() and w != "v")
+
+
+@lru_cache(maxsize=4096)
 def _table_secret(table: tuple[str, ...], *, hashed: bool = False) -> _Judgement | None:
     """The secret a table's rows are, when its name says so: `credentials`, `api_keys`,
     `secret_store` (a store, vault or list of secrets), `verification` (one-time codes).
     Its generic columns hold it; `hashed`: for a hash column."""
     words = table
-    while words and (words[-1] in TABLE_CONTAINERS or words[-1].isdigit() or words[-1] == "v"):
-        words = words[:-1]  # `secret_store`, `credentials_v2`
+    while words and words[-1] in TABLE_CONTAINERS:
+        words = words[:-1]  # `secret_store`
     if words in TABLE_SECRETS:
         return _Judgement(_Kind.CREDENTIAL, TABLE_SECRETS[words], words[-1])
     if not words:
@@ -275,10 +282,9 @@ def _qualifier(
 
 
 def _table_qualifier(needs: frozenset[str], head: str, table: tuple[str, ...]) -> str | None:
-    words = [w for w in table if not w.isdigit() and w != "v"]  # `oauth_codes_v1`
-    if len(words) < 2 or words[-1] != head:
+    if len(table) < 2 or table[-1] != head:
         return None
-    for word in reversed(words[:-1]):
+    for word in reversed(table[:-1]):
         if word in needs:
             return word
         if word not in MODIFIERS:
@@ -522,7 +528,7 @@ def classify_column(
         return Verdict(False, reason, None, Signal.STRUCTURE)
 
     words, raws, segments = _path_phrase(path)
-    judgement = _judge(words, segments, phrase(table)[0] if table else ())
+    judgement = _judge(words, segments, _table_words(table) if table else ())
     if judgement.kind in (_Kind.CREDENTIAL, _Kind.HASHED):
         cleared = _description_clears(description) if description else None
         if cleared is not None and judgement.kind is _Kind.CREDENTIAL:
